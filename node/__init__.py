@@ -1,0 +1,1 @@
+"""The pcfx company node: footprint engine, storage, NATS exchange, HTTP API and CLI."""

@@ -1,0 +1,12 @@
+"""The `pcfx` command: one typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="pcfx: signed product carbon footprints exchanged over NATS.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
