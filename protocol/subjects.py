@@ -1,0 +1,143 @@
+"""NATS subject, stream and KV-key names of the pcfx exchange (PROTOCOL.md section 2). Pure, no I/O.
+
+Identifiers (DIDs, product URNs, status-list ids) may contain `.`, `:`, `*`, `>`, `/` and other characters
+that NATS subjects or JetStream KV keys reject or treat as wildcards, so they never appear raw in a subject.
+Each one becomes a *token*: a readable slug followed by 26 base32 characters of its SHA-256 hash, e.g.
+
+    did:web:acme.example  ->  did-web-acme-example-kz3f...  (slug "did-web-acme-example" + "-" + hash)
+
+Tokens are deterministic (same id, same token, on every implementation), collision-resistant (130 bits of
+SHA-256; the slug is a reading aid only and carries no meaning), at most 59 characters from `[a-z0-9-]`,
+so they are valid subject tokens, KV-key segments, consumer names and file names alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+__all__ = [
+    "DECL_PREFIX",
+    "DECL_WILDCARD",
+    "KV_LATEST_BUCKET",
+    "REQ_PREFIX",
+    "REQ_WILDCARD",
+    "STATUS_PREFIX",
+    "STATUS_WILDCARD",
+    "STREAM_NAME",
+    "SUBJECT_VERSION",
+    "TOKEN_HASH_CHARS",
+    "TOKEN_SLUG_CHARS",
+    "InvalidIdentifierError",
+    "consumer_name",
+    "decl_filter",
+    "decl_subject",
+    "is_token",
+    "latest_key",
+    "parse_subject",
+    "req_subject",
+    "status_filter",
+    "status_subject",
+    "subject_token",
+]
+
+SUBJECT_VERSION = "v1"
+DECL_PREFIX = f"pcfx.{SUBJECT_VERSION}.decl"
+STATUS_PREFIX = f"pcfx.{SUBJECT_VERSION}.status"
+REQ_PREFIX = f"pcfx.{SUBJECT_VERSION}.req"
+DECL_WILDCARD = f"{DECL_PREFIX}.>"
+STATUS_WILDCARD = f"{STATUS_PREFIX}.>"
+REQ_WILDCARD = f"{REQ_PREFIX}.>"
+
+#: The JetStream stream holding declarations and status messages (one per NATS account).
+STREAM_NAME = "PCFX"
+#: The KV bucket of each issuer's latest declaration per product (key: `latest_key`).
+KV_LATEST_BUCKET = "PCFX_LATEST"
+
+TOKEN_SLUG_CHARS = 32
+TOKEN_HASH_CHARS = 26
+_MAX_IDENTIFIER_CHARS = 2048
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_TOKEN = re.compile(rf"^(?:[a-z0-9]+(?:-[a-z0-9]+)*-)?[a-z2-7]{{{TOKEN_HASH_CHARS}}}$")
+
+
+class InvalidIdentifierError(ValueError):
+    """An identifier cannot be turned into a subject token (empty, too long, control characters)."""
+
+
+def _check(value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidIdentifierError("identifier must be a non-empty string")
+    if len(value) > _MAX_IDENTIFIER_CHARS:
+        raise InvalidIdentifierError(f"identifier longer than {_MAX_IDENTIFIER_CHARS} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidIdentifierError("identifier contains control characters")
+    return value
+
+
+def subject_token(identifier: str) -> str:
+    """The subject/KV token of an identifier: `slug-hash`, slug = first 32 chars of the lower-cased id with
+    every run outside [a-z0-9] replaced by '-', hash = lower-case base32 of SHA-256(UTF-8 id), first 26 chars."""
+    value = _check(identifier)
+    digest = hashlib.sha256(value.encode("utf-8")).digest()
+    hashed = base64.b32encode(digest).decode("ascii").lower()[:TOKEN_HASH_CHARS]
+    slug = _NOT_SLUG.sub("-", value.lower())[:TOKEN_SLUG_CHARS].strip("-")
+    return f"{slug}-{hashed}" if slug else hashed
+
+
+def is_token(text: str) -> bool:
+    """True when `text` has the shape of a token (it does not check which identifier it came from)."""
+    return bool(_TOKEN.match(text)) and len(text) <= TOKEN_SLUG_CHARS + 1 + TOKEN_HASH_CHARS
+
+
+def decl_subject(issuer_did: str, product_id: str) -> str:
+    """Subject a declaration of `product_id` by `issuer_did` is published on."""
+    return f"{DECL_PREFIX}.{subject_token(issuer_did)}.{subject_token(product_id)}"
+
+
+def decl_filter(issuer_did: str, product_id: str | None = None) -> str:
+    """Consumer filter for one product of an issuer, or for all its products when `product_id` is None."""
+    if product_id is None:
+        return f"{DECL_PREFIX}.{subject_token(issuer_did)}.*"
+    return decl_subject(issuer_did, product_id)
+
+
+def status_subject(issuer_did: str, status_list_id: str) -> str:
+    """Subject an issuer publishes the current version of one of its status-list credentials on."""
+    return f"{STATUS_PREFIX}.{subject_token(issuer_did)}.{subject_token(status_list_id)}"
+
+
+def status_filter(issuer_did: str) -> str:
+    """Consumer filter for every status list of an issuer."""
+    return f"{STATUS_PREFIX}.{subject_token(issuer_did)}.*"
+
+
+def req_subject(issuer_did: str, product_id: str) -> str:
+    """Request-reply subject answering with the issuer's latest declaration of `product_id`."""
+    return f"{REQ_PREFIX}.{subject_token(issuer_did)}.{subject_token(product_id)}"
+
+
+def latest_key(issuer_did: str, product_id: str) -> str:
+    """Key of the issuer's latest declaration of `product_id` in the `PCFX_LATEST` KV bucket."""
+    return f"{subject_token(issuer_did)}.{subject_token(product_id)}"
+
+
+def consumer_name(owner_id: str, filter_subjects: list[str] | tuple[str, ...]) -> str:
+    """Durable consumer name of `owner_id`'s subscription to `filter_subjects` (stable across restarts)."""
+    joined = "\n".join(sorted(filter_subjects))
+    digest = base64.b32encode(hashlib.sha256(joined.encode("utf-8")).digest()).decode("ascii").lower()
+    return f"pcfx-{subject_token(owner_id)[-TOKEN_HASH_CHARS:][:13]}-{digest[:13]}"
+
+
+def parse_subject(subject: str) -> tuple[str, str, str]:
+    """Split a pcfx subject into (kind, issuer token, second token); kind is 'decl', 'status' or 'req'.
+
+    Raises ValueError for anything that is not a well-formed pcfx v1 subject."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[0] != "pcfx" or parts[1] != SUBJECT_VERSION:
+        raise ValueError(f"not a pcfx {SUBJECT_VERSION} subject: {subject!r}")
+    kind, issuer, second = parts[2], parts[3], parts[4]
+    if kind not in ("decl", "status", "req") or not is_token(issuer) or not is_token(second):
+        raise ValueError(f"not a pcfx {SUBJECT_VERSION} subject: {subject!r}")
+    return kind, issuer, second
