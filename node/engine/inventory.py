@@ -1,0 +1,477 @@
+"""The inventory: a company's product system as the footprint engine reads it (pydantic v2 models).
+
+A product system is a list of unit processes. Each process has outputs (its main product, co-products,
+wastes), inputs (materials, fuels, electricity, heat, purchased intermediates, or flows from another process
+of the same system) and direct emissions by gas. An input is either *internal* (`from_process` names the
+process whose output it consumes; loops are allowed, e.g. an own power plant fed by process gas that supplies
+the blast furnace) or *purchased* (it carries a default emission `factor`, a factor id or an inline factor, and
+may name the `supplier` product whose verified declaration will replace the default). A fuel or carbonate also
+carries a `direct_factor`: the emissions its use causes on site (combustion, calcination), added to the
+consuming process under the gases and origin of that factor.
+
+Amounts are decimal strings (or numbers) >= 0 in any unit the strict unit system knows ("t", "kWh",
+"10^4 Nm3", ...). Factors are looked up in pcfx's default factor files (node/data/factors), in the
+inventory's own `factors` list, and in files passed as `factor_files=[...]`.
+
+Complete small example (1 t quicklime, numbers from standards.md section 5, synthetic integrated test)::
+
+    format: pcfx-inventory/1
+    rule_set: lime                      # id of a rule set (pcfx rules list); optional
+    product:
+      name: Quicklime CaO 90
+      declared_unit: {amount: "1", unit: t}
+      reference: {process: kiln, flow: quicklime}
+    period: {start: 2024-01-01, end: 2025-01-01}   # end exclusive (PACT)
+    geography: CN
+    gwp: AR6                            # AR5 | AR6; the calculation may override
+    electricity:
+      method: location                  # location | market (market needs the rule set to allow it)
+      grid_factor: CN-MEE-2023-CFP-national   # used for purchased electricity without its own factor
+      residual_factor: CN-MEE-2023-grid-national-excl-market-nonfossil-co2
+      instruments:                      # contractual instruments, used only by the market-based method
+        - {kind: green-certificate, amount: "10", unit: MWh, factor: CN-MEE-2023-CFP-wind, certificate_id: GEC-1}
+    processes:
+      - id: kiln
+        name: Lime kiln
+        stage: production               # life-cycle stage of this process (rule set's stage ids)
+        outputs:
+          - {flow: quicklime, kind: product, amount: "1000", unit: t}
+          - {flow: kiln dust, kind: waste, amount: "12", unit: t}
+        inputs:
+          - flow: limestone
+            kind: material
+            amount: "1784.8"
+            unit: t
+            factor: {value: "0", unit: kg/t, source: own quarry counted in scope, year: 2024}
+            direct_factor: CN-process-CaCO3  # calcination CO2, 0.43971 t/t
+          - {flow: raw coal, kind: fuel, amount: "120", unit: t, direct_factor: CN-fuel-raw-coal}
+          - flow: electricity
+            kind: electricity
+            amount: "40"
+            unit: MWh                   # converts against a per-kWh factor
+          - flow: steel parts
+            kind: intermediate
+            amount: "2"
+            unit: t
+            factor: DEFAULT-steel       # a factor id from a user factor file
+            supplier: {company_id: "91310000MA1FL0001X", product_id: "rebar-HRB400"}
+        emissions:
+          - {gas: CH4, origin: fossil, amount: "0.5", unit: t}
+
+Required: `product` (name, declared_unit, reference), at least one process, every process's main product
+(`kind: product`), every purchased input's `factor` (use `factor: {value: "0", ...}` with a reason in `source`
+to state a burden-free input; a fuel with only a `direct_factor` is computed without upstream and the result
+says so in its warnings; electricity without a factor uses the grid factor), amounts >= 0, known units. Optional per input: `density` ("0.7174 kg/Nm3",
+bridges mass and volume), `stage`, `primary` (override of the primary-data classification), `dqi` (PACT
+data-quality ratings 1..5), `cutoff: true` (excluded from the total by the cut-off rule but computed and
+reported as exempted emissions). Multi-output processes: each co-product may carry `mass`, `energy` (quantities
+such as "1200 GJ") and `price` (per output unit, with `currency`) for physical or economic allocation, or a
+`substitution` (factor of the displaced product and a substitution factor) for system expansion; `allocation`
+on the process overrides the rule set's preference list. Waste outputs may carry a treatment `factor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pcfx.node.engine.errors import InventoryError, UnitError
+from pcfx.node.engine.units import parse_quantity, parse_unit
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+__all__ = [
+    "ALLOCATION_METHODS",
+    "DQI_NAMES",
+    "EMISSION_ORIGINS",
+    "INPUT_KINDS",
+    "OUTPUT_KINDS",
+    "AllocationMethod",
+    "DataQuality",
+    "DeclaredUnit",
+    "ElectricityInstrument",
+    "ElectricitySettings",
+    "Emission",
+    "FactorRef",
+    "InlineFactor",
+    "Input",
+    "Inventory",
+    "Output",
+    "Period",
+    "Process",
+    "Product",
+    "ReferenceFlow",
+    "Substitution",
+    "SupplierRef",
+    "Uncertainty",
+    "check_references",
+]
+
+INPUT_KINDS = ("material", "fuel", "electricity", "heat", "intermediate", "transport", "packaging", "other")
+OUTPUT_KINDS = ("product", "co-product", "waste")
+# fossil and biogenic emissions, biogenic uptake (a removal: counts negatively), direct land-use change and
+# aircraft emissions: the split PACT v3 requires (aircraft and dLUC are also part of the total).
+EMISSION_ORIGINS = ("fossil", "biogenic", "biogenic-uptake", "dluc", "aircraft")
+ALLOCATION_METHODS = ("subdivision", "substitution", "mass", "energy", "economic")
+DQI_NAMES = ("technological", "temporal", "geographical", "completeness", "reliability")
+
+InputKind = Literal[
+    "material", "fuel", "electricity", "heat", "intermediate", "transport", "packaging", "other"
+]
+OutputKind = Literal["product", "co-product", "waste"]
+Origin = Literal["fossil", "biogenic", "biogenic-uptake", "dluc", "aircraft"]
+AllocationMethod = Literal["subdivision", "substitution", "mass", "energy", "economic"]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+
+def _known_unit(value: str) -> str:
+    try:
+        parse_unit(value)
+    except UnitError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+def _known_quantity(value: str) -> str:
+    try:
+        parse_quantity(value)
+    except UnitError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+class Uncertainty(_Model):
+    """Uncertainty of a factor: normal (relative sd), lognormal (gsd2, as ecoinvent) or uniform (+- half width).
+
+    A bare number is read as the relative standard deviation of a normal distribution (0.05 = 5 %).
+    """
+
+    distribution: Literal["normal", "lognormal", "uniform"] = "normal"
+    relative_sd: Annotated[Decimal, Field(ge=0)] | None = None
+    gsd2: Annotated[Decimal, Field(ge=1)] | None = None
+    relative_half_width: Annotated[Decimal, Field(ge=0, le=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, int | float | str | Decimal):
+            return {"distribution": "normal", "relative_sd": data}
+        return data
+
+    @model_validator(mode="after")
+    def _parameter(self) -> Uncertainty:
+        needed = {"normal": "relative_sd", "lognormal": "gsd2", "uniform": "relative_half_width"}[
+            self.distribution
+        ]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.distribution} uncertainty needs {needed}")
+        return self
+
+
+class InlineFactor(_Model):
+    """An emission factor written in the inventory itself: `value` kg of `gas` (default CO2e) per `unit`."""
+
+    value: Annotated[Decimal, Field(allow_inf_nan=False)]
+    unit: str = Field(description="emission mass per activity unit, e.g. 'kg/t', 't/MWh', 'kg/10^4 Nm3'")
+    gas: str = "CO2e"
+    origin: Origin = "fossil"
+    source: str = Field(min_length=1)
+    year: int | None = None
+    geography: str | None = None
+    uncertainty: Decimal | None = Field(
+        default=None, ge=0, description="relative standard deviation (0.1 = 10 %)"
+    )
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+
+FactorRef = str | InlineFactor
+
+
+class SupplierRef(_Model):
+    """The supplier product a purchased input is: the supplier's DID or company id, and its product id."""
+
+    did: str | None = None
+    company_id: str | None = None
+    product_id: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_party(self) -> SupplierRef:
+        if not (self.did or self.company_id):
+            raise ValueError("supplier needs a did or a company_id")
+        return self
+
+    @property
+    def key(self) -> str:
+        """ "<did or company id>/<product id>": a key for supplier values."""
+        return f"{self.did or self.company_id}/{self.product_id}"
+
+
+class DataQuality(_Model):
+    """PACT data-quality ratings of one data point, 1 (best) .. 5 (worst)."""
+
+    technological: Annotated[Decimal, Field(ge=1, le=5)] | None = None
+    temporal: Annotated[Decimal, Field(ge=1, le=5)] | None = None
+    geographical: Annotated[Decimal, Field(ge=1, le=5)] | None = None
+    completeness: Annotated[Decimal, Field(ge=1, le=5)] | None = None
+    reliability: Annotated[Decimal, Field(ge=1, le=5)] | None = None
+
+
+class Substitution(_Model):
+    """System expansion: the co-product displaces `substitution_factor` units of a product with `factor`."""
+
+    factor: FactorRef
+    substitution_factor: Annotated[Decimal, Field(ge=0)] = Decimal(1)
+    displaces: str | None = Field(default=None, description="name of the displaced product")
+
+
+class Input(_Model):
+    flow: str = Field(min_length=1)
+    kind: InputKind
+    amount: Amount
+    unit: str
+    from_process: str | None = Field(default=None, description="internal flow: the providing process id")
+    factor: FactorRef | None = Field(default=None, description="default upstream factor of a purchased input")
+    direct_factor: FactorRef | None = Field(default=None, description="on-site emissions of using it")
+    supplier: SupplierRef | None = None
+    density: str | None = None
+    stage: str | None = None
+    primary: bool | None = None
+    dqi: DataQuality | None = None
+    cutoff: bool = False
+    note: str | None = None
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+    @field_validator("density")
+    @classmethod
+    def _check_density(cls, value: str | None) -> str | None:
+        return None if value is None else _known_quantity(value)
+
+    @model_validator(mode="after")
+    def _internal_or_purchased(self) -> Input:
+        if self.from_process is not None and (self.factor is not None or self.supplier is not None):
+            raise ValueError(
+                f"input '{self.flow}' comes from process '{self.from_process}': no factor or supplier"
+            )
+        return self
+
+    @property
+    def purchased(self) -> bool:
+        """True for an input bought from outside the product system."""
+        return self.from_process is None
+
+
+class Output(_Model):
+    flow: str = Field(min_length=1)
+    kind: OutputKind = "product"
+    amount: Amount
+    unit: str
+    mass: str | None = Field(
+        default=None, description="total mass, for mass allocation (default: amount if mass)"
+    )
+    energy: str | None = Field(default=None, description="total energy content, for energy allocation")
+    price: Annotated[Decimal, Field(ge=0)] | None = Field(default=None, description="per output unit")
+    currency: str = "CNY"
+    substitution: Substitution | None = None
+    factor: FactorRef | None = Field(default=None, description="treatment factor of a waste output")
+    note: str | None = None
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+    @field_validator("mass", "energy")
+    @classmethod
+    def _check_quantity(cls, value: str | None) -> str | None:
+        return None if value is None else _known_quantity(value)
+
+
+class Emission(_Model):
+    """A direct emission (or biogenic uptake) of one gas from a process."""
+
+    gas: str = Field(min_length=1)
+    origin: Origin = "fossil"
+    amount: Amount
+    unit: str = "kg"
+    stage: str | None = None
+    primary: bool = True
+    dqi: DataQuality | None = None
+    cutoff: bool = False
+    note: str | None = None
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+
+class Process(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    stage: str = "production"
+    outputs: list[Output] = Field(min_length=1)
+    inputs: list[Input] = Field(default_factory=list)
+    emissions: list[Emission] = Field(default_factory=list)
+    allocation: AllocationMethod | None = None
+    dqi: DataQuality | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_main_product(self) -> Process:
+        products = [o for o in self.outputs if o.kind == "product"]
+        if not products:
+            raise ValueError(f"process '{self.id}' has no output of kind 'product' (its main product)")
+        names = [o.flow for o in self.outputs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"process '{self.id}' lists output {duplicates[0]!r} twice")
+        return self
+
+    @property
+    def products(self) -> list[Output]:
+        """Outputs that carry burden: the main product and co-products (not wastes)."""
+        return [o for o in self.outputs if o.kind != "waste"]
+
+
+class DeclaredUnit(_Model):
+    amount: Annotated[Decimal, Field(gt=0)] = Decimal(1)
+    unit: str
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+
+class ReferenceFlow(_Model):
+    process: str
+    flow: str
+    per_declared_unit: Annotated[Decimal, Field(gt=0)] | None = Field(
+        default=None,
+        description="amount of the reference flow (its unit) in one declared unit, when the units don't convert"
+        " (e.g. declared unit kWh, flow in pieces)",
+    )
+
+
+class Product(_Model):
+    name: str = Field(min_length=1)
+    id: str | None = None
+    declared_unit: DeclaredUnit
+    reference: ReferenceFlow
+    mass_per_declared_unit: str | None = Field(default=None, description="e.g. '1000 kg'; PACT needs it")
+
+    @field_validator("mass_per_declared_unit")
+    @classmethod
+    def _check_mass(cls, value: str | None) -> str | None:
+        return None if value is None else _known_quantity(value)
+
+
+class Period(_Model):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError("period end must be after its start")
+        return self
+
+
+class ElectricityInstrument(_Model):
+    """A contractual instrument (green certificate, PPA, direct line) for the market-based method."""
+
+    kind: Literal["green-certificate", "ppa", "direct-line", "green-power-trade", "other"]
+    amount: Amount
+    unit: str = "MWh"
+    factor: FactorRef
+    certificate_id: str | None = None
+    note: str | None = None
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+
+
+class ElectricitySettings(_Model):
+    method: Literal["location", "market"] | None = None
+    grid_factor: FactorRef | None = None
+    residual_factor: FactorRef | None = None
+    instruments: list[ElectricityInstrument] = Field(default_factory=list)
+
+
+class Inventory(_Model):
+    """A product system with its activity data: the engine's input."""
+
+    format: Literal["pcfx-inventory/1"] = "pcfx-inventory/1"
+    rule_set: str | None = None
+    product: Product
+    period: Period | None = None
+    geography: str | None = None
+    gwp: Literal["AR5", "AR6"] | None = None
+    electricity: ElectricitySettings = Field(default_factory=ElectricitySettings)
+    processes: list[Process] = Field(min_length=1)
+    factors: list[dict[str, Any]] = Field(default_factory=list, description="extra factor definitions")
+    note: str | None = None
+
+    # where each model path was read from: {("processes", 0, "inputs", 1, "unit"): "plant.yaml line 23"}
+    _locations: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+    _source: str | None = PrivateAttr(default=None)
+
+    def locate(self, path: tuple[str | int, ...]) -> str | None:
+        """The file position of a model path (or of its nearest located parent)."""
+        while path:
+            if path in self._locations:
+                return self._locations[path]
+            path = path[:-1]
+        return self._source
+
+    def process(self, process_id: str) -> Process:
+        """The process with `process_id` (KeyError if none)."""
+        for process in self.processes:
+            if process.id == process_id:
+                return process
+        raise KeyError(process_id)
+
+
+def check_references(inventory: Inventory) -> None:
+    """Cross-checks a model cannot make alone: unique ids, internal flows and the reference flow exist."""
+    seen: dict[str, int] = {}
+    for i, process in enumerate(inventory.processes):
+        if process.id in seen:
+            raise _located(inventory, f"process id '{process.id}' is used twice", ("processes", i, "id"))
+        seen[process.id] = i
+    for i, process in enumerate(inventory.processes):
+        for j, item in enumerate(process.inputs):
+            path = ("processes", i, "inputs", j)
+            if item.from_process is None:
+                if item.factor is None and item.direct_factor is None and item.kind != "electricity":
+                    raise _located(
+                        inventory,
+                        f"purchased input '{item.flow}' of process '{process.id}' has no factor",
+                        (*path, "factor"),
+                    )
+                continue
+            if item.from_process not in seen:
+                raise _located(
+                    inventory,
+                    f"input '{item.flow}' of process '{process.id}' comes from unknown process '{item.from_process}'",
+                    (*path, "from_process"),
+                )
+            provider = inventory.processes[seen[item.from_process]]
+            if item.flow not in {o.flow for o in provider.products}:
+                raise _located(
+                    inventory,
+                    f"process '{item.from_process}' has no product or co-product output '{item.flow}'",
+                    (*path, "flow"),
+                )
+    ref = inventory.product.reference
+    if ref.process not in seen:
+        raise _located(
+            inventory, f"reference process '{ref.process}' is not in the inventory", ("product", "reference")
+        )
+    provider = inventory.processes[seen[ref.process]]
+    if ref.flow not in {o.flow for o in provider.products}:
+        raise _located(
+            inventory,
+            f"process '{ref.process}' has no output '{ref.flow}' to be the reference flow",
+            ("product", "reference"),
+        )
+
+
+def _located(inventory: Inventory, message: str, path: tuple[str | int, ...]) -> InventoryError:
+    return InventoryError(message, location=inventory.locate(path), path=path)

@@ -1,0 +1,124 @@
+"""A strict unit system (pint, Decimal magnitudes): unknown units and dimension mismatches are errors.
+
+Beyond pint's defaults it knows `m3`, `Nm3` (normal cubic metre: a dimension of its own, because a gas volume
+at normal conditions is not interchangeable with a volume at unstated conditions), `tce` (tonne of coal
+equivalent, 29.3076 GJ), counts (`piece`, `pcs`, `unit`, `set`) and currencies (`CNY`, `USD`, `EUR`, each its
+own dimension: economic allocation never converts between currencies). A unit string may carry a numeric
+multiplier, as Chinese factor tables do: "10^4 Nm3", "1e4 Nm3".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+import pint
+from pcfx.node.engine.errors import UnitError
+
+__all__ = ["conversion_factor", "dimension_name", "is_mass", "parse_quantity", "parse_unit", "ureg"]
+
+ureg = pint.UnitRegistry(non_int_type=Decimal, on_redefinition="raise", autoconvert_offset_to_baseunit=False)
+for _definition in (
+    "m3 = meter ** 3",
+    "Nm3 = [normal_volume] = Ncum",
+    "tce = 29.3076 * gigajoule",
+    "piece = [count] = pcs = unit = item",
+    "set = piece",
+    "CNY = [currency_cny] = RMB = yuan",
+    "USD = [currency_usd]",
+    "EUR = [currency_eur]",
+):
+    ureg.define(_definition)
+
+_DIMENSION_NAMES = {
+    "[mass]": "mass",
+    "[length] ** 3": "volume",
+    "[normal_volume]": "normal volume",
+    "[length] ** 2 * [mass] / [time] ** 2": "energy",
+    "[count]": "count",
+    "[length]": "length",
+    "[length] ** 2": "area",
+    "[length] * [mass]": "mass x distance",
+    "[time]": "time",
+}
+
+
+def parse_unit(unit: str) -> pint.Quantity:
+    """The quantity one `unit` stands for ("10^4 Nm3" -> 10000 Nm3); UnitError if unknown."""
+    return _parse_unit(unit.strip())
+
+
+@lru_cache(maxsize=4096)
+def _parse_unit(unit: str) -> pint.Quantity:
+    if not unit:
+        raise UnitError("unit is empty")
+    try:
+        quantity = ureg.parse_expression(unit)
+    except (
+        pint.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AttributeError,
+        TypeError,
+        ValueError,
+    ):
+        raise UnitError(f"unit '{unit}' is not a known unit") from None
+    except Exception:  # pint's tokenizer raises a variety of errors on garbage such as "kg//"
+        raise UnitError(f"unit '{unit}' is not a known unit") from None
+    if not isinstance(quantity, pint.Quantity):  # a bare number such as "10"
+        raise UnitError(f"unit '{unit}' is not a known unit")
+    if not isinstance(quantity.magnitude, Decimal):
+        quantity = ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units)
+    if quantity.magnitude <= 0:
+        raise UnitError(f"unit '{unit}' has a non-positive multiplier")
+    return quantity
+
+
+def parse_quantity(text: str) -> pint.Quantity:
+    """A quantity written as text, e.g. "0.7174 kg/Nm3" or "2.5 GJ"."""
+    try:
+        quantity = ureg.parse_expression(text.strip())
+    except Exception:
+        raise UnitError(f"'{text}' is not a quantity with a known unit") from None
+    if not isinstance(quantity, pint.Quantity):
+        raise UnitError(f"'{text}' has no unit")
+    return ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units)
+
+
+def dimension_name(unit: str) -> str:
+    """A readable name of the unit's dimension ("mass", "volume", "energy", ...)."""
+    dim = str(parse_unit(unit).dimensionality)
+    return _DIMENSION_NAMES.get(dim, dim)
+
+
+def is_mass(unit: str) -> bool:
+    """True if `unit` measures mass."""
+    return parse_unit(unit).dimensionality == ureg.kilogram.dimensionality
+
+
+def conversion_factor(from_unit: str, to_unit: str, *, density: str | None = None) -> Decimal:
+    """How many `to_unit` one `from_unit` is; a density (e.g. "0.7174 kg/Nm3") bridges mass and volume.
+
+    Raises UnitError naming both units when the dimensions differ and no density bridges them.
+    """
+    return _conversion_factor(from_unit.strip(), to_unit.strip(), density.strip() if density else None)
+
+
+@lru_cache(maxsize=8192)
+def _conversion_factor(from_unit: str, to_unit: str, density: str | None) -> Decimal:
+    source = parse_unit(from_unit)
+    target = parse_unit(to_unit)
+    if source.dimensionality == target.dimensionality:
+        return Decimal((source / target).to_reduced_units().to("dimensionless").magnitude)
+    if density is not None:
+        rho = parse_quantity(density)
+        for bridged in (source * rho, source / rho):
+            if bridged.dimensionality == target.dimensionality:
+                return Decimal((bridged / target).to("dimensionless").magnitude)
+        raise UnitError(
+            f"cannot convert '{from_unit}' ({dimension_name(from_unit)}) to '{to_unit}' "
+            f"({dimension_name(to_unit)}) with density '{density}'"
+        )
+    raise UnitError(
+        f"cannot convert '{from_unit}' ({dimension_name(from_unit)}) to '{to_unit}' "
+        f"({dimension_name(to_unit)}) without a density"
+    )
