@@ -1,0 +1,24 @@
+"""XML Schema dateTimeStamp strings as VC 2.0 and Data Integrity use them (always with a time zone)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+__all__ = ["format_datetime", "parse_datetime"]
+
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def format_datetime(value: datetime) -> str:
+    """UTC, second precision, `Z` suffix: "2026-03-15T10:00:00Z". Naive datetimes are refused."""
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse a dateTimeStamp (time zone required) into an aware datetime."""
+    if not isinstance(text, str) or _DATETIME.match(text) is None:
+        raise ValueError(f"not an XML Schema dateTimeStamp: {text!r}")
+    return datetime.fromisoformat(text)
