@@ -1,0 +1,203 @@
+"""String types shared by the PACT v2.3 and v3.0 models: URNs, UUIDs, date-times, URIs, versions, id sets.
+
+Every value stays the string that was sent (a UUID keeps its case, a date-time its offset) so that a
+parsed footprint dumps back to the same JSON; helpers give the typed value when a caller needs it.
+Checks are regular patterns where possible: pydantic-core runs them without calling back into Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "DATE_TIME_PATTERN",
+    "SEMVER_PATTERN",
+    "SPEC_VERSION_PATTERN",
+    "URI_PATTERN",
+    "URN_PATTERN",
+    "UUID_PATTERN",
+    "DateTimeString",
+    "NonEmptyString",
+    "PactModel",
+    "SemVer",
+    "SpecVersion",
+    "UniqueList",
+    "UniqueUrns",
+    "Uri",
+    "Urn",
+    "UuidString",
+    "at_most_one_of",
+    "excludes_when_false",
+    "pact_alias",
+    "parse_date_time",
+    "unique_sequence",
+    "urn_key",
+]
+
+T = TypeVar("T")
+
+# RFC 8141 assigned-name syntax: "urn" ":" NID ":" NSS, then optional r-, q- and f-components.
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|{_PCT})"
+_COMPONENT = rf"{_PCHAR}(?:{_PCHAR}|[/?])*"
+URN_PATTERN = (
+    rf"^[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{{0,30}}[A-Za-z0-9]:{_PCHAR}(?:{_PCHAR}|/)*"
+    rf"(?:\?\+{_COMPONENT})?(?:\?={_COMPONENT})?(?:#(?:{_PCHAR}|[/?])*)?$"
+)
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# RFC 3339 date-time (JSON Schema "date-time"); calendar validity is checked after the pattern.
+DATE_TIME_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
+    r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+# RFC 3986 absolute URI, loosely: a scheme, a colon, no whitespace or characters a URI never holds.
+URI_PATTERN = r'^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>"{}|\\^`]*$'
+SPEC_VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9]{8})?$"
+# Semantic Versioning 2.0.0, the regular expression published with the specification.
+SEMVER_PATTERN = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-((0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(\+([0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*))?$"
+)
+
+_NID = re.compile(r"^([uU][rR][nN]):([^:]+):")
+_PCT_RE = re.compile(r"%[0-9a-fA-F]{2}")
+_RQF = re.compile(r"\?[+=]|#")
+
+
+def urn_key(urn: str) -> str:
+    """The RFC 8141 equivalence key of a URN: scheme and NID case-folded, %-escapes upper-cased, r/q/f dropped."""
+    match = _NID.match(urn)
+    if match is None:
+        return urn
+    nss = urn[match.end() :]
+    cut = _RQF.search(nss)
+    if cut is not None:
+        nss = nss[: cut.start()]
+    nss = _PCT_RE.sub(lambda m: m.group(0).upper(), nss)
+    return f"urn:{match.group(2).lower()}:{nss}"
+
+
+def parse_date_time(value: str) -> datetime:
+    """The timezone-aware datetime of an RFC 3339 date-time string (a leap second reads as :59)."""
+    text = value.replace("t", "T").replace("z", "Z")
+    if text[17:19] == "60":
+        text = text[:17] + "59" + text[19:]
+    return datetime.fromisoformat(text)
+
+
+def _valid_calendar_date(value: str) -> str:
+    try:
+        parse_date_time(value)
+    except ValueError as exc:
+        raise ValueError(f"not a calendar date-time: {value}") from exc
+    return value
+
+
+def _unique_by(key: Callable[[Any], Any], what: str) -> Callable[[list[Any]], list[Any]]:
+    def check(items: list[Any]) -> list[Any]:
+        seen: set[Any] = set()
+        for item in items:
+            k = key(item)
+            if k in seen:
+                raise ValueError(f"duplicate {what}: {item if isinstance(item, str) else k}")
+            seen.add(k)
+        return items
+
+    return check
+
+
+def _model_key(item: Any) -> Any:
+    if isinstance(item, BaseModel):
+        return json.dumps(item.model_dump(mode="json"), sort_keys=True)
+    return item
+
+
+NonEmptyString = Annotated[str, StringConstraints(min_length=1)]
+Urn = Annotated[str, StringConstraints(pattern=URN_PATTERN), Field(json_schema_extra={"format": "urn"})]
+UuidString = Annotated[
+    str, StringConstraints(pattern=UUID_PATTERN), Field(json_schema_extra={"format": "uuid"})
+]
+DateTimeString = Annotated[
+    str,
+    StringConstraints(pattern=DATE_TIME_PATTERN),
+    AfterValidator(_valid_calendar_date),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+Uri = Annotated[str, StringConstraints(pattern=URI_PATTERN), Field(json_schema_extra={"format": "uri"})]
+SpecVersion = Annotated[str, StringConstraints(pattern=SPEC_VERSION_PATTERN)]
+SemVer = Annotated[str, StringConstraints(pattern=SEMVER_PATTERN)]
+
+# A non-empty set of URNs (JSON array, uniqueItems): two entries naming the same URN under RFC 8141
+# equivalence ("URN:PACT:x" and "urn:pact:x") count as duplicates.
+UniqueUrns = Annotated[
+    list[Urn],
+    Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique_by(urn_key, "URN")),
+]
+
+
+def UniqueList(item: Any, *, what: str = "item") -> Any:
+    """A non-empty JSON array with uniqueItems of ``item`` (strings compared as is, objects by content)."""
+    return Annotated[
+        list[item],
+        Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_unique_by(_model_key, what)),
+    ]
+
+
+def pact_alias(name: str) -> str:
+    """PACT's JSON name for a snake_case field: camelCase, with "CO2" and "DQR" kept upper-case."""
+    camel = to_camel(name)
+    return camel.replace("Co2", "CO2").replace("Dqr", "DQR")
+
+
+class PactModel(BaseModel):
+    """Base of every PACT object: camelCase on the wire, snake_case in Python, unknown members kept.
+
+    Neither PACT schema sets ``additionalProperties``, so JSON Schema's default (allowed) holds: unknown
+    members are kept and dumped back unchanged, which is what makes the round-trip lossless.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=pact_alias,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="allow",
+        frozen=True,
+        # No coercion: "true" is not a boolean and 5 is not a string on the PACT wire.
+        strict=True,
+    )
+
+
+def unique_sequence(items: Sequence[T]) -> list[T]:
+    """``items`` without repeats, first occurrence kept (order matters for round-trips)."""
+    seen: set[Any] = set()
+    out: list[T] = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def at_most_one_of(*names: str) -> dict[str, Any]:
+    """JSON Schema fragment, as PACT writes it: exactly one of ``names`` present, or none of them."""
+    each = [{"required": [name]} for name in names]
+    return {"oneOf": [{"oneOf": each}, {"not": {"anyOf": each}}]}
+
+
+def excludes_when_false(flag: str, *names: str) -> dict[str, Any]:
+    """JSON Schema fragment: when boolean ``flag`` is present and false, none of ``names`` may be present."""
+    return {
+        "if": {"properties": {flag: {"const": False}}, "required": [flag]},
+        "then": {"not": {"anyOf": [{"required": [name]} for name in names]}},
+    }
