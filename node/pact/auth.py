@@ -16,7 +16,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "IssuedToken",
     "OAuthError",
     "RegisteredClient",
+    "StaticClientRegistry",
     "TokenSigner",
     "bearer_token",
     "grant_client_credentials",
@@ -121,6 +122,24 @@ class ClientRegistry(Protocol):
     """Where registered clients are looked up."""
 
     def get_client(self, client_id: str) -> RegisteredClient | None: ...
+
+
+class StaticClientRegistry:
+    """A fixed set of clients held in memory (demo and benchmark nodes without a store)."""
+
+    def __init__(self, clients: Iterable[RegisteredClient] = ()) -> None:
+        self._clients = {client.client_id: client for client in clients}
+
+    def add(self, client: RegisteredClient) -> None:
+        """Register (or replace) `client`."""
+        self._clients[client.client_id] = client
+
+    def remove(self, client_id: str) -> None:
+        """Forget `client_id`."""
+        self._clients.pop(client_id, None)
+
+    def get_client(self, client_id: str) -> RegisteredClient | None:
+        return self._clients.get(client_id)
 
 
 @dataclass(frozen=True, slots=True)

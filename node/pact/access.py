@@ -1,0 +1,38 @@
+"""Who may read a served footprint: every registered client, or only the buyers named for it.
+
+A restriction names either a footprint id or a product id (URN); a footprint is restricted when any rule
+names its id or one of its product ids, and then only the clients named by those rules may read it
+(others get 403 AccessDenied on GetFootprint and do not see it in ListFootprints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pcfx.node.pact.errors import AccessDeniedError
+
+__all__ = ["AccessRule", "check_readable", "readers_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """`client_id` may read the footprints whose id or product id is `subject`."""
+
+    subject: str
+    client_id: str
+
+
+def readers_for(footprint: Mapping[str, Any], rules: Iterable[AccessRule]) -> frozenset[str] | None:
+    """The client ids allowed to read `footprint`, or None when it is public to every registered client."""
+    subjects = {str(footprint.get("id", "")).casefold()}
+    subjects.update(str(product).casefold() for product in footprint.get("productIds") or ())
+    readers = {rule.client_id for rule in rules if rule.subject.casefold() in subjects}
+    return frozenset(readers) if readers else None
+
+
+def check_readable(readers: frozenset[str] | None, client_id: str) -> None:
+    """Raise 403 AccessDenied unless `client_id` may read a footprint with these `readers`."""
+    if readers is not None and client_id not in readers:
+        raise AccessDeniedError("access to this footprint has not been granted to the client")

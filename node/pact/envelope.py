@@ -1,0 +1,79 @@
+"""The signed pcfx declaration carried inside a served PACT footprint, as a PACT DataModelExtension.
+
+A served footprint is the declaration's `credentialSubject` (a PACT v3 ProductFootprint) with one more
+entry in `extensions` whose `data.declaration` is the whole signed credential. A plain PACT client sees
+valid PACT; a pcfx-aware client takes the credential out, checks that its subject is the footprint it was
+served, and verifies it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "DECLARATION_EXTENSION_SCHEMA",
+    "DECLARATION_EXTENSION_SPEC_VERSION",
+    "EnvelopeMismatch",
+    "split_served_footprint",
+    "wrap_declaration",
+]
+
+# `dataSchema` must be a URI naming the extension's schema (PACT DataModelExtension).
+DECLARATION_EXTENSION_SCHEMA = "https://pcfx.network/extensions/declaration/1.0.0/schema.json"
+DECLARATION_EXTENSION_SPEC_VERSION = "2.0.0"
+
+
+class EnvelopeMismatch(ValueError):
+    """The carried declaration does not declare the footprint it was served with."""
+
+
+def _is_envelope(extension: Any) -> bool:
+    return isinstance(extension, Mapping) and extension.get("dataSchema") == DECLARATION_EXTENSION_SCHEMA
+
+
+def wrap_declaration(declaration: Mapping[str, Any]) -> dict[str, Any]:
+    """The PACT footprint to serve for a signed declaration: its subject plus the declaration extension."""
+    subject = declaration.get("credentialSubject")
+    if not isinstance(subject, Mapping):
+        raise ValueError("the declaration has no credentialSubject footprint")
+    served = copy.deepcopy(dict(subject))
+    extensions = [item for item in served.get("extensions") or [] if not _is_envelope(item)]
+    extensions.append(
+        {
+            "specVersion": DECLARATION_EXTENSION_SPEC_VERSION,
+            "dataSchema": DECLARATION_EXTENSION_SCHEMA,
+            "data": {"declaration": copy.deepcopy(dict(declaration))},
+        }
+    )
+    served["extensions"] = extensions
+    return served
+
+
+def split_served_footprint(footprint: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the footprint without the envelope, the carried declaration or None).
+
+    Raises EnvelopeMismatch when a declaration is carried but its subject differs from the footprint.
+    """
+    plain = copy.deepcopy(dict(footprint))
+    extensions = plain.get("extensions")
+    if not isinstance(extensions, list):
+        return plain, None
+    envelopes = [item for item in extensions if _is_envelope(item)]
+    if not envelopes:
+        return plain, None
+    if len(envelopes) > 1:
+        raise EnvelopeMismatch("more than one pcfx declaration extension")
+    rest = [item for item in extensions if not _is_envelope(item)]
+    if rest:
+        plain["extensions"] = rest
+    else:
+        del plain["extensions"]
+    data = envelopes[0].get("data")
+    declaration = data.get("declaration") if isinstance(data, Mapping) else None
+    if not isinstance(declaration, Mapping):
+        raise EnvelopeMismatch("the pcfx declaration extension carries no declaration")
+    if declaration.get("credentialSubject") != plain:
+        raise EnvelopeMismatch("the carried declaration declares a different footprint")
+    return plain, dict(declaration)

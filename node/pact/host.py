@@ -1,0 +1,285 @@
+"""The PACT host routes: `/auth/token`, `/.well-known/openid-configuration`, `/3/...` and `/2/...`.
+
+Routes are thin: they read the raw request (no FastAPI parameter validation, so nothing ever answers 422),
+call the plain functions of this package, and return pre-serialized bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, FastAPI, Request
+from pcfx.node.pact import openapi
+from pcfx.node.pact.access import check_readable
+from pcfx.node.pact.auth import (
+    ALL_SCOPES,
+    SCOPE_LIST,
+    SCOPE_READ,
+    AuthenticatedClient,
+    Authenticator,
+    ClientRegistry,
+    OAuthError,
+    TokenSigner,
+    grant_client_credentials,
+)
+from pcfx.node.pact.errors import BadRequestError, NotFoundError, install_error_handlers
+from pcfx.node.pact.events import EventDispatcher, EventProcessor, parse_event
+from pcfx.node.pact.filters import parse_filter
+from pcfx.node.pact.odata import Predicate, compile_filter
+from pcfx.node.pact.pagination import next_link, page_bounds
+from pcfx.node.pact.source import FootprintSnapshot, FootprintSource, ServedFootprint
+from starlette.responses import Response
+
+__all__ = ["PactHost", "build_router", "install_pact", "list_page", "request_origin"]
+
+# An event is a few footprints at most; anything larger is refused before parsing.
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+_JSON = "application/json"
+
+
+@dataclass(slots=True)
+class PactHost:
+    """Everything the PACT routes need."""
+
+    source: FootprintSource
+    registry: ClientRegistry
+    signer: TokenSigner
+    events: EventProcessor = field(default_factory=lambda: EventProcessor(EventDispatcher()))
+    # Plain HTTP is refused unless explicitly allowed (local development only).
+    allow_plain_http: bool = False
+    authenticator: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticator = Authenticator(self.signer, self.registry)
+
+    def require_tls(self, request: Request) -> None:
+        """400 BadRequest for a request that did not arrive over HTTPS (unless plain HTTP is allowed)."""
+        if request.url.scheme != "https" and not self.allow_plain_http:
+            raise BadRequestError("HTTPS is required")
+
+    def authenticate(self, request: Request) -> AuthenticatedClient:
+        """The client behind the request's Bearer token (TLS checked first)."""
+        self.require_tls(request)
+        return self.authenticator.authenticate(request.headers.get("authorization"))
+
+
+def request_origin(request: Request) -> str:
+    """`scheme://host` of the request as the client addressed it (its Host header)."""
+    host = request.headers.get("host")
+    if not host:
+        server = request.scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    return f"{request.url.scheme}://{host}"
+
+
+def list_page(
+    candidates: Iterable[ServedFootprint], *, offset: int, size: int
+) -> tuple[list[ServedFootprint], bool]:
+    """The `size` candidates after skipping `offset`, and whether more follow."""
+    page: list[ServedFootprint] = []
+    iterator: Iterator[ServedFootprint] = iter(candidates)
+    for index, item in enumerate(iterator):
+        if index < offset:
+            continue
+        if len(page) == size:
+            return page, True
+        page.append(item)
+    return page, False
+
+
+def _readable(snapshot: FootprintSnapshot, client_id: str) -> Iterable[ServedFootprint]:
+    if snapshot.all_public:
+        return snapshot.footprints
+    return (item for item in snapshot.footprints if item.readable_by(client_id))
+
+
+def _list_response(
+    request: Request,
+    items: list[ServedFootprint],
+    more: bool,
+    next_offset: int,
+    body: Callable[[ServedFootprint], bytes],
+) -> Response:
+    headers: dict[str, str] = {}
+    if more:
+        headers["link"] = next_link(
+            scheme=request.url.scheme,
+            host=request_origin(request).split("://", 1)[1],
+            path=request.url.path,
+            query=request.query_params.multi_items(),
+            next_offset=next_offset,
+        )
+    content = b'{"data":[' + b",".join(body(item) for item in items) + b"]}"
+    return Response(content, media_type=_JSON, headers=headers)
+
+
+def _token_response(
+    request_body: bytes, content_type: str, authorization: str | None, host: PactHost
+) -> Response:
+    no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    try:
+        if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "the token request must be application/x-www-form-urlencoded")
+        try:
+            form = dict(parse_qsl(request_body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError as exc:
+            raise OAuthError("invalid_request", "the token request is not UTF-8") from exc
+        issued = grant_client_credentials(
+            authorization=authorization, form=form, registry=host.registry, signer=host.signer
+        )
+    except OAuthError as error:
+        headers = dict(no_store)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="pcfx", charset="UTF-8"'
+        return Response(
+            json.dumps(error.as_json()).encode(), status_code=error.status, media_type=_JSON, headers=headers
+        )
+    return Response(json.dumps(issued.as_json()).encode(), media_type=_JSON, headers=no_store)
+
+
+def build_router(host: PactHost) -> APIRouter:
+    """The APIRouter serving the PACT v3 and v2.3 API of `host`."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        await host.events.aclose()
+
+    router = APIRouter(tags=["PACT"], lifespan=lifespan)
+
+    @router.post("/auth/token", openapi_extra=openapi.TOKEN, response_class=Response)
+    async def auth_token(request: Request) -> Response:
+        """OAuth2 client credentials grant (RFC 6749 section 4.4)."""
+        if request.url.scheme != "https" and not host.allow_plain_http:
+            error = OAuthError("invalid_request", "HTTPS is required")
+            return Response(json.dumps(error.as_json()).encode(), status_code=400, media_type=_JSON)
+        body = await request.body()
+        return _token_response(
+            body, request.headers.get("content-type", ""), request.headers.get("authorization"), host
+        )
+
+    @router.get("/.well-known/openid-configuration", openapi_extra=openapi.DISCOVERY, response_class=Response)
+    async def openid_configuration(request: Request) -> Response:
+        """Discovery document naming the token endpoint."""
+        host.require_tls(request)
+        origin = request_origin(request)
+        document = {
+            "issuer": origin,
+            "token_endpoint": f"{origin}/auth/token",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": sorted(ALL_SCOPES),
+            "response_types_supported": ["token"],
+        }
+        return Response(json.dumps(document).encode(), media_type=_JSON)
+
+    @router.get("/3/footprints", openapi_extra=openapi.LIST_V3, response_class=Response)
+    async def list_footprints_v3(request: Request) -> Response:
+        """Action ListFootprints (PACT v3)."""
+        client = host.authenticate(request)
+        client.require(SCOPE_LIST)
+        query = request.query_params.multi_items()
+        page = page_bounds(query)
+        wanted = parse_filter(query)
+        snapshot = host.source.snapshot()
+        candidates = _readable(snapshot, client.client_id)
+        if not wanted.is_unrestricted:
+            candidates = (item for item in candidates if wanted.matches(item.index))
+        items, more = list_page(candidates, offset=page.offset, size=page.size)
+        return _list_response(request, items, more and page.size > 0, page.offset + len(items), _v3_body)
+
+    @router.get("/3/footprints/{id}", openapi_extra=openapi.GET_V3, response_class=Response)
+    async def get_footprint_v3(request: Request) -> Response:
+        """Action GetFootprint (PACT v3)."""
+        client = host.authenticate(request)
+        client.require(SCOPE_READ)
+        item = _find(host.source.snapshot(), request.path_params["id"], client.client_id)
+        return Response(b'{"data":' + item.body + b"}", media_type=_JSON)
+
+    @router.post("/3/events", openapi_extra=openapi.EVENTS_V3, response_class=Response)
+    async def events_v3(request: Request) -> Response:
+        """Action Events (PACT v3)."""
+        return await _receive_event(request, host, api_version=3)
+
+    @router.get("/2/footprints", openapi_extra=openapi.LIST_V2, response_class=Response)
+    async def list_footprints_v2(request: Request) -> Response:
+        """Action ListFootprints (PACT v2.3, OData `$filter`)."""
+        client = host.authenticate(request)
+        client.require(SCOPE_LIST)
+        query = request.query_params.multi_items()
+        page = page_bounds(query)
+        expressions = [value for name, value in query if name == "$filter"]
+        snapshot = host.source.snapshot()
+        candidates = _readable(snapshot, client.client_id)
+        for expression in expressions:
+            candidates = _matching_v2(snapshot, candidates, compile_filter(expression))
+        items, more = list_page(candidates, offset=page.offset, size=page.size)
+        return _list_response(
+            request, items, more and page.size > 0, page.offset + len(items), snapshot.v2_body
+        )
+
+    @router.get("/2/footprints/{id}", openapi_extra=openapi.GET_V2, response_class=Response)
+    async def get_footprint_v2(request: Request) -> Response:
+        """Action GetFootprint (PACT v2.3)."""
+        client = host.authenticate(request)
+        client.require(SCOPE_READ)
+        snapshot = host.source.snapshot()
+        item = _find(snapshot, request.path_params["id"], client.client_id)
+        return Response(b'{"data":' + snapshot.v2_body(item) + b"}", media_type=_JSON)
+
+    @router.post("/2/events", openapi_extra=openapi.EVENTS_V2, response_class=Response)
+    async def events_v2(request: Request) -> Response:
+        """Action Events (PACT v2.3)."""
+        return await _receive_event(request, host, api_version=2)
+
+    return router
+
+
+def _v3_body(item: ServedFootprint) -> bytes:
+    return item.body
+
+
+def _matching_v2(
+    snapshot: FootprintSnapshot, candidates: Iterable[ServedFootprint], predicate: Predicate
+) -> Iterator[ServedFootprint]:
+    return (item for item in candidates if predicate(json.loads(snapshot.v2_body(item))))
+
+
+def _find(snapshot: FootprintSnapshot, footprint_id: str, client_id: str) -> ServedFootprint:
+    item = snapshot.by_id.get(footprint_id.lower())
+    if item is None:
+        raise NotFoundError(f"no footprint with id {footprint_id!r}")
+    check_readable(item.readers, client_id)
+    return item
+
+
+async def _receive_event(request: Request, host: PactHost, *, api_version: int) -> Response:
+    client = host.authenticate(request)
+    body = await request.body()
+    if len(body) > MAX_EVENT_BYTES:
+        raise BadRequestError("the event is too large")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError("the event is not valid JSON") from exc
+    event = parse_event(document, api_version=api_version, content_type=request.headers.get("content-type"))
+    host.events.accept(
+        event,
+        client_id=client.client_id,
+        snapshot=host.source.snapshot(),
+        own_source=f"{request_origin(request)}/{api_version}/events",
+    )
+    return Response(status_code=200)
+
+
+def install_pact(app: FastAPI, host: PactHost) -> None:
+    """Serve the PACT API of `host` from `app`: routes, PACT error handlers, OpenAPI components, shutdown."""
+    app.include_router(build_router(host))
+    install_error_handlers(app)
+    openapi.extend_app_openapi(app)
+    app.state.pact = host
