@@ -1,0 +1,1 @@
+"""NATS side of the node: embedded server, connection, stream/KV setup, publisher, ingestion, responder."""

