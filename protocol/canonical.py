@@ -32,10 +32,9 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
 )
 
-# An astral character written raw (UTF-8 lead bytes F0-F4) or as a surrogate escape sends parsed input to
-# the reference implementation; false positives only cost speed.
-_ASTRAL_BYTES = re.compile(rb"[\xf0-\xf4]|\\u[dD][89abAB]")
-_ASTRAL_TEXT = re.compile("[\U00010000-\U0010ffff]|\\\\u[dD][89abAB]")
+# An astral character, raw or written as a surrogate escape, sends parsed input to the reference
+# implementation; false positives only cost speed.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
 
 
 class JsonParseError(ValueError):
@@ -74,28 +73,45 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# Decoders are stateless once built; building one per call would cost more than the parse of a small object.
+_FAST_DECODER = json.JSONDecoder(
+    parse_float=_float_marker,
+    parse_int=_safe_int,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_unique_pairs,
+)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_pairs)
+
+
 def load_json(raw: bytes | str) -> tuple[Any, bool]:
-    """Parse one JSON text; return (value, fast) where `fast` means `canonicalize_trusted` is exact for it.
+    """Parse one UTF-8 JSON text; return (value, fast) where `fast` means `canonicalize_trusted` is exact.
 
     Rejects duplicate member names and the non-JSON constants NaN / Infinity.
     """
     try:
+        if isinstance(raw, str):
+            text, data = raw, raw.encode("utf-8", "surrogatepass")
+        else:
+            data = bytes(raw)
+            text = data.decode("utf-8")
         try:
-            value = json.loads(
-                raw,
-                parse_float=_float_marker,
-                parse_int=_safe_int,
-                parse_constant=_reject_constant,
-                object_pairs_hook=_unique_pairs,
-            )
+            value = _FAST_DECODER.decode(text)
         except _NeedsReference:
-            return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_pairs), False
+            return _DECODER.decode(text), False
     except JsonParseError:
         raise
     except (ValueError, TypeError, RecursionError) as exc:
         raise JsonParseError(str(exc)) from exc
-    astral = _ASTRAL_BYTES if isinstance(raw, bytes | bytearray) else _ASTRAL_TEXT
-    return value, astral.search(raw) is None  # type: ignore[arg-type]
+    return value, _bmp_only(data)
+
+
+def _bmp_only(data: bytes) -> bool:
+    # Substring tests run at memchr speed; a regex over the whole text would cost more than the parse.
+    if not data.isascii() and (
+        b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data
+    ):
+        return False
+    return b"\\u" not in data or _SURROGATE_ESCAPE.search(data) is None
 
 
 def canonicalize_trusted(value: Any) -> bytes:
