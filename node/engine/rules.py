@@ -142,6 +142,10 @@ class DataItem(_Model):
     unit: str
     stage: ItemId
     aliases: list[str] = Field(default_factory=list)
+    direct_factor: str | None = Field(
+        default=None,
+        description="suggested China default factor id for on-site emissions (combustion, calcination)",
+    )
     note: str = ""
 
     @model_validator(mode="after")
@@ -174,10 +178,14 @@ class DataItem(_Model):
 
 
 class AllocationStep(_Model):
-    """One rung of the allocation preference ladder; the engine uses the first one that applies."""
+    """One rung of the allocation preference ladder; the engine uses the first one that applies.
+
+    ``by_products`` restricts the rung to these co-product items (data item ids; an inventory output is one of
+    them when its flow name reads as the id); empty means any co-product.
+    """
 
     method: AllocationMethod
-    by_products: list[str] = Field(default_factory=list)
+    by_products: list[ItemId] = Field(default_factory=list)
     note: str = ""
 
 
@@ -242,12 +250,31 @@ class RuleSet(_Model):
             raise ValueError(f"citations name unknown sources: {missing}")
         if not self.allocation:
             raise ValueError("allocation preference list is empty")
+        co_products = {i.id for i in self.required_items + self.optional_items if i.flow_kind == "co-product"}
+        for step in self.allocation:
+            unknown = sorted(set(step.by_products) - co_products)
+            if unknown:
+                raise ValueError(
+                    f"allocation {step.method!r} names by-products that are no co-product item: {unknown}"
+                )
         if (
             self.verified_against_text is False
             and "not verified against the standard text" not in self.verification_note
         ):
             raise ValueError("an unverified rule set must say 'not verified against the standard text'")
         return self
+
+    def ladder(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The allocation preference as (method, flow names it is restricted to): each by-product item's id
+        and aliases, the names an inventory output may carry for it; an empty tuple means any co-product."""
+        steps = []
+        for step in self.allocation:
+            names: list[str] = []
+            for item_id in step.by_products:
+                item = self.item(item_id)
+                names += [item.id, *item.aliases]
+            steps.append((step.method, tuple(names)))
+        return steps
 
     def item(self, item_id: str) -> DataItem:
         """The required or optional data item with this id."""
