@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -20,7 +21,9 @@ rules_app = typer.Typer(
 
 def _console() -> Console:
     # markup off: rule texts contain brackets ("[slag, sulfuric acid]") that rich would read as tags
-    return Console(soft_wrap=True, markup=False, highlight=False)
+    # piped output (files, tests) gets a wide fixed width instead of rich's 80-column fallback
+    width = None if sys.stdout.isatty() else 160
+    return Console(soft_wrap=True, markup=False, highlight=False, width=width)
 
 
 def _rule_set_or_exit(rule_id: str) -> RuleSet:
@@ -63,7 +66,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="machine-rea
     for r in rule_sets:
         table.add_row(
             r.id,
-            r.title_zh,
+            f"{r.title_zh} {r.title}",
             r.standard_number or "not known",
             _unit(r),
             r.boundary,

@@ -339,7 +339,11 @@ def _build(raw: Any, *, origin: str) -> RuleSet:
     try:
         return RuleSet.model_validate({**raw, "sources": merged})
     except ValidationError as exc:
-        raise RuleSetError(f"{origin}: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'rule set'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise RuleSetError(f"{origin}: {problems}") from None
 
 
 def load_rule_set_file(path: str, *, text: str | None = None) -> RuleSet:
