@@ -170,7 +170,7 @@ def test_system_expansion_by_products_include_slag_for_steel_and_sulfuric_acid_f
 
     assert {"bf_slag", "bof_slag"} <= set(substituted("steel-bf-bof"))
     for rule_id in ("cathode-copper", "zinc-ingot", "lead-ingot"):
-        assert "sulfuric_acid_output" in substituted(rule_id)
+        assert "sulfuric_acid" in substituted(rule_id)
 
 
 def test_ladder_lists_each_by_product_with_its_aliases_for_the_engine():
@@ -178,7 +178,7 @@ def test_ladder_lists_each_by_product_with_its_aliases_for_the_engine():
     assert ladder[0] == ("subdivision", ())
     assert ladder[1] == (
         "substitution",
-        ("sulfuric_acid_output", "sulfuric acid", "H2SO4", "cadmium_output", "cadmium"),
+        ("sulfuric_acid", "H2SO4", "cadmium"),
     )
     assert ladder[2:] == [("mass", ()), ("economic", ())]
 
