@@ -55,14 +55,17 @@ class Settings(BaseSettings):
     name: str = Field(min_length=1, max_length=200, description="Company display name.")
     company_id: str = Field(description="Company id URN, e.g. urn:pcfx:uscc:<unified social credit code>.")
     did: str = Field(description="The company's DID, the issuer of its declarations.")
-    key_file: Path = Field(
-        default=Path("keys/signing.pem"), description="Signing key file, relative to home."
+    keys_dir: Path = Field(
+        default=Path("keys"), description="Key directory (node keystore), relative to home."
     )
     key_passphrase: SecretStr | None = Field(
         default=None, description="Passphrase of the key file; environment only (PCFX_KEY_PASSPHRASE)."
     )
     registry_file: Path = Field(
         default=Path("registry.json"), description="Trust registry, relative to home."
+    )
+    registry_operator_key: str | None = Field(
+        default=None, description="Multikey of the network operator; the registry must verify with it."
     )
     allow_did_key: bool = Field(default=False, description="Accept did:key issuers outside the registry.")
 
@@ -137,7 +140,7 @@ class Settings(BaseSettings):
                 )
         if not _is_loopback(self.http_host) and not self.allow_remote_http:
             raise ValueError("http_host is not loopback; set allow_remote_http = true to expose the API")
-        for name in ("key_file", "registry_file"):
+        for name in ("keys_dir", "registry_file"):
             path: Path = getattr(self, name)
             if not path.is_absolute() and ".." in path.parts:
                 raise ValueError(f"{name} must stay inside the node home")
@@ -149,8 +152,8 @@ class Settings(BaseSettings):
         return relative if relative.is_absolute() else self.home / relative
 
     @property
-    def key_path(self) -> Path:
-        return self.path(self.key_file)
+    def keys_path(self) -> Path:
+        return self.path(self.keys_dir)
 
     @property
     def registry_path(self) -> Path:

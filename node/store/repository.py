@@ -294,14 +294,17 @@ def save_status_list(
     raw: bytes,
     valid_from: datetime | None,
     purpose: str | None = None,
+    force: bool = False,
 ) -> tuple[bool, StatusList]:
-    """Keep the newest status list per id (by `validFrom`); returns (replaced, row). Older ones are refused."""
+    """Keep the newest status list per id (by `validFrom`); returns (replaced, row). Older ones are refused
+    unless `force` (the caller checked the new list only adds permanent bits)."""
     current = get_status_list(session, list_id=list_id)
     digest = sha256_hex(raw)
     if current is not None:
         if current.sha256 == digest:
             return False, current
-        if valid_from is None or (current.valid_from is not None and valid_from <= current.valid_from):
+        older = valid_from is None or (current.valid_from is not None and valid_from <= current.valid_from)
+        if older and not force:
             return False, current
         current.raw, current.sha256, current.valid_from = raw, digest, valid_from
         current.purpose, current.stored_at = purpose, utcnow()

@@ -1,0 +1,28 @@
+"""FastAPI app factory of the node API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from pcfx.node.api.routes import router
+from pcfx.node.config import Settings
+from sqlalchemy import Engine
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    *, node: Any = None, settings: Settings | None = None, engine: Engine | None = None
+) -> FastAPI:
+    """The node's HTTP API, over a running `Node`, or over `settings` + `engine` alone (read-only store)."""
+    if node is not None:
+        settings, engine = node.settings, node.engine
+    if settings is None or engine is None:
+        raise ValueError("create_app needs a node, or settings and an engine")
+    app = FastAPI(title=f"pcfx node {settings.name}", version="1")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.node = node
+    app.include_router(router)
+    return app

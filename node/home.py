@@ -1,0 +1,59 @@
+"""`pcfx init`: a node home with its configuration (pcfx.toml), keys (keystore) and migrated database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pcfx.node.config import CONFIG_FILE, ConfigError, Settings, load_settings
+from pcfx.node.keystore import KeyStore
+from pcfx.node.store.db import open_store
+
+__all__ = ["HomeExistsError", "init_home"]
+
+
+class HomeExistsError(FileExistsError):
+    """The directory already holds a node configuration."""
+
+
+def init_home(
+    directory: Path | str,
+    *,
+    name: str,
+    company_id: str,
+    web_domain: str | None = None,
+    passphrase: str | None = None,
+    database_url: str | None = None,
+    **settings: Any,
+) -> Settings:
+    """Create a node home: keys (did:web of `web_domain`, else did:key), `pcfx.toml`, and the database
+    (SQLite `pcfx.db` in the home unless `database_url`) migrated to the current schema.
+
+    Extra keyword arguments are written to `pcfx.toml` as settings (e.g. `nats_url`, `http_port`); the file
+    is validated before anything is created, and never holds secrets."""
+    home = Path(directory).expanduser().resolve()
+    if (home / CONFIG_FILE).exists():
+        raise HomeExistsError(f"{home / CONFIG_FILE} exists; this directory is already a node home")
+    values: dict[str, Any] = {"name": name, "company_id": company_id, **settings}
+    if database_url is not None:
+        values["database_url"] = database_url
+    values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items() if v is not None}
+    # Validate everything except the DID before touching the disk (the DID comes from the new keys).
+    try:
+        Settings(home=home, did="did:key:z6Mkvalidation", **values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    keys_dir = home / str(values.get("keys_dir", "keys"))
+    identity = KeyStore(keys_dir).create(web_domain=web_domain, passphrase=passphrase)
+    values["did"] = identity.did
+    (home / CONFIG_FILE).write_text(
+        "# pcfx node configuration; PCFX_* environment variables override these values.\n"
+        + tomli_w.dumps(values),
+        encoding="utf-8",
+    )
+    loaded = load_settings(home)
+    open_store(loaded.effective_database_url).dispose()
+    return loaded
