@@ -16,7 +16,7 @@ inventory's own `factors` list, and in files passed as `factor_files=[...]`.
 Complete small example (1 t quicklime, numbers from standards.md section 5, synthetic integrated test)::
 
     format: pcfx-inventory/1
-    rule_set: lime                      # id of a rule set (pcfx rules list); optional
+    rule_set: null                      # a rule set id (pcfx rules list), e.g. lime; its required items must be present
     product:
       name: Quicklime CaO 90
       declared_unit: {amount: "1", unit: t}
@@ -53,7 +53,7 @@ Complete small example (1 t quicklime, numbers from standards.md section 5, synt
             kind: intermediate
             amount: "2"
             unit: t
-            factor: DEFAULT-steel       # a factor id from a user factor file
+            factor: {value: "1.91", unit: t/t, source: "worldsteel 2023, crude steel global average 2022", year: 2022, geography: GLO}
             supplier: {company_id: "91310000MA1FL0001X", product_id: "rebar-HRB400"}
         emissions:
           - {gas: CH4, origin: fossil, amount: "0.5", unit: t}

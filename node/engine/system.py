@@ -1,0 +1,110 @@
+"""Sparse solve of a product system: A s = f with SuperLU in the matrix's own (topological) order.
+
+A supply-chain technosphere matrix is nearly triangular when its columns follow the supply chain; factorising
+it without reordering (`permc_spec="NATURAL"`) keeps it that way, so there is almost no fill-in and loops
+(the off-triangular entries) are solved exactly. COLAMD, scipy's default ordering, destroys that structure and
+is orders of magnitude slower on these matrices. The solver used is logged, so a slow fallback never goes
+unnoticed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from pcfx.node.engine.errors import EngineError
+from scipy.sparse.linalg import splu
+
+__all__ = ["Factorisation", "SolverError", "factorise", "solve", "topological_order"]
+
+log = logging.getLogger("pcfx.node.engine")
+
+
+class SolverError(EngineError):
+    """The product system cannot be solved (singular: a process cannot deliver what the system needs)."""
+
+
+@dataclass(frozen=True)
+class Factorisation:
+    """A factorised technosphere matrix; `solve` reuses it for any demand vector."""
+
+    size: int
+    nnz: int
+    solver: str
+    seconds: float
+    _lu: object
+
+    def solve(self, demand: np.ndarray) -> np.ndarray:
+        """The scaling vector s with A s = demand."""
+        if self.size == 0:
+            return np.zeros(0)
+        s = self._lu.solve(np.asarray(demand, dtype=np.float64))  # type: ignore[attr-defined]
+        if not np.all(np.isfinite(s)):
+            raise SolverError("the product system is singular: no finite scaling vector")
+        return s
+
+
+def factorise(matrix: sp.spmatrix | sp.sparray) -> Factorisation:
+    """LU-factorise a square technosphere matrix in its given order (SuperLU, NATURAL column ordering)."""
+    a = sp.csc_matrix(matrix, dtype=np.float64)
+    n = a.shape[0]
+    if a.shape != (n, n):
+        raise SolverError(f"the technosphere matrix is {a.shape[0]}x{a.shape[1]}, not square")
+    start = time.perf_counter()
+    try:
+        # diag_pivot_thresh=0 prefers the diagonal: the matrix order is meant to be kept, not pivoted away
+        lu = splu(a, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": False})
+    except RuntimeError as exc:  # "Factor is exactly singular"
+        raise SolverError(
+            f"the product system is singular ({exc}); check loops and self-consumption"
+        ) from None
+    seconds = time.perf_counter() - start
+    solver = "scipy SuperLU (permc_spec=NATURAL, topological order kept)"
+    log.info("solver: %s, n=%d, nnz=%d, factorised in %.3f ms", solver, n, a.nnz, seconds * 1e3)
+    return Factorisation(size=n, nnz=a.nnz, solver=solver, seconds=seconds, _lu=lu)
+
+
+def solve(matrix: sp.spmatrix | sp.sparray, demand: np.ndarray) -> np.ndarray:
+    """Solve A s = f once."""
+    return factorise(matrix).solve(demand)
+
+
+def topological_order(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:
+    """Nodes 0..n-1 ordered providers-first along `edges` (provider, consumer); loops keep input order.
+
+    Kahn's algorithm; when only nodes on cycles remain, the lowest remaining index is released next,
+    so a loop costs a few off-triangular entries and nothing else.
+    """
+    indegree = [0] * n
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for provider, consumer in edges:
+        if provider != consumer:
+            consumers[provider].append(consumer)
+            indegree[consumer] += 1
+    import heapq
+
+    ready = [i for i in range(n) if indegree[i] == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    placed = [False] * n
+    next_unplaced = 0
+    while len(order) < n:
+        if not ready:
+            while placed[next_unplaced]:
+                next_unplaced += 1
+            indegree[next_unplaced] = 0
+            heapq.heappush(ready, next_unplaced)
+        node = heapq.heappop(ready)
+        if placed[node]:
+            continue
+        placed[node] = True
+        order.append(node)
+        for consumer in consumers[node]:
+            indegree[consumer] -= 1
+            if indegree[consumer] == 0 and not placed[consumer]:
+                heapq.heappush(ready, consumer)
+    return order
