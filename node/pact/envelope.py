@@ -51,10 +51,15 @@ def wrap_declaration(declaration: Mapping[str, Any]) -> dict[str, Any]:
     return served
 
 
+def _without_status(footprint: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in footprint.items() if key != "status"}
+
+
 def split_served_footprint(footprint: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(the footprint without the envelope, the carried declaration or None).
 
-    Raises EnvelopeMismatch when a declaration is carried but its subject differs from the footprint.
+    Raises EnvelopeMismatch when a declaration is carried but its subject differs from the footprint
+    (other than in `status`, which the serving host keeps current).
     """
     plain = copy.deepcopy(dict(footprint))
     extensions = plain.get("extensions")
@@ -74,6 +79,8 @@ def split_served_footprint(footprint: Mapping[str, Any]) -> tuple[dict[str, Any]
     declaration = data.get("declaration") if isinstance(data, Mapping) else None
     if not isinstance(declaration, Mapping):
         raise EnvelopeMismatch("the pcfx declaration extension carries no declaration")
-    if declaration.get("credentialSubject") != plain:
+    subject = declaration.get("credentialSubject")
+    # `status` may differ: a host reports a later version's deprecation without re-signing the old one.
+    if not isinstance(subject, Mapping) or _without_status(subject) != _without_status(plain):
         raise EnvelopeMismatch("the carried declaration declares a different footprint")
     return plain, dict(declaration)

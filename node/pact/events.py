@@ -240,19 +240,20 @@ def answer_request(
         "source": own_source,
         "time": _now_text(),
     }
-    if matches:
-        if event.api_version == 3:
-            pfs = [fp.document for fp in matches]
-        else:
-            pfs = [json.loads(snapshot.v2_body(fp)) for fp in matches]
+    pfs: list[Any] = []
+    if event.api_version == 3:
+        pfs = [fp.document for fp in matches]
+    else:
+        pfs = [json.loads(body) for body in map(snapshot.v2_body, matches) if body is not None]
+    if pfs:
         answer["type"] = types[EventKind.REQUEST_FULFILLED]
         answer["data"] = {"requestEventId": event.id, "pfs": pfs}
     else:
         answer["type"] = types[EventKind.REQUEST_REJECTED]
-        code = "NotFound" if event.api_version == 3 else "NoSuchFootprint"
+        # Both versions' Error schema enumerate NotFound (the v2 HTTP API's NoSuchFootprint is not in it).
         answer["data"] = {
             "requestEventId": event.id,
-            "error": {"code": code, "message": "no footprint matching the request is available"},
+            "error": {"code": "NotFound", "message": "no footprint matching the request is available"},
         }
     return answer
 

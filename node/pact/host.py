@@ -114,7 +114,7 @@ def _list_response(
             query=request.query_params.multi_items(),
             next_offset=next_offset,
         )
-    content = b'{"data":[' + b",".join(body(item) for item in items) + b"]}"
+    content = b'{"data":[' + b",".join(body(item) or b"" for item in items) + b"]}"
     return Response(content, media_type=_JSON, headers=headers)
 
 
@@ -230,7 +230,10 @@ def build_router(host: PactHost) -> APIRouter:
         client.require(SCOPE_READ)
         snapshot = host.source.snapshot()
         item = _find(snapshot, request.path_params["id"], client.client_id)
-        return Response(b'{"data":' + snapshot.v2_body(item) + b"}", media_type=_JSON)
+        body = snapshot.v2_body(item)
+        if body is None:
+            raise NotFoundError(f"footprint {item.id} cannot be expressed in PACT v2.3")
+        return Response(b'{"data":' + body + b"}", media_type=_JSON)
 
     @router.post("/2/events", openapi_extra=openapi.EVENTS_V2, response_class=Response)
     async def events_v2(request: Request) -> Response:
@@ -247,7 +250,7 @@ def _v3_body(item: ServedFootprint) -> bytes:
 def _matching_v2(
     snapshot: FootprintSnapshot, candidates: Iterable[ServedFootprint], predicate: Predicate
 ) -> Iterator[ServedFootprint]:
-    return (item for item in candidates if predicate(json.loads(snapshot.v2_body(item))))
+    return (item for item in candidates if predicate(json.loads(snapshot.v2_body(item) or b"{}")))
 
 
 def _find(snapshot: FootprintSnapshot, footprint_id: str, client_id: str) -> ServedFootprint:

@@ -7,6 +7,7 @@ benchmarks); the store-backed source rebuilds its snapshot when the store change
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from pcfx.node.pact.access import AccessRule, readers_for
 from pcfx.node.pact.filters import FootprintIndex, index_footprint
+from pcfx.protocol.pact import dump_footprint_v2, parse_footprint, v3_to_v2
 
 __all__ = [
     "FootprintSnapshot",
@@ -23,10 +25,18 @@ __all__ = [
     "V2Converter",
     "dump_json",
     "serve",
+    "to_v2_document",
 ]
+
+log = logging.getLogger(__name__)
 
 # Turns a PACT v3 footprint document into its v2.3 form (pcfx.protocol.pact.convert.v3_to_v2).
 V2Converter = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+def to_v2_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The PACT v2.3 form of a v3 footprint document (raises UnmappableFootprint / InvalidFootprint)."""
+    return dump_footprint_v2(v3_to_v2(parse_footprint(dict(document))))
 
 
 def dump_json(document: Any) -> bytes:
@@ -68,21 +78,23 @@ class FootprintSnapshot:
     to_v2: V2Converter | None = None
     by_id: dict[str, ServedFootprint] = field(init=False)
     all_public: bool = field(init=False)
-    _v2_bodies: dict[str, bytes] = field(default_factory=dict)
+    _v2_bodies: dict[str, bytes | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.by_id = {item.id: item for item in self.footprints}
         self.all_public = all(item.readers is None for item in self.footprints)
 
-    def v2_body(self, item: ServedFootprint) -> bytes:
-        """The footprint's PACT v2.3 JSON bytes (converted once, then cached)."""
-        cached = self._v2_bodies.get(item.id)
-        if cached is not None:
-            return cached
-        if self.to_v2 is None:
-            raise LookupError("no PACT v2 converter configured")
-        body = dump_json(self.to_v2(item.document))
+    def v2_body(self, item: ServedFootprint) -> bytes | None:
+        """The footprint's PACT v2.3 JSON bytes (converted once, then cached); None if v2.3 cannot express it."""
+        if item.id in self._v2_bodies:
+            return self._v2_bodies[item.id]
+        body: bytes | None = None
+        if self.to_v2 is not None:
+            try:
+                body = dump_json(self.to_v2(item.document))
+            except ValueError as exc:  # UnmappableFootprint, InvalidFootprint
+                log.info("footprint %s is not served as PACT v2.3: %s", item.id, exc)
         with self._lock:
             self._v2_bodies[item.id] = body
         return body
