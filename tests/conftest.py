@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Registers the PACT tables on SQLModel.metadata: the store migrations create them, so every comparison of
+# the migrated schema with the metadata must see them too.
+import pcfx.node.store.pact_tables  # noqa: F401
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
