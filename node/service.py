@@ -20,6 +20,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
@@ -41,11 +42,18 @@ from pcfx.node.store.db import open_store, session_scope
 from pcfx.node.store.facts import declaration_facts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, Subscription
 from pcfx.node.store.repository import StoreOutcome
-from pcfx.protocol.subjects import STREAM_NAME, consumer_name, decl_subject, latest_key, req_subject
+from pcfx.protocol.subjects import (
+    STREAM_NAME,
+    consumer_name,
+    decl_subject,
+    latest_key,
+    req_subject,
+    status_subject,
+)
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-__all__ = ["Node", "PublishRefusedError", "PublishResult", "run_node"]
+__all__ = ["Node", "PublishRefusedError", "PublishResult", "run_node", "running_nats_url", "runtime_url_file"]
 
 log = logging.getLogger("pcfx.node")
 
@@ -81,6 +89,7 @@ class Node:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _responder: Any = None
+    _watcher: asyncio.Task[None] | None = None
 
     # Lifecycle -------------------------------------------------------------------------------------------
     @classmethod
@@ -121,13 +130,42 @@ class Node:
             node._responder = await serve_latest(nc, issuer=settings.did, lookup=node._own_latest_by_subject)
         await node._republish_pending()
         if consume:
-            for sub in node.subscriptions():
-                node._start_consumer(sub.consumer)
+            await node._sync_subscriptions()
+            node._watcher = asyncio.create_task(node._watch_subscriptions(), name="pcfx-subscription-watch")
         return node
+
+    async def _sync_subscriptions(self) -> None:
+        # Subscriptions may be added to the store by `pcfx subscribe` while the node runs.
+        for sub in self.subscriptions():
+            if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
+                continue
+            await ensure_consumer(
+                self.js,
+                owner=self.did,
+                issuer=sub.issuer,
+                product_id=sub.product_id,
+                ack_wait=self.settings.ack_wait_seconds,
+            )
+            self._start_consumer(sub.consumer)
+
+    async def _watch_subscriptions(self, interval: float = 2.0) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+            if self._stop.is_set():
+                return
+            try:
+                await self._sync_subscriptions()
+            except Exception as exc:
+                log.info("subscription sync failed: %r", exc)
 
     async def stop(self) -> None:
         """Stop consuming (in-flight batches finish and are acked), close NATS, stop the embedded server."""
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         tasks = list(self._consumers.values())
         self._consumers.clear()
         if tasks:
@@ -298,7 +336,28 @@ class Node:
         raw = await self.fetch_latest_raw(issuer, product_id, timeout=timeout)
         if raw is None:
             return None
+        await self._pull_status_lists(issuer, raw)
         return await self.ingestor.ingest_raw(raw, subject=decl_subject(issuer, product_id))
+
+    async def _pull_status_lists(self, issuer: str, raw: bytes) -> None:
+        # The declaration can only verify with its status lists; fetch the current ones from the stream.
+        try:
+            entries = json.loads(raw).get("credentialStatus") or []
+        except (ValueError, AttributeError):
+            return
+        urls = {
+            e.get("statusListCredential")
+            for e in (entries if isinstance(entries, list) else [entries])
+            if isinstance(e, dict)
+        }
+        for url in sorted(u for u in urls if isinstance(u, str) and u):
+            subject = status_subject(issuer, url)
+            try:
+                message = await self.js.get_last_msg(STREAM_NAME, subject)
+            except NotFoundError:
+                continue
+            if message.data:
+                await self.ingestor.ingest_raw(bytes(message.data), subject=subject)
 
     # Reading ---------------------------------------------------------------------------------------------
     def latest(self, issuer: str, product_id: str) -> Declaration | None:
@@ -350,6 +409,10 @@ async def run_node(
     """Run a node until SIGINT/SIGTERM: NATS (embedded unless a URL is given), subscriptions, responder and
     the HTTP API on uvicorn. `ready(node, http_port)` is called once everything listens."""
     node = await Node.start(settings, nats_url=nats_url)
+    url_file = runtime_url_file(settings)
+    if node.embedded is not None:
+        url_file.parent.mkdir(parents=True, exist_ok=True)
+        url_file.write_text(node.embedded.url + "\n", encoding="utf-8")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -392,6 +455,23 @@ async def run_node(
             with contextlib.suppress(Exception):
                 await server_task
         await node.stop()
+        if node.embedded is not None:
+            url_file.unlink(missing_ok=True)
+
+
+def runtime_url_file(settings: Settings) -> Path:
+    """Where a running node with an embedded server writes its NATS URL (for CLI commands)."""
+    return settings.home / "run" / "nats.url"
+
+
+def running_nats_url(settings: Settings) -> str | None:
+    """The NATS URL to use from a CLI process: configured, else the running node's embedded server."""
+    if settings.nats_url:
+        return settings.nats_url
+    try:
+        return runtime_url_file(settings).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _quiet_server_class() -> type:

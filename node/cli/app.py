@@ -11,6 +11,16 @@ from pcfx.node.cli.rules_cmd import rules_app, template_command  # noqa: E402
 app.add_typer(rules_app, name="rules")
 app.command("template")(template_command)
 
+from pcfx.node.cli import node_cmd  # noqa: E402
+
+app.command("init")(node_cmd.init_command)
+app.add_typer(node_cmd.node_app, name="node")
+app.command("publish")(node_cmd.publish_command)
+app.command("subscribe")(node_cmd.subscribe_command)
+app.command("unsubscribe")(node_cmd.unsubscribe_command)
+app.command("pull")(node_cmd.pull_command)
+app.command("quarantine")(node_cmd.quarantine_command)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,273 @@
+"""Node commands: `pcfx init`, `pcfx node run`, `pcfx publish`, `pcfx subscribe`, `pcfx unsubscribe`,
+`pcfx pull`, `pcfx quarantine`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pcfx.node.config import ConfigError, Settings, load_settings
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "init_command",
+    "node_app",
+    "publish_command",
+    "pull_command",
+    "quarantine_command",
+    "subscribe_command",
+    "unsubscribe_command",
+]
+
+console = Console()
+err = Console(stderr=True)
+
+node_app = typer.Typer(no_args_is_help=True, help="Run the company node.")
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
+]
+NatsOption = Annotated[
+    str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")
+]
+
+
+def _settings(home: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(home, **overrides)
+    except ConfigError as exc:
+        err.print(f"[red]config:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="Directory to create the node home in.")],
+    name: Annotated[str, typer.Option("--name", help="Company display name.")],
+    company_id: Annotated[str, typer.Option("--company-id", help="Company id URN (urn:pcfx:uscc:...).")],
+    web_domain: Annotated[
+        str | None, typer.Option("--web-domain", help="did:web domain; else did:key.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL URL; else SQLite.")
+    ] = None,
+    nats_url: Annotated[str | None, typer.Option("--nats", help="External NATS URL; else embedded.")] = None,
+    http_port: Annotated[int | None, typer.Option("--http-port")] = None,
+) -> None:
+    """Create a node home: pcfx.toml, keys and a migrated database."""
+    import os
+
+    from pcfx.node.home import HomeExistsError, init_home
+
+    try:
+        settings = init_home(
+            directory,
+            name=name,
+            company_id=company_id,
+            web_domain=web_domain,
+            passphrase=os.environ.get("PCFX_KEY_PASSPHRASE"),
+            database_url=database_url,
+            nats_url=nats_url,
+            http_port=http_port,
+        )
+    except (HomeExistsError, ConfigError) as exc:
+        err.print(f"[red]init:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"node home [bold]{settings.home}[/bold]")
+    console.print(f"  did      {settings.did}")
+    console.print(f"  database {settings.effective_database_url}")
+
+
+@node_app.command("run")
+def run_command(
+    home: HomeOption = None,
+    nats: NatsOption = None,
+    http_port: Annotated[
+        int | None, typer.Option("--http-port", help="HTTP API port (0 = any free port).")
+    ] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the HTTP API.")] = False,
+) -> None:
+    """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API."""
+    from pcfx.node.service import run_node
+
+    settings = _settings(home, nats_url=nats, http_port=http_port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def ready(node: object, port: int | None) -> None:
+        url = getattr(getattr(node, "nc", None), "connected_url", None)
+        nats_url = url.geturl() if url is not None else "?"
+        console.print(
+            f"pcfx node [bold]{settings.name}[/bold] ready: NATS {nats_url}, HTTP port {port}",
+            highlight=False,
+        )
+
+    asyncio.run(run_node(settings, nats_url=nats, http=not no_http, ready=ready))
+
+
+def _nats_url(settings: Settings, nats: str | None) -> str:
+    from pcfx.node.service import running_nats_url
+
+    url = nats or running_nats_url(settings)
+    if url is None:
+        err.print("[red]no NATS server:[/red] start `pcfx node run`, configure nats_url, or pass --nats")
+        raise typer.Exit(2)
+    return url
+
+
+def publish_command(
+    declaration: Annotated[Path, typer.Argument(help="Signed declaration JSON (published byte for byte).")],
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Publish a signed declaration of this node on the exchange."""
+    from pcfx.node.service import Node, PublishRefusedError
+
+    settings = _settings(home)
+    raw = declaration.read_bytes()
+
+    async def go() -> None:
+        node = await Node.start(
+            settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False
+        )
+        try:
+            result = await node.publish(raw)
+        finally:
+            await node.stop()
+        state = "already published" if result.duplicate else "published"
+        console.print(f"{state} {result.declaration_id} on {result.subject} (stream seq {result.stream_seq})")
+
+    try:
+        asyncio.run(go())
+    except PublishRefusedError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def subscribe_command(
+    issuer: Annotated[str, typer.Argument(help="Supplier DID.")],
+    product: Annotated[str | None, typer.Argument(help="One product id; all products when omitted.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Follow a supplier (or one of its products); the running node starts consuming within seconds."""
+    from pcfx.node.bus.consumers import subscription_filters
+    from pcfx.node.store import repository as repo
+    from pcfx.node.store.db import open_store, session_scope
+    from pcfx.protocol.subjects import consumer_name
+
+    settings = _settings(home)
+    filters = subscription_filters(issuer, product)
+    name = consumer_name(settings.did, filters)
+    engine = open_store(settings.effective_database_url)
+    with session_scope(engine) as session:
+        repo.add_subscription(
+            session, issuer=issuer, product_id=product, consumer=name, filter_subjects=filters
+        )
+        repo.add_audit(session, event="subscribed", detail={"issuer": issuer, "product_id": product})
+    engine.dispose()
+    console.print(f"subscribed to {issuer} {product or '(all products)'}: consumer {name}")
+
+
+def unsubscribe_command(
+    issuer: Annotated[str, typer.Argument(help="Supplier DID.")],
+    product: Annotated[str | None, typer.Argument(help="Product id of a per-product subscription.")] = None,
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Stop following a supplier (deletes the durable consumer when NATS is reachable)."""
+    from pcfx.node.service import Node, running_nats_url
+
+    settings = _settings(home)
+
+    async def go() -> bool:
+        url = nats or running_nats_url(settings)
+        if url is None:
+            from pcfx.node.bus.consumers import subscription_filters
+            from pcfx.node.store import repository as repo
+            from pcfx.node.store.db import open_store, session_scope
+            from pcfx.protocol.subjects import consumer_name
+
+            engine = open_store(settings.effective_database_url)
+            with session_scope(engine) as session:
+                name = consumer_name(settings.did, subscription_filters(issuer, product))
+                found = repo.deactivate_subscription(session, consumer=name) is not None
+            engine.dispose()
+            return found
+        node = await Node.start(settings, nats_url=url, serve_requests=False, consume=False)
+        try:
+            return await node.unsubscribe(issuer, product)
+        finally:
+            await node.stop()
+
+    if not asyncio.run(go()):
+        err.print("no such subscription")
+        raise typer.Exit(1)
+    console.print(f"unsubscribed from {issuer} {product or '(all products)'}")
+
+
+def pull_command(
+    issuer: Annotated[str, typer.Argument(help="Supplier DID.")],
+    product: Annotated[str, typer.Argument(help="Product id.")],
+    home: HomeOption = None,
+    nats: NatsOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Request-reply timeout in seconds.")] = 2.0,
+) -> None:
+    """Fetch a supplier's latest declaration now (request-reply, else stream, else KV); verify and store it."""
+    from pcfx.node.bus.ingest import Action
+    from pcfx.node.service import Node
+
+    settings = _settings(home)
+
+    async def go() -> object:
+        node = await Node.start(
+            settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False
+        )
+        try:
+            return await node.pull(issuer, product, timeout=timeout)
+        finally:
+            await node.stop()
+
+    decision = asyncio.run(go())
+    if decision is None:
+        err.print(f"no declaration of {product} by {issuer} is available")
+        raise typer.Exit(1)
+    if decision.action is Action.ACK:  # type: ignore[attr-defined]
+        console.print(f"{decision.outcome}: {decision.declaration_id}")  # type: ignore[attr-defined]
+        return
+    err.print(f"rejected: {decision.reason}")  # type: ignore[attr-defined]
+    raise typer.Exit(1)
+
+
+def quarantine_command(
+    home: HomeOption = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Only this reason.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """List rejected messages with the reason each was rejected."""
+    from pcfx.node.store import repository as repo
+    from pcfx.node.store.db import open_store, session_scope
+
+    settings = _settings(home)
+    engine = open_store(settings.effective_database_url)
+    with session_scope(engine) as session:
+        rows = repo.list_quarantine(session, reason=reason, limit=limit)
+    engine.dispose()
+    if as_json:
+        for row in rows:
+            print(json.dumps(row.model_dump(mode="json", exclude={"raw"}), ensure_ascii=False))
+        return
+    table = Table("id", "received", "reason", "detail", "subject", "size")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.reason,
+            (row.detail or "")[:80],
+            (row.subject or "")[:48],
+            str(row.size),
+        )
+    console.print(table)
