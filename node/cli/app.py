@@ -21,6 +21,10 @@ app.command("unsubscribe")(node_cmd.unsubscribe_command)
 app.command("pull")(node_cmd.pull_command)
 app.command("quarantine")(node_cmd.quarantine_command)
 
+from pcfx.node.cli.compute_cmd import compute_command  # noqa: E402
+
+app.command("compute")(compute_command)
+
 
 def main() -> None:
     """Console-script entry point."""

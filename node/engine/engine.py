@@ -320,6 +320,7 @@ class PreparedSystem:
                     share_percent=share(value) if not ln.cutoff else Decimal(0),
                     cutoff=ln.cutoff,
                     primary=(i in replaced) or ln.primary,
+                    factor_id=None if i in replaced or ln.factor is None else ln.factor.id,
                     source=source,
                 )
             )
@@ -431,6 +432,12 @@ class PreparedSystem:
             period_end=inv.period.end.isoformat() if inv.period else None,
             geography=inv.geography,
             product_mass_per_declared_unit_kg=mass_kg,
+            fossil_carbon_content_kg=inv.product.fossil_carbon_content,
+            biogenic_carbon_content_kg=inv.product.biogenic_carbon_content,
+            boundary=getattr(rs, "boundary", None),
+            boundary_description=_boundary_description(inv, rs),
+            standard_issuer=getattr(rs, "issuer", None),
+            rule_set_verified_against_text=getattr(rs, "verified_against_text", None),
             solver=self.factorisation.solver,
             warnings=warnings,
         )
@@ -583,6 +590,14 @@ def _factor_dqi(factor: Factor | None, inventory: Inventory, *, primary: bool) -
         dict(zip(DQI_NAMES, (technological, temporal, geographical, completeness, reliability), strict=True)),
         factor.dqi if factor is not None else None,
     )
+
+
+def _boundary_description(inventory: Inventory, rule_set: Any) -> str:
+    processes = "; ".join(f"{p.name or p.id} ({p.stage})" for p in inventory.processes)
+    if rule_set is None:
+        return f"unit processes: {processes}"
+    stages = ", ".join(s.name for s in rule_set.stages if getattr(s, "included", True))
+    return f"{rule_set.boundary}; stages: {stages}; unit processes: {processes}"
 
 
 def _product_mass_kg(inventory: Inventory) -> Decimal | None:

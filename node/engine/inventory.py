@@ -21,6 +21,7 @@ Complete small example (1 t quicklime, numbers from standards.md section 5, synt
       name: Quicklime CaO 90
       declared_unit: {amount: "1", unit: t}
       reference: {process: kiln, flow: quicklime}
+      fossil_carbon_content: "0"        # kg C per declared unit; PACT requires it
     period: {start: 2024-01-01, end: 2025-01-01}   # end exclusive (PACT)
     geography: CN
     gwp: AR6                            # AR5 | AR6; the calculation may override
@@ -356,6 +357,12 @@ class Product(_Model):
     declared_unit: DeclaredUnit
     reference: ReferenceFlow
     mass_per_declared_unit: str | None = Field(default=None, description="e.g. '1000 kg'; PACT needs it")
+    fossil_carbon_content: Annotated[Decimal, Field(ge=0)] | None = Field(
+        default=None, description="kg of fossil carbon in one declared unit of product (PACT needs it)"
+    )
+    biogenic_carbon_content: Annotated[Decimal, Field(ge=0)] | None = Field(
+        default=None, description="kg of biogenic carbon in one declared unit of product"
+    )
 
     @field_validator("mass_per_declared_unit")
     @classmethod

@@ -4,7 +4,8 @@ Tabular layout (xlsx: one sheet per table, header in row 1; CSV: one file, each 
 first cell is `[table]`, followed by its header row). Tables and columns (`*` = required):
 
 - `product` (two columns `key`, `value`): name*, id, declared_unit_amount, declared_unit*, reference_process*,
-  reference_flow*, reference_per_declared_unit, mass_per_declared_unit, rule_set, gwp, geography, period_start,
+  reference_flow*, reference_per_declared_unit, mass_per_declared_unit, fossil_carbon_content,
+  biogenic_carbon_content, rule_set, gwp, geography, period_start,
   period_end, electricity_method, grid_factor, residual_factor, note
 - `processes`: id*, name, stage, allocation, note
 - `outputs`: process*, flow*, kind, amount*, unit*, mass, energy, price, currency, substitution_factor_id,
@@ -58,6 +59,8 @@ PRODUCT_KEYS: dict[str, Path_] = {
     "reference_flow": ("product", "reference", "flow"),
     "reference_per_declared_unit": ("product", "reference", "per_declared_unit"),
     "mass_per_declared_unit": ("product", "mass_per_declared_unit"),
+    "fossil_carbon_content": ("product", "fossil_carbon_content"),
+    "biogenic_carbon_content": ("product", "biogenic_carbon_content"),
     "rule_set": ("rule_set",),
     "gwp": ("gwp",),
     "geography": ("geography",),
@@ -159,6 +162,16 @@ _REQUIRED = {
     "factors": ("id", "value", "unit", "source", "year", "geography"),
 }
 _BOOLEAN = {"primary", "cutoff"}
+_NUMERIC = {
+    "amount",
+    "value",
+    "price",
+    "substitution_ratio",
+    "declared_unit_amount",
+    "reference_per_declared_unit",
+    "fossil_carbon_content",
+    "biogenic_carbon_content",
+}
 
 
 # ---- YAML / JSON with positions ----------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Contribution(_Model):
     share_percent: Dec
     cutoff: bool = False
     primary: bool = False
+    factor_id: str | None = None
     source: InputSource | None = None
 
 
@@ -170,5 +171,11 @@ class FootprintResult(_Model):
     period_end: str | None = None
     geography: str | None = None
     product_mass_per_declared_unit_kg: Dec | None = None
+    fossil_carbon_content_kg: Dec | None = None
+    biogenic_carbon_content_kg: Dec | None = None
+    boundary: str | None = None
+    boundary_description: str | None = None
+    standard_issuer: str | None = None
+    rule_set_verified_against_text: bool | None = None
     solver: str
     warnings: list[str] = Field(default_factory=list)
