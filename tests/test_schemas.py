@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from hypothesis import given
 from pcfx.protocol.pact import dump_footprint_v2, parse_footprint, v3_to_v2
-from pcfx.protocol.schema_export import SCHEMA_BASE_URL, SCHEMA_MODELS, generate, render, write
+from pcfx.protocol.schema_export import SCHEMA_BASE_URL, SCHEMA_MODELS, generate, main, render, write
 from strategies import footprints, load_pact_samples
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -59,6 +59,12 @@ def test_rendering_is_sorted_indented_and_ends_with_a_newline():
 def test_write_produces_the_checked_in_bytes(tmp_path):
     for path in write(tmp_path):
         assert path.read_bytes() == (SCHEMAS / path.name).read_bytes()
+
+
+def test_command_line_writes_every_schema_into_the_given_directory(tmp_path, capsys):
+    assert main([str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(SCHEMA_MODELS)
+    assert capsys.readouterr().out.count("\n") == len(SCHEMA_MODELS)
 
 
 def test_every_sample_validates_against_the_footprint_schema(samples):
