@@ -18,8 +18,9 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from pcfx.node.bus.responder import HEADER_STATUS, serve_latest
 from pcfx.node.bus.server import EmbeddedNats
 from pcfx.node.bus.setup import ExchangeLimits, ensure_exchange
 from pcfx.node.config import Settings
+from pcfx.node.issuing import Issuer
+from pcfx.node.keystore import KeyStore
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import open_store, session_scope
 from pcfx.node.store.facts import declaration_facts
@@ -90,6 +93,8 @@ class Node:
     _consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
+    _issuer: Issuer | None = None
+    _next_status_index: int = 0
 
     # Lifecycle -------------------------------------------------------------------------------------------
     @classmethod
@@ -129,6 +134,8 @@ class Node:
         if serve_requests:
             node._responder = await serve_latest(nc, issuer=settings.did, lookup=node._own_latest_by_subject)
         await node._republish_pending()
+        if KeyStore(settings.keys_path).exists():
+            await node.publish_own_status_lists()
         if consume:
             await node._sync_subscriptions()
             node._watcher = asyncio.create_task(node._watch_subscriptions(), name="pcfx-subscription-watch")
@@ -246,6 +253,72 @@ class Node:
         """Publish a signed status-list credential of this node (revocation / deprecation); returns its seq."""
         ack = await publish_status_list(self.js, raw, issuer=self.did, list_id=list_id)
         return ack.seq
+
+    # Issuing ---------------------------------------------------------------------------------------------
+    @property
+    def issuer(self) -> Issuer:
+        """This node's signer (keystore key) and status-list keeper."""
+        if self._issuer is None:
+            passphrase = (
+                self.settings.key_passphrase.get_secret_value() if self.settings.key_passphrase else None
+            )
+            self._issuer = Issuer.from_keystore(KeyStore(self.settings.keys_path), passphrase)
+        return self._issuer
+
+    def sign(
+        self,
+        footprint: Mapping[str, Any],
+        *,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+        created: datetime | None = None,
+    ) -> bytes:
+        """Sign a PACT v3 footprint as this node's declaration (fresh status index); returns wire bytes."""
+        with Session(self.engine) as session:
+            index = max(self.issuer.next_status_index(session), self._next_status_index)
+        self._next_status_index = index + 1
+        return self.issuer.sign(
+            footprint, status_index=index, valid_from=valid_from, valid_until=valid_until, created=created
+        )
+
+    async def publish_footprint(self, footprint: Mapping[str, Any], **options: Any) -> PublishResult:
+        """`sign` then `publish`."""
+        return await self.publish(self.sign(footprint, **options))
+
+    async def publish_own_status_lists(self) -> None:
+        """Create (all clear) and publish this node's revocation and deprecation lists; idempotent."""
+        with session_scope(self.engine) as session:
+            lists = self.issuer.ensure_lists(session)
+        for url, raw in lists.items():
+            await publish_status_list(self.js, raw, issuer=self.did, list_id=url)
+
+    async def set_own_status(self, declaration_id: str, *, purpose: str, value: bool = True) -> None:
+        """Set an own declaration's bit in its `revocation` or `message` (deprecation) list and publish the
+        re-signed list; subscribers mark the declaration revoked / deprecated."""
+        with session_scope(self.engine) as session:
+            row = repo.get_declaration(session, declaration_id=declaration_id, origin=Origin.OWN)
+            if row is None:
+                raise KeyError(f"no own declaration {declaration_id}")
+            entries = json.loads(row.raw).get("credentialStatus") or []
+            index = next(int(e["statusListIndex"]) for e in entries if e.get("statusPurpose") == purpose)
+            url, raw = self.issuer.set_status(session, index=index, purpose=purpose, value=value)
+            if value:
+                state = DeclarationState.REVOKED if purpose == "revocation" else DeclarationState.DEPRECATED
+                repo.set_declaration_state(
+                    session, declaration_id=declaration_id, state=state, origin=Origin.OWN
+                )
+            repo.add_audit(
+                session, event=f"own status {purpose}", declaration_id=declaration_id, detail={"value": value}
+            )
+        await publish_status_list(self.js, raw, issuer=self.did, list_id=url)
+
+    async def deprecate(self, declaration_id: str) -> None:
+        """Mark an own declaration deprecated (a newer version supersedes it)."""
+        await self.set_own_status(declaration_id, purpose="message")
+
+    async def revoke(self, declaration_id: str) -> None:
+        """Revoke an own declaration (permanent)."""
+        await self.set_own_status(declaration_id, purpose="revocation")
 
     def _own_latest_by_subject(self, subject: str) -> tuple[str, bytes] | None:
         with Session(self.engine) as session:

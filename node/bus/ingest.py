@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
 from pcfx.node.store.facts import FactsError, declaration_facts
-from pcfx.node.store.models import Declaration, Origin
+from pcfx.node.store.models import Declaration, DeclarationState, Origin
 from pcfx.node.store.repository import StoreOutcome
 from pcfx.protocol.subjects import decl_subject, parse_subject
 from sqlalchemy import Engine
@@ -123,6 +123,12 @@ class StoredEvent:
 
 
 Listener = Callable[[StoredEvent], Awaitable[None] | None]
+
+_STATUS_STATES = {
+    "revoked": DeclarationState.REVOKED,
+    "deprecated": DeclarationState.DEPRECATED,
+    "suspended": DeclarationState.SUSPENDED,
+}
 
 
 def backoff_delay(num_delivered: int, *, base: float = 0.5, cap: float = 30.0) -> float:
@@ -253,7 +259,10 @@ class Ingestor:
             verification_method=result.verification_method,
             registry_version=result.registry_version,
         )
-        if not result.ok:
+        # Revoked / suspended / deprecated is the last check: the declaration is authentic, only not usable.
+        # It is stored in that state (it still counts for the downgrade rule) instead of quarantined.
+        status_state = _STATUS_STATES.get(str(result.reason)) if not result.ok else None
+        if not result.ok and (status_state is None or result.declaration is None):
             return self._quarantine(
                 session,
                 item,
@@ -288,6 +297,7 @@ class Ingestor:
             receipt_id=receipt.id,
             subject=item.subject,
             stream_seq=item.stream_seq,
+            state=status_state,
         )
         if outcome is StoreOutcome.DUPLICATE:
             return Decision(Action.ACK, "duplicate", None, facts.declaration_id)
