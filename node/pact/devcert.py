@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,10 @@ class DevCertificate:
 
     cert_path: Path
     key_path: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting this certificate."""
+        return ssl.create_default_context(cafile=str(self.cert_path))
 
 
 def make_dev_certificate(

@@ -397,6 +397,8 @@ class EventProcessor:
     on_published: PublishedHandler | None = None
     on_footprints: FootprintsHandler | None = None
     allow_plain_http_callbacks: bool = False
+    # Where answers may be sent (None: any https URL); limits what a client can make this node call.
+    callback_allowed: Callable[[str], bool] | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def _spawn(self, work: Awaitable[None], what: str) -> None:
@@ -423,6 +425,8 @@ class EventProcessor:
             url = callback_url(
                 event.source, api_version=event.api_version, allow_plain_http=self.allow_plain_http_callbacks
             )
+            if self.callback_allowed is not None and not self.callback_allowed(url):
+                raise BadRequestError("this node does not send events to the source's host")
             answer = answer_request(event, snapshot, client_id=client_id, own_source=own_source)
             self.dispatcher.submit(url, answer)
         elif event.kind is EventKind.PUBLISHED:

@@ -121,7 +121,12 @@ class StaticFootprintSource:
         self._snapshot = self._build(documents)
 
     def _build(self, documents: Sequence[Mapping[str, Any]]) -> FootprintSnapshot:
-        return FootprintSnapshot(tuple(serve(doc, rules=self._rules) for doc in documents), to_v2=self._to_v2)
+        served: dict[str, ServedFootprint] = {}
+        for document in documents:
+            item = serve(document, rules=self._rules)
+            # An id names one footprint: a repeated id is served once (its first document).
+            served.setdefault(item.id, item)
+        return FootprintSnapshot(tuple(served.values()), to_v2=self._to_v2)
 
     def replace(
         self, documents: Sequence[Mapping[str, Any]], *, rules: Iterable[AccessRule] | None = None
