@@ -257,12 +257,12 @@ def test_missing_required_items_names_what_an_inventory_lacks():
             "product": {
                 "name": "Quicklime",
                 "declared_unit": {"amount": "1", "unit": "t"},
-                "reference": {"process": "kiln", "flow": "quicklime output"},
+                "reference": {"process": "kiln", "flow": "quicklime"},
             },
             "processes": [
                 {
                     "id": "kiln",
-                    "outputs": [{"flow": "quicklime output", "amount": "1000", "unit": "t"}],
+                    "outputs": [{"flow": "quicklime", "amount": "1000", "unit": "t"}],
                     "inputs": [
                         {
                             "flow": "limestone",
