@@ -133,7 +133,12 @@ class TemplateFormat(StrEnum):
 def template_command(
     rule_id: str = typer.Argument(..., metavar="RULE", help="rule set id, e.g. lime"),
     fmt: TemplateFormat = typer.Option(TemplateFormat.yaml, "--format", "-f", help="yaml, xlsx or csv"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="file (yaml, xlsx) or directory (csv)"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="output file (yaml: default stdout; xlsx/csv: default RULE-inventory.xlsx/.csv)",
+    ),
 ) -> None:
     """Write an inventory skeleton with the rule set's required data items."""
     from pcfx.node.cli import templates
@@ -147,11 +152,9 @@ def template_command(
             out.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {out}", err=True)
         return
+    target = out or Path(f"{r.id}-inventory.{fmt.value}")
     if fmt is TemplateFormat.xlsx:
-        target = out or Path(f"{r.id}.xlsx")
         templates.write_xlsx_template(r, target)
-        typer.echo(f"wrote {target}", err=True)
-        return
-    target = out or Path(f"{r.id}-inventory")
-    for path in templates.write_csv_template(r, target):
-        typer.echo(f"wrote {path}", err=True)
+    else:
+        templates.write_csv_template(r, target)
+    typer.echo(f"wrote {target}", err=True)

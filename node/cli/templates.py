@@ -1,4 +1,4 @@
-"""Inventory skeletons for a rule set: a commented YAML file (xlsx and CSV follow the engine's tabular layout).
+"""Inventory skeletons for a rule set: a commented YAML file, and xlsx / CSV in the engine's tabular layout.
 
 The skeleton is one process holding every required item of the rule set as an input or output with amount "0" and
 the rule's unit; the plant replaces the zeros, adds its factors and splits the process into its real unit processes.
@@ -7,11 +7,23 @@ Optional items are listed as comments.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from pathlib import Path
+from typing import Any
 
+from pcfx.node.engine.loaders import TABLES
 from pcfx.node.engine.rules import DataItem, RuleSet
 
-__all__ = ["flow_name", "yaml_template"]
+__all__ = [
+    "FILL",
+    "flow_name",
+    "template_tables",
+    "write_csv_template",
+    "write_xlsx_template",
+    "yaml_template",
+]
 
 
 def flow_name(item: DataItem) -> str:
@@ -36,7 +48,7 @@ def _input_lines(item: DataItem, indent: str, *, required: bool, main_stage: str
     lines = [
         f"{indent}- flow: {_q(flow_name(item))}   # {_item_comment(item, required=required)}",
         f"{indent}  kind: {item.flow_kind}",
-        f'{indent}  amount: FILL',
+        f"{indent}  amount: FILL",
         f"{indent}  unit: {_q(item.unit)}",
     ]
     if item.stage != main_stage and not item.direct_factor:
@@ -64,7 +76,7 @@ def _output_lines(item: DataItem, indent: str, *, required: bool, kind: str) -> 
     lines = [
         f"{indent}- flow: {_q(flow_name(item))}   # {_item_comment(item, required=required)}",
         f"{indent}  kind: {kind}",
-        f'{indent}  amount: FILL',
+        f"{indent}  amount: FILL",
         f"{indent}  unit: {_q(item.unit)}",
     ]
     if kind == "co-product":
@@ -90,7 +102,7 @@ def yaml_template(rule_set: RuleSet) -> str:
         + " > ".join(a.method for a in r.allocation)
         + f"; cut-off {r.cutoff_percent} % total; electricity: {', '.join(r.electricity_methods)}",
         "#",
-        '# Replace every FILL with the plant\'s data for the period; amounts are decimal strings >= 0 in',
+        "# Replace every FILL with the plant's data for the period; amounts are decimal strings >= 0 in",
         "# the unit shown or any unit that converts to it. Purchased inputs need a `factor` (a factor id or an inline",
         "# {value, unit, source, year}); fuels and carbonates carry a China default `direct_factor` for on-site",
         "# emissions. Split the process below into the plant's real unit processes (internal flows name their",
@@ -142,3 +154,134 @@ def yaml_template(rule_set: RuleSet) -> str:
         out.append("# parameters (record them in the process `note` until the inventory model carries them):")
         out += [f"#   {i.id}: {_item_comment(i, required=i in required)}" for i in parameters]
     return "\n".join(out) + "\n"
+
+
+# ---- tabular templates (the engine's xlsx/CSV layout, pcfx.node.engine.loaders) ------------------------
+
+FILL = "FILL"
+
+
+def _upstream_factor_id(item: DataItem) -> str:
+    return f"upstream-{item.id.replace('_', '-')}"
+
+
+def template_tables(rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
+    """The skeleton as tables (product, processes, outputs, inputs, emissions, instruments, factors) with FILL cells."""
+    r = rule_set
+    product = r.item(r.product_item)
+    optional = "; ".join(f"{i.id} [{i.unit}]" for i in r.optional_items)
+    product_rows = [
+        ("name", f"{FILL}: {r.title}"),
+        ("declared_unit_amount", str(r.declared_unit.amount)),
+        ("declared_unit", r.declared_unit.unit),
+        ("reference_process", "plant"),
+        ("reference_flow", flow_name(product)),
+        ("rule_set", r.id),
+        ("gwp", "AR6"),
+        ("geography", "CN"),
+        ("period_start", "2024-01-01"),
+        ("period_end", "2025-01-01"),
+        ("electricity_method", "location"),
+        ("grid_factor", "CN-MEE-2024-CFP-national"),
+        (
+            "note",
+            f"pcfx template for rule set {r.id} v{r.version} ({r.standard_number or 'standard number not known'}; "
+            f"not verified against the standard text). Replace every FILL. Optional items: {optional or 'none'}.",
+        ),
+    ]
+    outputs = []
+    inputs = []
+    factors = []
+    for item in r.required_items:
+        note = f"required: {item.name} {item.name_zh}".rstrip()
+        if item.kind == "output":
+            kind = "product" if item.id == product.id else item.flow_kind
+            outputs.append(
+                {
+                    "process": "plant",
+                    "flow": flow_name(item),
+                    "kind": kind,
+                    "amount": FILL,
+                    "unit": item.unit,
+                    "note": note,
+                }
+            )
+        elif item.kind == "input":
+            row: dict[str, Any] = {
+                "process": "plant",
+                "flow": flow_name(item),
+                "kind": item.flow_kind,
+                "amount": FILL,
+                "unit": item.unit,
+                "note": note,
+            }
+            if item.direct_factor:
+                row["direct_factor"] = item.direct_factor
+            if item.flow_kind != "electricity" and not item.direct_factor:
+                row["factor"] = _upstream_factor_id(item)
+                factors.append(
+                    {
+                        "id": _upstream_factor_id(item),
+                        "name": f"upstream of {item.name}",
+                        "value": FILL,
+                        "unit": f"kg/{item.unit}",
+                        "gas": "CO2e",
+                        "source": f"{FILL}: source of the factor",
+                        "year": FILL,
+                        "geography": FILL,
+                    }
+                )
+            if item.stage != product.stage and not item.direct_factor:
+                row["stage"] = item.stage
+            inputs.append(row)
+    return {
+        "product": [{"key": k, "value": v} for k, v in product_rows],
+        "processes": [{"id": "plant", "name": f"{r.title} plant", "stage": product.stage}],
+        "outputs": outputs,
+        "inputs": inputs,
+        "emissions": [],
+        "instruments": [],
+        "factors": factors,
+    }
+
+
+def _columns(table: str) -> list[str]:
+    return ["key", "value"] if table == "product" else list(TABLES[table])
+
+
+def write_xlsx_template(rule_set: RuleSet, path: Path) -> None:
+    """The skeleton as an xlsx workbook, one sheet per table, FILL cells highlighted."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    highlight = PatternFill(start_color="FFF2CC", end_color="FFF2CC", fill_type="solid")
+    for table, rows in template_tables(rule_set).items():
+        sheet = workbook.create_sheet(table)
+        columns = _columns(table)
+        sheet.append(columns)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([row.get(c) for c in columns])
+        for row_cells in sheet.iter_rows(min_row=2):
+            for cell in row_cells:
+                if isinstance(cell.value, str) and cell.value.startswith(FILL):
+                    cell.fill = highlight
+        sheet.freeze_panes = "A2"
+    workbook.save(path)
+
+
+def write_csv_template(rule_set: RuleSet, path: Path) -> None:
+    """The skeleton as one sectioned CSV file ("[inputs]" row, header row, data rows ...)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for table, rows in template_tables(rule_set).items():
+        columns = _columns(table)
+        writer.writerow([f"[{table}]"])
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        writer.writerow([])
+    path.write_text(buffer.getvalue(), encoding="utf-8")

@@ -1,0 +1,146 @@
+"""`pcfx template RULE`: skeletons that refuse to load until filled, and load and compute once filled."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from openpyxl import load_workbook
+from pcfx.node.cli.app import app
+from pcfx.node.engine.engine import compute
+from pcfx.node.engine.errors import InventoryError
+from pcfx.node.engine.loaders import load_inventory
+from pcfx.node.engine.rules import list_rule_ids, load_rule_set
+from typer.testing import CliRunner
+
+runner = CliRunner()
+NUMERIC = {"amount": "1", "value": "1", "year": "2024"}
+
+
+def _template(tmp_path: Path, rule_id: str, fmt: str) -> Path:
+    path = tmp_path / f"{rule_id}.{fmt}"
+    result = runner.invoke(app, ["template", rule_id, "--format", fmt, "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {path}" in result.output
+    return path
+
+
+def _fill_yaml(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("amount: FILL", 'amount: "1"').replace("value: FILL", 'value: "1"')
+    path.write_text(text, encoding="utf-8")
+
+
+def _fill_cell(column: str, value: str) -> str:
+    if not value.startswith("FILL"):
+        return value
+    return NUMERIC.get(column, "CN" if column == "geography" else "filled in by the plant")
+
+
+def _fill_csv(path: Path) -> None:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    header: list[str] = []
+    for row in rows:
+        if row and row[0].startswith("["):
+            header = []
+            continue
+        if not header:
+            header = row
+            continue
+        for c, value in enumerate(row):
+            column = row[0] if header == ["key", "value"] else header[c]
+            row[c] = _fill_cell(column, value)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def _fill_xlsx(path: Path) -> None:
+    workbook = load_workbook(path)
+    for sheet in workbook.worksheets:
+        header = [c.value for c in sheet[1]]
+        for row in sheet.iter_rows(min_row=2):
+            for c, cell in enumerate(row):
+                if isinstance(cell.value, str):
+                    column = row[0].value if header == ["key", "value"] else header[c]
+                    cell.value = _fill_cell(column, cell.value)
+    workbook.save(path)
+
+
+FILLERS = {"yaml": _fill_yaml, "csv": _fill_csv, "xlsx": _fill_xlsx}
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "csv", "xlsx"])
+@pytest.mark.parametrize("rule_id", list_rule_ids())
+def test_a_filled_template_loads_with_the_engine_loader_and_computes(tmp_path, rule_id, fmt):
+    path = _template(tmp_path, rule_id, fmt)
+    FILLERS[fmt](path)
+    inventory = load_inventory(path)
+    rule_set = load_rule_set(rule_id)
+    assert inventory.rule_set == rule_id
+    assert inventory.product.reference.flow == rule_set.item(rule_set.product_item).id.replace("_", " ")
+    result = compute(inventory)  # checks every required item is present
+    assert result.rule_set == rule_id
+    assert result.total > 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "where"),
+    [
+        ("yaml", r"lime\.yaml line \d+"),
+        ("csv", r"lime\.csv line \d+ column D \(outputs\)"),
+        ("xlsx", r"lime\.xlsx sheet outputs cell D2"),
+    ],
+)
+def test_an_unfilled_template_is_refused_at_the_first_fill_cell(tmp_path, fmt, where):
+    path = _template(tmp_path, "lime", fmt)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert re.fullmatch(where, caught.value.location), caught.value.location
+
+
+def test_yaml_template_lists_required_items_with_units_and_default_direct_factors():
+    result = runner.invoke(app, ["template", "steel-bf-bof"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(result.output)
+    assert data["rule_set"] == "steel-bf-bof"
+    assert data["product"]["reference"] == {"process": "plant", "flow": "steel"}
+    inputs = {i["flow"]: i for i in data["processes"][0]["inputs"]}
+    assert inputs["pci coal"]["direct_factor"] == "CN-fuel-raw-coal"
+    assert inputs["carbonate flux"]["direct_factor"] == "CN-process-CaCO3"
+    assert inputs["electricity purchased"]["unit"] == "kWh"
+    assert "factor" not in inputs["electricity purchased"]
+    assert inputs["iron ore"]["stage"] == "raw_material"
+    outputs = {o["flow"]: o["kind"] for o in data["processes"][0]["outputs"]}
+    assert outputs == {"steel": "product", "bf slag": "co-product", "bof slag": "co-product"}
+    assert "# process gas export: optional:" in result.output
+    assert "not verified against the standard text" in result.output
+
+
+def test_xlsx_template_has_the_engine_tables_as_sheets(tmp_path):
+    workbook = load_workbook(_template(tmp_path, "li-ion-battery", "xlsx"))
+    assert workbook.sheetnames == [
+        "product",
+        "processes",
+        "outputs",
+        "inputs",
+        "emissions",
+        "instruments",
+        "factors",
+    ]
+    inputs = workbook["inputs"]
+    header = [c.value for c in inputs[1]]
+    flows = [row[header.index("flow")] for row in inputs.iter_rows(min_row=2, values_only=True)]
+    assert flows[:3] == ["cathode active material", "anode active material", "copper foil"]
+    factor_ids = [row[0] for row in workbook["factors"].iter_rows(min_row=2, values_only=True)]
+    assert "upstream-cathode-active-material" in factor_ids
+
+
+def test_template_of_unknown_rule_set_exits_2(tmp_path):
+    result = runner.invoke(app, ["template", "nope", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "x.xlsx").exists()
