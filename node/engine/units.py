@@ -30,16 +30,20 @@ for _definition in (
 ):
     ureg.define(_definition)
 
-_DIMENSION_NAMES = {
-    "[mass]": "mass",
-    "[length] ** 3": "volume",
-    "[normal_volume]": "normal volume",
-    "[length] ** 2 * [mass] / [time] ** 2": "energy",
-    "[count]": "count",
-    "[length]": "length",
-    "[length] ** 2": "area",
-    "[length] * [mass]": "mass x distance",
-    "[time]": "time",
+_DIMENSION_UNITS = {
+    "mass": "kg",
+    "volume": "m3",
+    "normal volume": "Nm3",
+    "energy": "J",
+    "power": "W",
+    "count": "piece",
+    "length": "m",
+    "area": "m**2",
+    "time": "s",
+    "mass x distance": "t*km",
+    "currency CNY": "CNY",
+    "currency USD": "USD",
+    "currency EUR": "EUR",
 }
 
 
@@ -86,8 +90,11 @@ def parse_quantity(text: str) -> pint.Quantity:
 
 def dimension_name(unit: str) -> str:
     """A readable name of the unit's dimension ("mass", "volume", "energy", ...)."""
-    dim = str(parse_unit(unit).dimensionality)
-    return _DIMENSION_NAMES.get(dim, dim)
+    dimensionality = parse_unit(unit).dimensionality
+    for name, reference in _DIMENSION_UNITS.items():
+        if ureg.parse_expression(reference).dimensionality == dimensionality:
+            return name
+    return str(dimensionality)
 
 
 def is_mass(unit: str) -> bool:
