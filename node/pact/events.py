@@ -382,6 +382,9 @@ class EventDispatcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        close_auth = getattr(self.auth, "aclose", None)
+        if close_auth is not None:
+            await close_auth()
 
 
 # Work done after a Published event or a RequestFulfilled event was accepted.
