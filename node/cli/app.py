@@ -25,6 +25,12 @@ from pcfx.node.cli.compute_cmd import compute_command  # noqa: E402
 
 app.command("compute")(compute_command)
 
+from pcfx.node.cli.pact_cmd import clients_app, dev_cert_command, pact_app  # noqa: E402
+
+app.add_typer(clients_app, name="clients")
+app.add_typer(pact_app, name="pact")
+app.command("dev-cert")(dev_cert_command)
+
 
 def main() -> None:
     """Console-script entry point."""
