@@ -114,9 +114,7 @@ def test_the_primary_data_share_weights_the_suppliers_own_share(data):
 
 
 def test_a_supplier_value_in_another_unit_dimension_is_an_error(data):
-    with pytest.raises(
-        UnitError, match=r"supplier value urn:uuid:.* 'steel parts'.*'t' \(mass\) to 'piece'"
-    ):
+    with pytest.raises(UnitError, match=r"supplier value urn:uuid:.* 'steel parts'.*'t' \(mass\) to 'piece'"):
         compute(plant(data), supplier_values={"steel parts": declared(unit="piece")})
 
 
