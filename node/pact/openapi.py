@@ -282,10 +282,28 @@ LIST_V2: dict[str, Any] = {
     "responses": {"200": _list_ok(2), **_errors(2, "400", "401", "403", "500")},
 }
 
+# PACT v2.x tech specs (and the v2 conformance suite) name the 404 code NoSuchFootprint, which the v2.3
+# OpenAPI Error enumeration lacks; the node documents what it sends.
+_NO_SUCH_FOOTPRINT = {
+    "description": "No such footprint (PACT v2.x error code NoSuchFootprint)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": ["NoSuchFootprint"]},
+                    "message": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
 GET_V2: dict[str, Any] = {
     "security": _BEARER,
     "parameters": _ID_PARAMETER,
-    "responses": {"200": _get_ok(2), **_errors(2, "400", "401", "403", "404", "500")},
+    "responses": {"200": _get_ok(2), **_errors(2, "400", "401", "403", "500"), "404": _NO_SUCH_FOOTPRINT},
 }
 
 EVENTS_V2: dict[str, Any] = _events(2)

@@ -306,3 +306,8 @@ def pact_node(
 def run(coroutine: Any) -> Any:
     """Run a coroutine to completion from a synchronous test."""
     return asyncio.run(coroutine)
+
+
+@pytest.fixture(scope="module")
+def schemathesis_auth(pact_node: PactNode) -> dict[str, str]:
+    return pact_node.headers()
