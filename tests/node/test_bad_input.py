@@ -29,9 +29,10 @@ def quarantined(node: Node) -> list:
 
 
 @pytest.fixture
-async def exchange(tmp_path, nats_server):
-    """Supplier Acme and buyer Globex; Globex follows Acme and holds Acme's current steel declaration."""
-    net = make_network(tmp_path, ["Acme", "Globex"])
+async def exchange(tmp_path, nats_server, database_url):
+    """Supplier Acme and buyer Globex (store: SQLite or PostgreSQL); Globex follows Acme and holds Acme's
+    current steel declaration."""
+    net = make_network(tmp_path, ["Acme", "Globex"], database_urls={"Globex": database_url})
     acme = net["Acme"]
     supplier = await Node.start(acme.settings, nats_url=nats_server.url)
     buyer = await Node.start(net["Globex"].settings, nats_url=nats_server.url)

@@ -15,8 +15,10 @@ async def start(company, url, **options) -> Node:
     return await Node.start(company.settings, nats_url=url, **options)
 
 
-async def test_published_declaration_is_verified_stored_with_a_receipt_and_acked(tmp_path, nats_server):
-    net = make_network(tmp_path, ["Acme", "Globex"])
+async def test_published_declaration_is_verified_stored_with_a_receipt_and_acked(
+    tmp_path, nats_server, database_url
+):
+    net = make_network(tmp_path, ["Acme", "Globex"], database_urls={"Globex": database_url})
     acme, globex = net["Acme"], net["Globex"]
     supplier, buyer = await start(acme, nats_server.url), await start(globex, nats_server.url)
     try:
@@ -73,8 +75,10 @@ async def test_pull_of_an_unknown_product_finds_nothing(tmp_path, nats_server):
         await supplier.stop()
 
 
-async def test_buyer_offline_while_supplier_publishes_catches_up_on_restart(tmp_path, nats_server):
-    net = make_network(tmp_path, ["Acme", "Globex"])
+async def test_buyer_offline_while_supplier_publishes_catches_up_on_restart(
+    tmp_path, nats_server, database_url
+):
+    net = make_network(tmp_path, ["Acme", "Globex"], database_urls={"Globex": database_url})
     acme, globex = net["Acme"], net["Globex"]
     supplier = await start(acme, nats_server.url)
     buyer = await start(globex, nats_server.url)
