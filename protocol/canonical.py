@@ -1,9 +1,9 @@
 """RFC 8785 JSON Canonicalization Scheme (JCS), exact, with a fast path for the common case.
 
 Declarations carry decimals as strings and almost never contain floats, so their canonical form equals what
-the C encoder of `json` writes with sorted keys, no whitespace and no ASCII escaping, provided that: every
+orjson writes with sorted keys (no whitespace, minimal escapes, lowercase hex), provided that: every
 number is an integer JavaScript represents exactly (|n| <= 2^53 - 1), and no object key holds a character
-beyond U+FFFF (Python sorts keys by code point, JCS by UTF-16 code unit; the two orders only differ there).
+beyond U+FFFF (orjson sorts keys by code point, JCS by UTF-16 code unit; the two orders only differ there).
 Anything else (floats above all) goes through the `rfc8785` reference implementation, so the output is
 always the RFC 8785 output.
 """
@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import rfc8785
 from pcfx.protocol.errors import CanonicalizationError
 
@@ -24,13 +25,10 @@ __all__ = [
     "canonicalize",
     "canonicalize_trusted",
     "load_json",
+    "utf8_length",
 ]
 
 _MAX_SAFE_INT = 2**53 - 1
-
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
-)
 
 # An astral character, raw or written as a surrogate escape, sends parsed input to the reference
 # implementation; false positives only cost speed.
@@ -80,13 +78,22 @@ _FAST_DECODER = json.JSONDecoder(
     parse_constant=_reject_constant,
     object_pairs_hook=_unique_pairs,
 )
+# Without the duplicate check, for callers that prove uniqueness by length (see `load_json`).
+_FAST_DECODER_UNCHECKED = json.JSONDecoder(
+    parse_float=_float_marker, parse_int=_safe_int, parse_constant=_reject_constant
+)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_pairs)
 
 
-def load_json(raw: bytes | str) -> tuple[Any, bool]:
+def load_json(raw: bytes | str, *, check_duplicates: bool = True) -> tuple[Any, bool]:
     """Parse one UTF-8 JSON text; return (value, fast) where `fast` means `canonicalize_trusted` is exact.
 
-    Rejects duplicate member names and the non-JSON constants NaN / Infinity.
+    Rejects duplicate member names and the non-JSON constants NaN / Infinity. `check_duplicates=False`
+    skips the (per-object) duplicate check of a fast parse, for a caller that proves uniqueness more
+    cheaply: when the value is fast, its canonical form is never longer than any JSON text that parses to
+    it, and a text that repeats a member is longer by at least that member; so `utf8_length(raw) ==
+    len(canonicalize_trusted(value))` proves the text had no duplicate, and otherwise the caller parses
+    again with the check. Values that are not fast are always checked.
     """
     try:
         if isinstance(raw, str):
@@ -95,21 +102,24 @@ def load_json(raw: bytes | str) -> tuple[Any, bool]:
             data = bytes(raw)
             text = data.decode("utf-8")
         try:
-            value = _FAST_DECODER.decode(text)
+            value = (_FAST_DECODER if check_duplicates else _FAST_DECODER_UNCHECKED).decode(text)
         except _NeedsReference:
             return _DECODER.decode(text), False
     except JsonParseError:
         raise
     except (ValueError, TypeError, RecursionError) as exc:
         raise JsonParseError(str(exc)) from exc
-    return value, _bmp_only(data)
+    return value, _bmp_only(text, data)
 
 
-def _bmp_only(data: bytes) -> bool:
-    # Substring tests run at memchr speed; a regex over the whole text would cost more than the parse.
-    if not data.isascii() and (
-        b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data
-    ):
+def utf8_length(raw: bytes | str) -> int:
+    """Length in bytes of a JSON text as UTF-8."""
+    return len(raw) if not isinstance(raw, str) else len(raw.encode("utf-8", "surrogatepass"))
+
+
+def _bmp_only(text: str, data: bytes) -> bool:
+    # A str of BMP characters is two bytes per character in UTF-16; an astral character takes four.
+    if not text.isascii() and len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text):
         return False
     return b"\\u" not in data or _SURROGATE_ESCAPE.search(data) is None
 
@@ -117,8 +127,8 @@ def _bmp_only(data: bytes) -> bool:
 def canonicalize_trusted(value: Any) -> bytes:
     """Canonical bytes of a value `load_json` reported as fast (or `canonicalize` checked); no checks here."""
     try:
-        return _ENCODER.encode(value).encode("utf-8")
-    except UnicodeEncodeError:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # lone surrogate, nesting deeper than orjson's limit
         return _reference(value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["format_datetime", "parse_datetime"]
 
@@ -19,6 +20,14 @@ def format_datetime(value: datetime) -> str:
 
 def parse_datetime(text: str) -> datetime:
     """Parse a dateTimeStamp (time zone required) into an aware datetime."""
-    if not isinstance(text, str) or _DATETIME.match(text) is None:
+    if not isinstance(text, str):
+        raise ValueError(f"not an XML Schema dateTimeStamp: {text!r}")
+    return _parse(text)
+
+
+# Declarations of one issuer share a handful of validFrom/validUntil/created values; datetimes are immutable.
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> datetime:
+    if _DATETIME.match(text) is None:
         raise ValueError(f"not an XML Schema dateTimeStamp: {text!r}")
     return datetime.fromisoformat(text)

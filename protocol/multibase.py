@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import based58
 from pcfx.protocol.errors import MultibaseError
 
 __all__ = [
@@ -24,38 +25,18 @@ ED25519_PUB = b"\xed\x01"
 X25519_PUB = b"\xec\x01"
 ED25519_PRIV = b"\x80\x26"
 
-_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
-# Two characters per step halves the Python-level loop on the verification hot path (88-char signatures).
-_PAIR_INDEX = {a + b: i * 58 + j for a, i in _INDEX.items() for b, j in _INDEX.items()}
-
 
 def b58encode(data: bytes) -> str:
     """Bitcoin-alphabet base58 of `data`, keeping leading zero bytes as '1'."""
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    num = int.from_bytes(data, "big")
-    out: list[str] = []
-    while num:
-        num, rem = divmod(num, 58)
-        out.append(_ALPHABET[rem])
-    return "1" * zeros + "".join(reversed(out))
+    return based58.b58encode(data).decode("ascii")
 
 
 def b58decode(text: str) -> bytes:
     """Inverse of `b58encode`; raises MultibaseError on a character outside the alphabet."""
-    zeros = len(text) - len(text.lstrip("1"))
-    num = 0
     try:
-        start = len(text) % 2
-        if start:
-            num = _INDEX[text[0]]
-        pairs = _PAIR_INDEX
-        for i in range(start, len(text), 2):
-            num = num * 3364 + pairs[text[i : i + 2]]
-    except KeyError as exc:
-        raise MultibaseError(f"invalid base58btc character in {text[:16]!r}") from exc
-    body = num.to_bytes((num.bit_length() + 7) // 8, "big") if num else b""
-    return b"\0" * zeros + body
+        return based58.b58decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise MultibaseError(f"invalid base58btc in {text[:16]!r}: {exc}") from None
 
 
 def multibase_encode_b58(data: bytes) -> str:

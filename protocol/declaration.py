@@ -1,0 +1,298 @@
+"""The footprint declaration: a W3C VC 2.0 credential wrapping one PACT v3 ProductFootprint, issued by the
+company's DID and secured with an eddsa-jcs-2022 Data Integrity proof.
+
+    {"@context": ["https://www.w3.org/ns/credentials/v2", "https://pcfx.dev/contexts/declaration-v1.jsonld"],
+     "id": "urn:uuid:<uuid5(issuer, footprint id)>",
+     "type": ["VerifiableCredential", "ProductFootprintDeclaration"],
+     "issuer": "did:web:...", "validFrom": "...Z", "validUntil": "...Z",
+     "credentialSubject": {<PACT v3 ProductFootprint>},
+     "credentialStatus": [<revocation entry>, <deprecation entry>]   (see pcfx.protocol.status)
+     "proof": {<issuer proof, with an id>} | [<issuer proof>, <assurance proof with previousProof>, ...]}
+
+The id is derived from issuer and footprint id, so each footprint version has exactly one declaration id
+whoever serialises it; on the wire a declaration is its RFC 8785 canonical form (`declaration_bytes`).
+Assurance: a registered verifier countersigns with a second proof chained to the issuer's (`assure`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pcfx.protocol.canonical import canonicalize
+from pcfx.protocol.context import DECLARATION_CONTEXT
+from pcfx.protocol.dates import format_datetime, parse_datetime
+from pcfx.protocol.did import did_of
+from pcfx.protocol.errors import ProofError
+from pcfx.protocol.keys import Ed25519PrivateKey
+from pcfx.protocol.pact.v3 import ProductFootprint, dump_footprint, parse_footprint
+from pcfx.protocol.proof import CRYPTOSUITE, PROOF_TYPE, add_proof, proofs_of
+from pcfx.protocol.status import DEPRECATION_MESSAGES, status_entries
+from pydantic import ConfigDict, Field, RootModel, Strict, TypeAdapter, model_validator, with_config
+from typing_extensions import TypedDict
+
+__all__ = [
+    "DECLARATION_NAMESPACE",
+    "DECLARATION_TYPE",
+    "CredentialStatusEntry",
+    "DataIntegrityProof",
+    "DateTimeStamp",
+    "Declaration",
+    "DeclarationBody",
+    "DeclarationDict",
+    "StatusMessage",
+    "assure",
+    "build_declaration",
+    "check_body_consistency",
+    "declaration_bytes",
+    "declaration_id",
+    "issuer_proof",
+    "sign_declaration",
+    "validate_body",
+]
+
+DECLARATION_TYPE: tuple[str, str] = ("VerifiableCredential", "ProductFootprintDeclaration")
+#: uuid5 namespace of declaration ids (uuid5 of the URL namespace and the project context URL).
+DECLARATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pcfx.dev/contexts/declaration-v1.jsonld")
+_NAMESPACE_BYTES = DECLARATION_NAMESPACE.bytes
+
+
+# XML Schema dateTimeStamp shape, checked in pydantic-core; the calendar check is `parse_datetime`'s job.
+DateTimeStamp = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+# The wire structure is declared as TypedDicts: pydantic-core validates them without building Python objects,
+# which keeps the envelope's share of verification time small next to the footprint's own validation.
+
+
+@with_config(_STRICT)
+class StatusMessage(TypedDict):
+    """One state of a "message" status entry."""
+
+    status: Annotated[str, Field(pattern=r"^0x[0-9a-f]+$")]
+    message: str
+
+
+@with_config(_STRICT)
+class CredentialStatusEntry(TypedDict):
+    """A BitstringStatusListEntry (purposes revocation, suspension, or message = deprecation)."""
+
+    id: str
+    type: Literal["BitstringStatusListEntry"]
+    statusPurpose: Literal["revocation", "suspension", "message"]
+    statusListIndex: Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,9})$")]
+    statusListCredential: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    statusSize: NotRequired[Annotated[int, Field(ge=1, le=1)]]
+    statusMessage: NotRequired[list[StatusMessage]]
+
+
+DataIntegrityProof = TypedDict(
+    "DataIntegrityProof",
+    {
+        "id": NotRequired[str],
+        "type": Literal["DataIntegrityProof"],
+        "cryptosuite": Literal["eddsa-jcs-2022"],
+        "created": DateTimeStamp,
+        "verificationMethod": Annotated[str, Field(pattern=r"^did:[a-z0-9]+:\S+#\S+$")],
+        "proofPurpose": Literal["assertionMethod"],
+        "previousProof": NotRequired[str | list[str]],
+        "@context": NotRequired[list[str]],
+        "proofValue": Annotated[str, Field(pattern=r"^z[1-9A-HJ-NP-Za-km-z]+$")],
+    },
+)
+DataIntegrityProof.__doc__ = "An eddsa-jcs-2022 Data Integrity proof."
+DataIntegrityProof.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+
+_BODY_FIELDS: dict[str, Any] = {
+    # Strict(False) on the fixed arrays only: a JSON array arrives as a list; the schema still says exactly these.
+    "@context": Annotated[
+        tuple[
+            Literal["https://www.w3.org/ns/credentials/v2"],
+            Literal["https://pcfx.dev/contexts/declaration-v1.jsonld"],
+        ],
+        Strict(False),
+    ],
+    "id": Annotated[
+        str, Field(pattern=r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    ],
+    "type": Annotated[
+        tuple[Literal["VerifiableCredential"], Literal["ProductFootprintDeclaration"]], Strict(False)
+    ],
+    "issuer": Annotated[str, Field(pattern=r"^did:[a-z0-9]+:\S+$")],
+    "validFrom": DateTimeStamp,
+    "validUntil": DateTimeStamp,
+    "credentialSubject": ProductFootprint,
+    "credentialStatus": Annotated[list[CredentialStatusEntry], Field(min_length=1)],
+}
+DeclarationBody = TypedDict("DeclarationBody", _BODY_FIELDS)  # type: ignore[misc]
+DeclarationBody.__doc__ = (
+    "A declaration without its proofs; credentialSubject validates to a ProductFootprint."
+)
+DeclarationBody.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+DeclarationDict = TypedDict(  # type: ignore[misc]
+    "DeclarationDict",
+    {**_BODY_FIELDS, "proof": DataIntegrityProof | Annotated[list[DataIntegrityProof], Field(min_length=1)]},
+)
+DeclarationDict.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+
+_BODY_ADAPTER: TypeAdapter[Any] = TypeAdapter(DeclarationBody)
+
+
+def check_body_consistency(body: Mapping[str, Any]) -> None:
+    """The rules a schema cannot state: dates ordered, id derived from issuer and footprint, status entries."""
+    if parse_datetime(body["validUntil"]) <= parse_datetime(body["validFrom"]):
+        raise ValueError("validUntil must be after validFrom")
+    subject = body["credentialSubject"]
+    footprint_id = subject.id if isinstance(subject, ProductFootprint) else subject["id"]
+    if body["id"] != _derived_id(body["issuer"], footprint_id):
+        raise ValueError("id is not the declaration id of this issuer and footprint")
+    revocation = False
+    for entry in body["credentialStatus"]:
+        purpose = entry["statusPurpose"]
+        if purpose == "message":
+            if entry.get("statusMessage") != DEPRECATION_MESSAGES:
+                raise ValueError('a "message" status entry must carry the pcfx deprecation messages')
+        elif "statusMessage" in entry:
+            raise ValueError("statusMessage belongs to message entries only")
+        revocation = revocation or purpose == "revocation"
+    if not revocation:
+        raise ValueError("credentialStatus needs a revocation entry")
+
+
+def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a declaration without its `proof` member: a copy whose credentialSubject is a ProductFootprint.
+
+    Raises pydantic.ValidationError for schema violations, ValueError for the consistency rules.
+    """
+    body = _BODY_ADAPTER.validate_python(doc)
+    check_body_consistency(body)
+    return body
+
+
+class Declaration(RootModel[DeclarationDict]):  # type: ignore[type-var]
+    """A signed ProductFootprintDeclaration (its JSON Schema is generated from this model)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Declaration:
+        check_body_consistency(self.root)
+        return self
+
+
+def _uuid5(name: str) -> str:
+    # RFC 4122 name-based SHA-1 uuid, as uuid.uuid5 computes it, without building UUID objects (hot path).
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _derived_id(issuer: str, footprint_id: str) -> str:
+    return _uuid5(f"{issuer} {footprint_id.lower()}")
+
+
+def declaration_id(doc: Mapping[str, Any]) -> str:
+    """The stable id of a declaration: uuid5 of issuer and footprint id (one per footprint version)."""
+    subject = doc.get("credentialSubject")
+    if (
+        not isinstance(doc.get("issuer"), str)
+        or not isinstance(subject, Mapping)
+        or not isinstance(subject.get("id"), str)
+    ):
+        raise ValueError("a declaration needs an issuer and a credentialSubject with an id")
+    return _derived_id(doc["issuer"], subject["id"])
+
+
+def build_declaration(
+    footprint: ProductFootprint | Mapping[str, Any],
+    *,
+    issuer: str,
+    valid_from: datetime,
+    valid_until: datetime,
+    status_list_url: str,
+    status_index: int,
+) -> dict[str, Any]:
+    """The unsigned declaration of `footprint` (validated first).
+
+    `status_list_url` is the issuer's status base URL: the revocation and deprecation lists are published at
+    `<base>/revocation` and `<base>/deprecation` (see pcfx.protocol.status); `status_index` is this
+    declaration's index in both.
+    """
+    fp = footprint if isinstance(footprint, ProductFootprint) else parse_footprint(dict(footprint))
+    if valid_until <= valid_from:
+        raise ValueError("valid_until must be after valid_from")
+    subject = dump_footprint(fp)
+    return {
+        "@context": list(DECLARATION_CONTEXT),
+        "id": _derived_id(issuer, fp.id),
+        "type": list(DECLARATION_TYPE),
+        "issuer": issuer,
+        "validFrom": format_datetime(valid_from),
+        "validUntil": format_datetime(valid_until),
+        "credentialSubject": subject,
+        "credentialStatus": status_entries(status_list_url, status_index),
+    }
+
+
+def _proof_id(doc: Mapping[str, Any], verification_method: str, created: str) -> str:
+    return _uuid5(f"{doc.get('id')} {verification_method} {created}")
+
+
+def sign_declaration(
+    doc: Mapping[str, Any], *, key: Ed25519PrivateKey, verification_method: str, created: datetime
+) -> dict[str, Any]:
+    """The declaration with the issuer's proof (which gets an id, so assurance proofs can chain to it)."""
+    if "proof" in doc:
+        raise ProofError("declaration is already signed")
+    if did_of(verification_method) != doc.get("issuer"):
+        raise ProofError(f"{verification_method} is not a key of the issuer {doc.get('issuer')}")
+    stamp = format_datetime(created)
+    return add_proof(
+        doc,
+        key=key,
+        verification_method=verification_method,
+        created=stamp,
+        proof_id=_proof_id(doc, verification_method, stamp),
+    )
+
+
+def issuer_proof(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The issuer's proof: the one proof that chains to no other."""
+    roots = [p for p in proofs_of(doc) if "previousProof" not in p]
+    if len(roots) != 1:
+        raise ProofError(
+            f"a declaration has exactly one issuer proof (one without previousProof), found {len(roots)}"
+        )
+    return roots[0]
+
+
+def assure(
+    declaration: Mapping[str, Any], *, key: Ed25519PrivateKey, verification_method: str, created: datetime
+) -> dict[str, Any]:
+    """Countersign as a verifier: add a proof chained (previousProof) to the issuer's proof."""
+    root = issuer_proof(declaration)
+    if root.get("type") != PROOF_TYPE or root.get("cryptosuite") != CRYPTOSUITE or "id" not in root:
+        raise ProofError("the issuer proof must be an eddsa-jcs-2022 proof with an id to be assured")
+    stamp = format_datetime(created)
+    return add_proof(
+        declaration,
+        key=key,
+        verification_method=verification_method,
+        created=stamp,
+        proof_id=_proof_id(declaration, verification_method, stamp),
+        previous_proof=root["id"],
+    )
+
+
+def declaration_bytes(doc: Mapping[str, Any]) -> bytes:
+    """The wire form of a declaration: its RFC 8785 canonical UTF-8 bytes (same declaration, same bytes)."""
+    return canonicalize(doc)
