@@ -1,0 +1,173 @@
+"""Own products of a node: the inventory (stored as JSON), its latest result and its latest own declaration,
+and the PACT v3 ProductFootprint a result is declared as."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pcfx.node.engine import EngineError, FootprintResult, Inventory, load_inventory, parse_inventory
+from pcfx.node.engine.pact import accounting_facts, to_carbon_footprint
+from pcfx.node.store import repository as repo
+from pcfx.node.store.models import Declaration, Origin, Result
+from pcfx.node.store.models import Inventory as InventoryRow
+from pcfx.node.supply.resolve import SupplyError
+from pcfx.protocol.accounting import attach_accounting
+from pcfx.protocol.pact.primitives import URN_PATTERN
+from pcfx.protocol.pact.v3 import dump_footprint, parse_footprint
+from sqlmodel import Session
+
+__all__ = [
+    "SPEC_VERSION",
+    "OwnProduct",
+    "UnknownProductError",
+    "add_product",
+    "build_footprint",
+    "get_product",
+    "list_products",
+    "own_product_id",
+]
+
+#: PACT Technical Specifications version of the footprints this node declares.
+SPEC_VERSION = "3.0.0"
+_URN = re.compile(URN_PATTERN)
+
+
+class UnknownProductError(SupplyError, KeyError):
+    """No own product (inventory) with this id is stored."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown product"
+
+
+@dataclass(frozen=True)
+class OwnProduct:
+    """One own product: its inventory, the latest calculation and the latest own declaration (if any)."""
+
+    product_id: str
+    name: str
+    inventory: Inventory
+    inventory_row_id: int
+    updated_at: datetime
+    result: Result | None
+    declaration: Declaration | None
+
+    @property
+    def result_document(self) -> dict[str, Any] | None:
+        return None if self.result is None else json.loads(self.result.document)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "product"
+
+
+def own_product_id(inventory: Inventory, *, company_id: str) -> str:
+    """The product URN (PACT productIds[0]) of an inventory: `product.id` when it is a URN, else one derived
+    from the company id and the product id or name (`urn:pcfx:product:<company code>:<slug>`)."""
+    given = inventory.product.id
+    if given and _URN.match(given):
+        return given
+    company = _slug(company_id.rsplit(":", 1)[-1])
+    return f"urn:pcfx:product:{company}:{_slug(given or inventory.product.name)}"
+
+
+def add_product(
+    session: Session,
+    inventory: Inventory | str | Path,
+    *,
+    company_id: str,
+    product_id: str | None = None,
+) -> str:
+    """Store (or replace) the inventory of an own product; returns the product id."""
+    if not isinstance(inventory, Inventory):
+        inventory = load_inventory(inventory)
+    pid = product_id or own_product_id(inventory, company_id=company_id)
+    if not _URN.match(pid):
+        raise SupplyError(f"product id {pid!r} is not a URN (PACT productIds are URNs)")
+    document = inventory.model_dump(mode="json", exclude_none=True)
+    repo.save_inventory(session, product_id=pid, document=document, name=inventory.product.name)
+    repo.add_audit(session, event="product inventory saved", detail={"product_id": pid})
+    return pid
+
+
+def _inventory_of(row: InventoryRow) -> Inventory:
+    try:
+        return parse_inventory(json.loads(row.document), source=f"stored inventory of {row.product_id}")
+    except EngineError as exc:
+        raise SupplyError(f"stored inventory of {row.product_id} does not load: {exc}") from exc
+
+
+def _own_product(session: Session, row: InventoryRow, *, issuer: str) -> OwnProduct:
+    assert row.id is not None
+    return OwnProduct(
+        product_id=row.product_id,
+        name=row.name or row.product_id,
+        inventory=_inventory_of(row),
+        inventory_row_id=row.id,
+        updated_at=row.updated_at,
+        result=repo.latest_result(session, product_id=row.product_id),
+        declaration=repo.newest_declaration(
+            session, issuer=issuer, product_id=row.product_id, origin=Origin.OWN
+        ),
+    )
+
+
+def list_products(session: Session, *, issuer: str) -> list[OwnProduct]:
+    """Every own product (by product id) with its latest result and latest own declaration."""
+    return [_own_product(session, row, issuer=issuer) for row in repo.list_inventories(session)]
+
+
+def get_product(session: Session, product_id: str, *, issuer: str) -> OwnProduct:
+    """One own product; UnknownProductError when no inventory is stored under `product_id`."""
+    row = repo.get_inventory(session, product_id=product_id)
+    if row is None:
+        known = ", ".join(r.product_id for r in repo.list_inventories(session)) or "none"
+        raise UnknownProductError(f"no own product {product_id} (known: {known})")
+    return _own_product(session, row, issuer=issuer)
+
+
+def build_footprint(
+    result: FootprintResult,
+    *,
+    company_name: str,
+    company_id: str,
+    product_id: str,
+    product_name: str,
+    description: str | None = None,
+    preceding: Sequence[str] = (),
+    created: datetime | None = None,
+    footprint_id: str | None = None,
+) -> dict[str, Any]:
+    """The PACT v3 ProductFootprint (JSON object) declaring `result`, with the pcfx accounting extension
+    when the result has a rule set. `preceding`: ids of the footprints this one supersedes."""
+    created = (created or datetime.now(UTC)).astimezone(UTC)
+    data: dict[str, Any] = {
+        "id": footprint_id or str(uuid.uuid4()),
+        "specVersion": SPEC_VERSION,
+        # microseconds: consecutive versions must differ in `created` (the downgrade rule compares it)
+        "created": created.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "status": "Active",
+        "companyName": company_name,
+        "companyIds": [company_id],
+        "productDescription": description or f"{product_name} (pcfx, {result.general_standard})",
+        "productIds": [product_id],
+        "productNameCompany": product_name,
+        "pcf": dump_footprint_pcf(result),
+    }
+    if preceding:
+        data["precedingPfIds"] = list(dict.fromkeys(preceding))
+    footprint = parse_footprint(data)
+    if result.rule_set is not None and result.rule_set_version is not None:
+        footprint = attach_accounting(footprint, accounting_facts(result))
+    return dump_footprint(footprint)
+
+
+def dump_footprint_pcf(result: FootprintResult) -> dict[str, Any]:
+    """The PACT `pcf` object of a result (JSON)."""
+    return to_carbon_footprint(result).model_dump(mode="json", by_alias=True)

@@ -1,0 +1,362 @@
+"""Supplier values at work on a running node: declare own products, follow their suppliers, and recompute
+every affected product when a supplier version arrives (or one stops being usable).
+
+Node policy (`republish_policy` in pcfx.toml) decides what a changed result does:
+- `auto`: the product is republished at once - a new footprint (new declaration id) naming the previous one
+  in `precedingPfIds`, and the previous own declaration is marked Deprecated through the node's deprecation
+  status list (a re-signed list published on the bus);
+- `hold` (review): the result is stored as `held`; `pcfx review list|approve` publishes it later.
+A product that was never declared is only recomputed and recorded (the first declaration is a decision).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pcfx.node.bus.ingest import StoredEvent
+from pcfx.node.engine import FootprintResult, Inventory
+from pcfx.node.store import repository as repo
+from pcfx.node.store.models import DeclarationState, Result
+from pcfx.node.supply.compute import (
+    Computation,
+    PreparedCache,
+    ResultState,
+    compute_product,
+    record_computation,
+)
+from pcfx.node.supply.products import (
+    OwnProduct,
+    add_product,
+    build_footprint,
+    get_product,
+    list_products,
+)
+from pcfx.node.supply.resolve import SupplyError, purchased_inputs, supplier_dids
+from pcfx.protocol.registry import TrustRegistry
+
+if TYPE_CHECKING:
+    from pcfx.node.service import Node
+
+__all__ = [
+    "Declared",
+    "Policy",
+    "Recomputed",
+    "SupplyService",
+    "normalise_policy",
+]
+
+log = logging.getLogger("pcfx.supply")
+
+Policy = Literal["auto", "review"]
+
+
+def normalise_policy(value: str | None) -> Policy:
+    """`auto`, or `review` (the node setting calls it `hold`)."""
+    if value == "auto":
+        return "auto"
+    if value in (None, "hold", "review"):
+        return "review"
+    raise ValueError(f"unknown republish policy {value!r} (auto | hold/review)")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An own product declared and published."""
+
+    product_id: str
+    declaration_id: str
+    footprint_id: str
+    result_id: int
+    total: Decimal
+    preceding: tuple[str, ...]
+    deprecated: str | None  # the previous own declaration id, now Deprecated
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """What a supplier event did to one own product."""
+
+    product_id: str
+    trigger: str  # the supplier declaration id of the event
+    action: Literal["republished", "held", "recorded", "unchanged"]
+    previous_total: Decimal | None
+    total: Decimal
+    result_id: int | None = None
+    declared: Declared | None = None
+    changed_inputs: tuple[str, ...] = ()
+
+
+Callback = Callable[[Recomputed], Awaitable[None] | None]
+
+
+@dataclass
+class SupplyService:
+    """The supply side of one node. Create with `SupplyService.attach(node)` to react to supplier events."""
+
+    node: Node
+    policy: Policy
+    cache: PreparedCache = field(default_factory=PreparedCache)
+    callbacks: list[Callback] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def attach(cls, node: Node, *, policy: str | None = None) -> SupplyService:
+        """A service for `node` listening to its stored-declaration events (policy default: the node's)."""
+        service = cls(node, normalise_policy(policy or node.settings.republish_policy))
+        node.add_listener(service.on_event)
+        return service
+
+    # Reading -------------------------------------------------------------------------------------------
+    @property
+    def registry(self) -> TrustRegistry | None:
+        return getattr(self.node.verifier, "registry", None)
+
+    def product(self, product_id: str) -> OwnProduct:
+        with self.node.session() as session:
+            return get_product(session, product_id, issuer=self.node.did)
+
+    def products(self) -> list[OwnProduct]:
+        with self.node.session() as session:
+            return list_products(session, issuer=self.node.did)
+
+    def add_product(self, inventory: Inventory | str | Path, *, product_id: str | None = None) -> str:
+        """Store an own product's inventory; returns its product id."""
+        with self.node.session() as session:
+            return add_product(
+                session, inventory, company_id=self.node.settings.company_id, product_id=product_id
+            )
+
+    def compute(self, product_id: str, *, use_suppliers: bool = True) -> Computation:
+        """The product's footprint now, with supplier values (or only defaults); nothing is recorded."""
+        product = self.product(product_id)
+        with self.node.session() as session:
+            return compute_product(
+                session, product, registry=self.registry, cache=self.cache, use_suppliers=use_suppliers
+            )
+
+    def held(self, product_id: str | None = None) -> list[Result]:
+        """Results waiting for review, oldest first."""
+        with self.node.session() as session:
+            rows = repo.list_results(session, product_id=product_id, limit=1000)
+        return sorted((r for r in rows if r.state == ResultState.HELD), key=lambda r: r.id or 0)
+
+    # Following suppliers -------------------------------------------------------------------------------
+    async def follow_suppliers(self, product_id: str | None = None) -> list[str]:
+        """Subscribe to every supplier product the own inventories name (one or all products); returns the
+        consumer names. Company ids are mapped to DIDs through the trust registry."""
+        products = [self.product(product_id)] if product_id else self.products()
+        wanted: dict[tuple[str, str], None] = {}
+        for product in products:
+            for item in purchased_inputs(product.inventory):
+                dids = supplier_dids(item.supplier, self.registry)
+                if not dids:
+                    log.warning("no DID known for supplier %s; not subscribed", item.supplier.key)
+                for did in dids:
+                    wanted[(did, item.supplier.product_id)] = None
+        return [await self.node.subscribe(did, pid) for did, pid in wanted]
+
+    # Declaring -----------------------------------------------------------------------------------------
+    async def declare(self, product_id: str, *, computation: Computation | None = None) -> Declared:
+        """Compute (unless given), sign and publish the product's footprint; the previous own declaration
+        becomes a preceding footprint and is deprecated."""
+        async with self._lock:
+            return await self._declare(product_id, computation, trigger="declared")
+
+    async def _declare(
+        self, product_id: str, computation: Computation | None, *, trigger: str, result_id: int | None = None
+    ) -> Declared:
+        product = self.product(product_id)
+        if computation is None:
+            with self.node.session() as session:
+                computation = compute_product(session, product, registry=self.registry, cache=self.cache)
+        return await self._publish(product, computation.result, computation, trigger, result_id)
+
+    async def _publish(
+        self,
+        product: OwnProduct,
+        result: FootprintResult,
+        computation: Computation | None,
+        trigger: str,
+        result_id: int | None,
+    ) -> Declared:
+        settings = self.node.settings
+        previous = product.declaration
+        preceding = (previous.footprint_id,) if previous is not None else ()
+        footprint = build_footprint(
+            result,
+            company_name=settings.name,
+            company_id=settings.company_id,
+            product_id=product.product_id,
+            product_name=product.name,
+            preceding=preceding,
+        )
+        published = await self.node.publish_footprint(footprint)
+        now = datetime.now(UTC)
+        with self.node.session() as session:
+            if result_id is None:
+                assert computation is not None
+                row = record_computation(
+                    session,
+                    computation,
+                    inventory_id=product.inventory_row_id,
+                    state=ResultState.PUBLISHED,
+                    declaration_id=published.declaration_id,
+                    trigger=trigger,
+                )
+            else:
+                row = session.get(Result, result_id)
+                if row is None:
+                    raise SupplyError(f"no result {result_id}")
+                row.state, row.declaration_id = ResultState.PUBLISHED, published.declaration_id
+                session.add(row)
+            assert row.id is not None
+            result_row_id = row.id
+            repo.add_audit(
+                session,
+                event="product declared",
+                declaration_id=published.declaration_id,
+                detail={"product_id": product.product_id, "trigger": trigger, "preceding": list(preceding)},
+            )
+        deprecated = None
+        if previous is not None and previous.state not in (
+            DeclarationState.REVOKED,
+            DeclarationState.DEPRECATED,
+        ):
+            # After the new version is out: a buyer never sees the product without a usable declaration.
+            await self.node.deprecate(previous.declaration_id)
+            deprecated = previous.declaration_id
+        return Declared(
+            product_id=product.product_id,
+            declaration_id=published.declaration_id,
+            footprint_id=footprint["id"],
+            result_id=result_row_id,
+            total=result.total,
+            preceding=preceding,
+            deprecated=deprecated,
+            published_at=now,
+        )
+
+    # Review --------------------------------------------------------------------------------------------
+    async def approve(self, result_id: int) -> Declared:
+        """Publish a held result as reviewed; older held results of the product are dismissed."""
+        async with self._lock:
+            with self.node.session() as session:
+                row = session.get(Result, result_id)
+                if row is None or row.state != ResultState.HELD:
+                    raise SupplyError(f"result {result_id} is not held for review")
+                product_id = row.product_id
+                result = FootprintResult.model_validate(json.loads(row.document)["result"])
+            product = self.product(product_id)
+            declared = await self._publish(product, result, None, f"approved result {result_id}", result_id)
+            self._dismiss_held(product_id, keep=result_id)
+            return declared
+
+    def _dismiss_held(self, product_id: str, *, keep: int | None) -> None:
+        with self.node.session() as session:
+            for row in repo.list_results(session, product_id=product_id, limit=1000):
+                if row.state == ResultState.HELD and row.id != keep:
+                    row.state = ResultState.DISMISSED
+                    session.add(row)
+
+    # Reacting to suppliers -----------------------------------------------------------------------------
+    def affected_products(self, issuer: str, product_id: str) -> list[OwnProduct]:
+        """Own products with an input naming (issuer, product_id)."""
+        registry = self.registry
+        found = []
+        for product in self.products():
+            for item in purchased_inputs(product.inventory):
+                if item.supplier.product_id != product_id:
+                    continue
+                dids = supplier_dids(item.supplier, registry)
+                if issuer in dids or (not dids and registry is None):
+                    found.append(product)
+                    break
+        return found
+
+    def add_callback(self, callback: Callback) -> None:
+        """`callback(Recomputed)` (sync or async) after each product an event touched."""
+        self.callbacks.append(callback)
+
+    async def on_event(self, event: StoredEvent) -> list[Recomputed]:
+        """Recompute the own products that use (event.issuer, event.product_id) and act by policy."""
+        outcomes: list[Recomputed] = []
+        async with self._lock:
+            for product in self.affected_products(event.issuer, event.product_id):
+                try:
+                    outcomes.append(await self._recompute(product, event))
+                except Exception:
+                    log.exception(
+                        "recomputation of %s after %s failed", product.product_id, event.declaration_id
+                    )
+        for outcome in outcomes:
+            for callback in list(self.callbacks):
+                try:
+                    maybe = callback(outcome)
+                    if asyncio.iscoroutine(maybe):
+                        await maybe
+                except Exception:
+                    log.exception("supply callback failed")
+        return outcomes
+
+    async def _recompute(self, product: OwnProduct, event: StoredEvent) -> Recomputed:
+        with self.node.session() as session:
+            computation = compute_product(session, product, registry=self.registry, cache=self.cache)
+        before = _used(product.result)
+        after = computation.used_declarations()
+        previous_total = None if product.result is None else Decimal(product.result.total)
+        changed = tuple(k for k in after if before.get(k, "?") != after[k])
+        common: dict[str, Any] = {
+            "product_id": product.product_id,
+            "trigger": event.declaration_id,
+            "previous_total": previous_total,
+            "total": computation.total,
+            "changed_inputs": changed,
+        }
+        if not changed and previous_total == computation.total:
+            return Recomputed(action="unchanged", **common)
+        trigger = f"supplier {event.state} {event.declaration_id}"
+        if product.declaration is None:
+            with self.node.session() as session:
+                row = record_computation(
+                    session, computation, inventory_id=product.inventory_row_id, trigger=trigger
+                )
+            return Recomputed(action="recorded", result_id=row.id, **common)
+        if self.policy == "auto":
+            declared = await self._publish(product, computation.result, computation, trigger, None)
+            return Recomputed(action="republished", result_id=declared.result_id, declared=declared, **common)
+        self._dismiss_held(product.product_id, keep=None)
+        with self.node.session() as session:
+            row = record_computation(
+                session,
+                computation,
+                inventory_id=product.inventory_row_id,
+                state=ResultState.HELD,
+                trigger=trigger,
+            )
+            repo.add_audit(
+                session,
+                event="result held for review",
+                detail={"product_id": product.product_id, "result_id": row.id, "trigger": trigger},
+            )
+        return Recomputed(action="held", result_id=row.id, **common)
+
+
+def _used(result: Result | None) -> dict[str, str | None]:
+    if result is None:
+        return {}
+    inputs = json.loads(result.document).get("inputs") or []
+    return {
+        f"{i['process']}/{i['flow']}": i.get("declaration_id")
+        if i.get("source") == "supplier-declaration"
+        else None
+        for i in inputs
+    }

@@ -1,0 +1,380 @@
+"""Resolve a purchased input that names a supplier product to the supplier's latest valid, verified
+declaration in the node store, and turn that declaration into the engine's `SupplierValue`.
+
+A declaration is usable when it is the newest stored version of (issuer, product), its state is `active`
+(not revoked, deprecated, suspended or superseded), it is inside its validity window now, and a successful
+verification receipt is stored with it. Otherwise the input keeps its default factor and the resolution says
+why. The supplier is identified by DID, or by company id URN bound to a DID in the trust registry (without a
+registry: by the company ids the verified footprint itself declares).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pcfx.node.engine import Inventory, SupplierValue
+from pcfx.node.engine.errors import UnitError
+from pcfx.node.engine.inventory import DataQuality, Input, SupplierRef
+from pcfx.node.engine.pact import PACT_UNITS
+from pcfx.node.engine.units import conversion_factor, dimension_name
+from pcfx.node.store import repository as repo
+from pcfx.node.store.models import Declaration, DeclarationState, Origin, VerificationReceipt
+from pcfx.protocol.registry import TrustRegistry
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlmodel import Session, col, select
+
+__all__ = [
+    "InputResolution",
+    "PurchasedInput",
+    "ReceiptInfo",
+    "SupplyError",
+    "UnitConversionError",
+    "declared_basis",
+    "purchased_inputs",
+    "resolve_input",
+    "resolve_inputs",
+    "supplier_dids",
+    "supplier_value",
+]
+
+
+class SupplyError(Exception):
+    """Base class of the supply-side errors (resolution, own products, republishing)."""
+
+
+class UnitConversionError(SupplyError, ValueError):
+    """A supplier's declared unit cannot be converted into the unit the inventory buys the input in."""
+
+
+class ReceiptInfo(BaseModel):
+    """The verification receipt a supplier value rests on: which key, which registry version, when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    receipt_id: int
+    issuer: str | None
+    key_id: str | None
+    registry_version: str | None
+    verified_at: datetime
+
+    @classmethod
+    def of(cls, row: VerificationReceipt) -> ReceiptInfo:
+        assert row.id is not None
+        return cls(
+            receipt_id=row.id,
+            issuer=row.issuer,
+            key_id=row.verification_method,
+            registry_version=row.registry_version,
+            verified_at=row.verified_at,
+        )
+
+
+class InputResolution(BaseModel):
+    """Where one purchased input's value comes from: a supplier declaration, or the default factor and why."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    process: str
+    flow: str
+    unit: str
+    supplier: str | None = None  # "<did or company id>/<product id>" as the inventory names it
+    source: Literal["supplier-declaration", "default-factor"]
+    declaration_id: str | None = None
+    issuer: str | None = None
+    receipt: ReceiptInfo | None = None
+    default_factor_id: str | None = None
+    reason: str | None = None  # why the default is used
+    conversion: str | None = None  # how the declared unit was converted, when it was
+    supplier_primary_data_share: Decimal | None = None
+    value: SupplierValue | None = None
+
+    @property
+    def key(self) -> str:
+        """The engine's supplier-value key of this input ("<process>/<flow>")."""
+        return f"{self.process}/{self.flow}"
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready provenance (what a stored result keeps per purchased input)."""
+        return self.model_dump(mode="json", exclude={"value"}, exclude_none=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasedInput:
+    """A purchased input of an inventory that names a supplier product."""
+
+    process: str
+    flow: str
+    unit: str
+    density: str | None
+    supplier: SupplierRef
+    default_factor_id: str | None
+
+
+def purchased_inputs(inventory: Inventory) -> list[PurchasedInput]:
+    """Every purchased input of `inventory` that names a supplier product, in inventory order."""
+    found: list[PurchasedInput] = []
+    for process in inventory.processes:
+        for item in process.inputs:
+            if item.purchased and item.supplier is not None:
+                found.append(
+                    PurchasedInput(
+                        process=process.id,
+                        flow=item.flow,
+                        unit=item.unit,
+                        density=item.density,
+                        supplier=item.supplier,
+                        default_factor_id=_factor_id(item),
+                    )
+                )
+    return found
+
+
+def _factor_id(item: Input) -> str | None:
+    if isinstance(item.factor, str):
+        return item.factor
+    if item.factor is not None:
+        return f"inline: {item.factor.source}"
+    return None
+
+
+def supplier_dids(supplier: SupplierRef, registry: TrustRegistry | None) -> list[str]:
+    """The DIDs that may speak for `supplier`: its own DID, or the DID its company id is bound to."""
+    if supplier.did:
+        return [supplier.did]
+    if registry is None:
+        return []
+    return [e.did for e in registry.entries if supplier.company_id in e.company_ids]
+
+
+# Declared units ----------------------------------------------------------------------------------------
+def declared_basis(
+    pcf: dict[str, Any], *, input_unit: str, density: str | None = None
+) -> tuple[str, Decimal, str | None]:
+    """(unit, amount, note): the basis the declared pcf is per, in a unit `input_unit` converts into.
+
+    The PACT declared unit is used when the input's unit has its dimension; otherwise the declaration's
+    `productMassPerDeclaredUnit` makes it a per-mass value (note says so). UnitConversionError otherwise."""
+    pact_unit = pcf.get("declaredUnitOfMeasurement")
+    amount = _decimal(pcf.get("declaredUnitAmount"), "declaredUnitAmount")
+    if amount <= 0:
+        raise UnitConversionError(f"declaredUnitAmount {amount} is not positive")
+    own = PACT_UNITS.get(str(pact_unit))
+    if own is not None and _converts(input_unit, own, density):
+        return own, amount, None
+    mass_text = pcf.get("productMassPerDeclaredUnit")
+    mass = _decimal(mass_text, "productMassPerDeclaredUnit") if mass_text is not None else Decimal(0)
+    if mass > 0 and _converts(input_unit, "kg", density):
+        note = f"{_plain(amount)} {pact_unit} = {_plain(mass)} kg (productMassPerDeclaredUnit)"
+        return "kg", mass, note
+    what = _dimension(input_unit)
+    hint = (
+        "and declares no productMassPerDeclaredUnit"
+        if mass <= 0
+        else f"and the input is not a mass ({_plain(mass)} kg per declared unit cannot bridge it)"
+    )
+    raise UnitConversionError(
+        f"the input is bought in '{input_unit}' ({what}) but the declaration is per "
+        f"{_plain(amount)} {pact_unit} {hint}"
+    )
+
+
+def _converts(from_unit: str, to_unit: str, density: str | None) -> bool:
+    try:
+        conversion_factor(from_unit, to_unit, density=density)
+    except UnitError:
+        return False
+    return True
+
+
+def _dimension(unit: str) -> str:
+    try:
+        return dimension_name(unit)
+    except UnitError:
+        return "unknown unit"
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise UnitConversionError(f"{what} {value!r} is not a decimal") from None
+
+
+def _optional(pcf: dict[str, Any], name: str) -> Decimal | None:
+    value = pcf.get(name)
+    return None if value is None else _decimal(value, name)
+
+
+def _plain(value: Decimal) -> str:
+    from pcfx.protocol.pact.decimals import format_decimal
+
+    return format_decimal(value)
+
+
+def supplier_value(
+    footprint: dict[str, Any],
+    *,
+    declaration_id: str,
+    input_unit: str,
+    density: str | None = None,
+    receipt: ReceiptInfo | None = None,
+    supplier: SupplierRef | None = None,
+) -> tuple[SupplierValue, str | None]:
+    """The engine value of a verified PACT v3 footprint for an input bought in `input_unit`, and the unit
+    conversion note (None when the declared unit converted directly). Raises UnitConversionError."""
+    pcf = footprint.get("pcf") or {}
+    unit, amount, note = declared_basis(pcf, input_unit=input_unit, density=density)
+    dqi = pcf.get("dqi") or {}
+    quality = None
+    if dqi:
+        quality = DataQuality(
+            technological=_optional(dqi, "technologicalDQR"),
+            geographical=_optional(dqi, "geographicalDQR"),
+            temporal=_optional(dqi, "temporalDQR"),
+        )
+    base: dict[str, Any] = {
+        "pcf": _decimal(pcf.get("pcfExcludingBiogenicUptake"), "pcfExcludingBiogenicUptake"),
+        "unit": unit,
+        "amount": amount,
+        "declaration_id": declaration_id,
+        "verification_receipt": None if receipt is None else receipt.model_dump(mode="json"),
+        "supplier": supplier,
+        "primary_data_share": _optional(pcf, "primaryDataShare"),
+        "dqi": quality,
+    }
+    split = {
+        "fossil": _optional(pcf, "fossilGhgEmissions"),
+        "dluc": _optional(pcf, "landUseChangeGhgEmissions"),
+        "aircraft": _optional(pcf, "aircraftGhgEmissions"),
+        "biogenic_uptake": _optional(pcf, "biogenicCO2Uptake"),
+    }
+    try:
+        return SupplierValue(**base, **split), note
+    except ValidationError:
+        # A split that does not add up (e.g. fossil reported beyond the total) is not ours to repair: the
+        # declared total is used, counted fossil.
+        return SupplierValue(**base), note
+
+
+# Resolution --------------------------------------------------------------------------------------------
+def _candidates(session: Session, supplier: SupplierRef, registry: TrustRegistry | None) -> list[Declaration]:
+    """Newest stored received version per issuer that may speak for `supplier`."""
+    dids = supplier_dids(supplier, registry)
+    if dids:
+        rows = [repo.newest_declaration(session, issuer=did, product_id=supplier.product_id) for did in dids]
+        return [r for r in rows if r is not None]
+    if registry is not None:
+        return []
+    # No registry (did:key network): the verified footprint's own companyIds name the company.
+    rows = session.exec(
+        select(Declaration)
+        .where(Declaration.origin == Origin.RECEIVED, Declaration.product_id == supplier.product_id)
+        .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
+    ).all()
+    newest: dict[str, Declaration] = {}
+    for row in rows:
+        company_ids = json.loads(row.raw).get("credentialSubject", {}).get("companyIds") or []
+        if supplier.company_id in company_ids:
+            newest.setdefault(row.issuer, row)
+    return list(newest.values())
+
+
+def _unusable(row: Declaration, now: datetime) -> str | None:
+    if row.state != DeclarationState.ACTIVE:
+        return f"the supplier's newest declaration {row.declaration_id} is {row.state}"
+    if row.valid_until is not None and now >= row.valid_until:
+        return f"the supplier's newest declaration {row.declaration_id} expired {row.valid_until.isoformat()}"
+    if row.valid_from is not None and now < row.valid_from:
+        return (
+            f"the supplier's newest declaration {row.declaration_id} is valid only from "
+            f"{row.valid_from.isoformat()}"
+        )
+    return None
+
+
+def resolve_input(
+    session: Session,
+    item: PurchasedInput,
+    *,
+    registry: TrustRegistry | None,
+    now: datetime | None = None,
+) -> InputResolution:
+    """The value `item` uses: the supplier's latest valid verified declaration, else its default and why."""
+    now = now or datetime.now(UTC)
+    common: dict[str, Any] = {
+        "process": item.process,
+        "flow": item.flow,
+        "unit": item.unit,
+        "supplier": item.supplier.key,
+    }
+
+    def default(reason: str, **extra: Any) -> InputResolution:
+        return InputResolution(
+            **common,
+            source="default-factor",
+            default_factor_id=item.default_factor_id,
+            reason=reason,
+            **extra,
+        )
+
+    if not supplier_dids(item.supplier, registry) and registry is not None and not item.supplier.did:
+        return default(f"company {item.supplier.company_id} is not in trust registry v{registry.version}")
+    candidates = _candidates(session, item.supplier, registry)
+    if not candidates:
+        return default(f"no verified declaration of {item.supplier.product_id} received from the supplier")
+    row = max(candidates, key=lambda r: (r.footprint_created, r.id or 0))
+    reason = _unusable(row, now)
+    if reason is not None:
+        return default(reason, declaration_id=row.declaration_id, issuer=row.issuer)
+    receipt_row = None if row.receipt_id is None else repo.get_receipt(session, receipt_id=row.receipt_id)
+    if receipt_row is None or not receipt_row.ok:
+        return default(
+            f"declaration {row.declaration_id} has no successful verification receipt",
+            declaration_id=row.declaration_id,
+            issuer=row.issuer,
+        )
+    receipt = ReceiptInfo.of(receipt_row)
+    footprint = json.loads(row.raw).get("credentialSubject") or {}
+    try:
+        value, note = supplier_value(
+            footprint,
+            declaration_id=row.declaration_id,
+            input_unit=item.unit,
+            density=item.density,
+            receipt=receipt,
+            supplier=item.supplier,
+        )
+    except UnitConversionError as exc:
+        return default(
+            f"declaration {row.declaration_id} cannot be used: {exc}",
+            declaration_id=row.declaration_id,
+            issuer=row.issuer,
+        )
+    return InputResolution(
+        **common,
+        source="supplier-declaration",
+        declaration_id=row.declaration_id,
+        issuer=row.issuer,
+        receipt=receipt,
+        default_factor_id=item.default_factor_id,
+        conversion=note,
+        supplier_primary_data_share=value.primary_data_share,
+        value=value,
+    )
+
+
+def resolve_inputs(
+    session: Session,
+    inventory: Inventory | Iterable[PurchasedInput],
+    *,
+    registry: TrustRegistry | None,
+    now: datetime | None = None,
+) -> list[InputResolution]:
+    """`resolve_input` for every purchased input of `inventory` that names a supplier product."""
+    items = purchased_inputs(inventory) if isinstance(inventory, Inventory) else list(inventory)
+    return [resolve_input(session, item, registry=registry, now=now) for item in items]

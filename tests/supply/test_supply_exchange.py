@@ -1,0 +1,127 @@
+"""Supplier values between real nodes: a supplier declares and publishes, the buyer verifies and stores it,
+and the buyer's own footprint uses it (or falls back to its default, saying why).
+
+Steel maker: 1 t of coil = 1800 kg CO2e, declared per 1000 kilogram. Pack maker: 0.5 kg of steel (default
+2.5 kg CO2e/kg) + 1 kg direct CO2 per pack. Default total 2.25; with the supplier value 0.5 x 1.8 + 1 = 1.9.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from conftest import pack_inventory, steel_inventory
+from node_kit import eventually, make_network
+from pcfx.node.engine import parse_inventory
+from pcfx.node.service import Node
+from pcfx.node.supply import SupplyService
+
+STEEL = "urn:pcfx:product:steelco:hrc"
+
+
+async def start(company, url, *, policy: str | None = None) -> tuple[Node, SupplyService]:
+    node = await Node.start(company.settings, nats_url=url)
+    return node, SupplyService.attach(node, policy=policy)
+
+
+def network(tmp_path, database_url=None):
+    urls = {"PackCo": database_url} if database_url else None
+    return make_network(tmp_path, ["SteelCo", "PackCo"], database_urls=urls)
+
+
+async def test_buyer_uses_the_verified_supplier_value_with_its_provenance(
+    tmp_path, nats_server, database_url
+):
+    net = network(tmp_path, database_url)
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    (supplier, steel), (buyer, packs) = (
+        await start(steel_co, nats_server.url),
+        await start(pack_co, nats_server.url),
+    )
+    try:
+        steel.add_product(parse_inventory(steel_inventory()))
+        pack = packs.add_product(parse_inventory(pack_inventory(steel_co.company_id)))
+        assert await packs.follow_suppliers() != []
+        declared = await steel.declare(STEEL)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
+        computation = packs.compute(pack)
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    assert declared.total == Decimal("1800")
+    assert computation.total == Decimal("1.9")
+    (steel_input,) = computation.inputs
+    assert steel_input.source == "supplier-declaration"
+    assert steel_input.declaration_id == declared.declaration_id
+    assert steel_input.issuer == steel_co.did
+    assert steel_input.receipt is not None
+    assert steel_input.receipt.key_id == steel_co.issuer.verification_method
+    assert steel_input.receipt.registry_version == "1"
+    (source,) = computation.result.sources
+    assert (source.source, source.declaration_id) == ("supplier-declaration", declared.declaration_id)
+    assert source.verification_receipt["key_id"] == steel_co.issuer.verification_method
+    # PACT primary data share: the supplier's 0.9 kg counts at its own share (100 %: all its data is own
+    # direct emissions) and the own 1 kg direct CO2 is primary: 100 %.
+    assert computation.result.primary_data_share == Decimal("100")
+
+
+async def test_without_a_supplier_declaration_the_default_is_used_and_the_result_says_why(
+    tmp_path, nats_server
+):
+    net = network(tmp_path)
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    buyer, packs = await start(pack_co, nats_server.url)
+    try:
+        pack = packs.add_product(parse_inventory(pack_inventory(steel_co.company_id)))
+        computation = packs.compute(pack)
+    finally:
+        await buyer.stop()
+    assert computation.total == Decimal("2.25")
+    (steel_input,) = computation.inputs
+    assert steel_input.source == "default-factor"
+    assert steel_input.default_factor_id == "inline: test default factor, illustrative"
+    assert steel_input.reason == f"no verified declaration of {STEEL} received from the supplier"
+    # 1 kg own direct CO2 of 2.25 is primary; the default-factor steel is secondary: 44.44 %
+    assert computation.result.primary_data_share.quantize(Decimal("0.01")) == Decimal("44.44")
+
+
+async def test_a_company_outside_the_trust_registry_keeps_the_default(tmp_path, nats_server):
+    net = network(tmp_path)
+    buyer, packs = await start(net["PackCo"], nats_server.url)
+    try:
+        pack = packs.add_product(parse_inventory(pack_inventory("urn:pcfx:uscc:91110000999999999X")))
+        (steel_input,) = packs.compute(pack).inputs
+    finally:
+        await buyer.stop()
+    assert steel_input.source == "default-factor"
+    assert steel_input.reason == "company urn:pcfx:uscc:91110000999999999X is not in trust registry v1"
+
+
+@pytest.mark.parametrize("action", ["revoke", "deprecate"])
+async def test_a_revoked_or_deprecated_supplier_declaration_sends_the_input_back_to_its_default(
+    tmp_path, nats_server, action
+):
+    net = network(tmp_path)
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    (supplier, steel), (buyer, packs) = (
+        await start(steel_co, nats_server.url),
+        await start(pack_co, nats_server.url),
+    )
+    try:
+        steel.add_product(parse_inventory(steel_inventory()))
+        pack = packs.add_product(parse_inventory(pack_inventory(steel_co.company_id)))
+        await packs.follow_suppliers()
+        declared = await steel.declare(STEEL)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
+        before = packs.compute(pack)
+        await getattr(supplier, action)(declared.declaration_id)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL) is None)
+        after = packs.compute(pack)
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    state = {"revoke": "revoked", "deprecate": "deprecated"}[action]
+    assert (before.total, after.total) == (Decimal("1.9"), Decimal("2.25"))
+    (steel_input,) = after.inputs
+    assert steel_input.source == "default-factor"
+    assert steel_input.reason == f"the supplier's newest declaration {declared.declaration_id} is {state}"
