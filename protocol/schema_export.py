@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pcfx.protocol.accounting import AccountingFacts
+from pcfx.protocol.declaration import Declaration
 from pcfx.protocol.pact.v2 import ProductFootprintV2
 from pcfx.protocol.pact.v3 import ProductFootprint
+from pcfx.protocol.registry import TrustRegistry
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
@@ -28,6 +30,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "footprint-v3.json": ProductFootprint,
     "footprint-v2.json": ProductFootprintV2,
     "accounting-v1.json": AccountingFacts,
+    "declaration-v1.json": Declaration,
+    "registry-v1.json": TrustRegistry,
 }
 
 
