@@ -24,8 +24,8 @@ __all__ = [
     "unsubscribe_command",
 ]
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 
 node_app = typer.Typer(no_args_is_help=True, help="Run the company node.")
 
@@ -98,6 +98,10 @@ def run_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     def ready(node: object, port: int | None) -> None:
+        from pcfx.node.supply.recompute import SupplyService
+
+        # own products are recomputed on every new supplier version (republish_policy decides the rest)
+        SupplyService.attach(node)  # type: ignore[arg-type]
         url = getattr(getattr(node, "nc", None), "connected_url", None)
         nats_url = url.geturl() if url is not None else "?"
         console.print(

@@ -1,0 +1,127 @@
+"""`pcfx node run` and the CLI as a user runs them: real processes, embedded nats-server, real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+
+import httpx
+from node_kit import eventually, make_network
+from pcfx.node.service import Node
+from pcfx.node.store import Origin
+from pcfx.node.store import repository as repo
+from pcfx.node.store.db import open_store, session_scope
+
+PCFX = [sys.executable, "-c", "from pcfx.node.cli.app import main; main()"]
+
+
+async def pcfx(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *PCFX, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_node_run_serves_the_api_publishes_and_stops_cleanly_on_sigterm(tmp_path):
+    acme = make_network(tmp_path, ["Acme"])["Acme"]
+    home = str(acme.settings.home)
+    process = await asyncio.create_subprocess_exec(
+        *PCFX,
+        "node",
+        "run",
+        "--home",
+        home,
+        "--http-port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        port = int(re.search(r"HTTP port (\d+)", line).group(1))
+        raw = acme.declaration("steel")
+        (tmp_path / "decl.json").write_bytes(raw)
+        code, _, err = await pcfx("publish", str(tmp_path / "decl.json"), "--home", home)
+        assert code == 0, err
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = (await client.get("/health")).json()
+            did_doc = (await client.get("/.well-known/did.json")).json()
+            context = await client.get("/contexts/declaration-v1.jsonld")
+            own = (await client.get("/declarations/own")).json()
+            stored = await client.get(f"/declarations/own/{own[0]['declaration_id']}")
+            missing = await client.get("/declarations/received/urn:uuid:nothing")
+        assert (
+            health["did"] == acme.did and health["nats_connected"] is True and health["own_declarations"] == 1
+        )
+        assert did_doc["id"] == acme.did
+        assert context.status_code == 200 and "@context" in context.json()
+        assert [d["product_id"] for d in own] == [acme.product("steel")]
+        assert stored.content == raw and stored.headers["content-type"] == "application/vc"
+        assert missing.status_code == 404
+        assert (acme.settings.home / "run" / "nats.url").exists()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+        assert not (acme.settings.home / "run" / "nats.url").exists()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_cli_subscribe_pull_and_quarantine(tmp_path, nats_server):
+    net = make_network(tmp_path, ["Acme", "Globex"])
+    acme, globex = net["Acme"], net["Globex"]
+    home = str(globex.settings.home)
+    supplier = await Node.start(acme.settings, nats_url=nats_server.url)
+    try:
+        published = await supplier.publish(acme.declaration("steel"))
+        code, out, _ = await pcfx("subscribe", acme.did, "--home", home)
+        assert code == 0 and "consumer pcfx-" in out
+        code, out, err = await pcfx(
+            "pull", acme.did, acme.product("steel"), "--home", home, "--nats", nats_server.url
+        )
+        assert code == 0, err
+        assert f"stored: {published.declaration_id}" in out
+        code, out, err = await pcfx("pull", acme.did, "urn:none", "--home", home, "--nats", nats_server.url)
+        assert code == 1 and "no declaration" in err
+        engine = open_store(globex.settings.effective_database_url)
+        with session_scope(engine) as session:
+            repo.quarantine_message(
+                session, raw=b"{", reason="malformed", detail="unexpected end", subject="s"
+            )
+            subs = repo.list_subscriptions(session)
+            row = repo.latest_declaration(session, issuer=acme.did, product_id=acme.product("steel"))
+        engine.dispose()
+        code, out, _ = await pcfx("quarantine", "--home", home, "--json")
+        assert [json.loads(line)["reason"] for line in out.splitlines()] == ["malformed"]
+        assert [s.issuer for s in subs] == [acme.did]
+        assert row.declaration_id == published.declaration_id
+        # A node started afterwards resumes the subscription recorded by the CLI.
+        buyer = await Node.start(globex.settings, nats_url=nats_server.url)
+        try:
+            newer = await supplier.publish(acme.declaration("steel"))
+            await eventually(
+                lambda: buyer.latest(acme.did, acme.product("steel")).declaration_id == newer.declaration_id
+            )
+            with buyer.session() as session:
+                assert repo.count_declarations(session, origin=Origin.RECEIVED) == 2
+        finally:
+            await buyer.stop()
+    finally:
+        await supplier.stop()
+
+
+async def test_cli_init_creates_a_node_home(tmp_path):
+    code, out, err = await pcfx(
+        "init", str(tmp_path / "n"), "--name", "Initech", "--company-id", "urn:pcfx:uscc:911100001000000009"
+    )
+    assert code == 0, err
+    assert "did:key:" in out and (tmp_path / "n" / "pcfx.toml").exists()
+    code, _, err = await pcfx("init", str(tmp_path / "n"), "--name", "Initech", "--company-id", "urn:x:y")
+    assert code == 2 and "already a node home" in err
