@@ -106,7 +106,7 @@ class PreparedSystem:
     rule_set: Any
     lines: list[_Line]
     columns: list[_Column]
-    matrix: sp.csc_matrix
+    matrix: sp.csr_matrix
     line_matrix: sp.csr_matrix
     demand: np.ndarray
     factorisation: Factorisation
@@ -123,20 +123,35 @@ class PreparedSystem:
     electricity_info: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     _gas_index: dict[tuple[str, str], int] = field(default_factory=dict)
+    _cache: tuple[float, np.ndarray, np.ndarray] | None = None
+    _index: dict[str, tuple[int, list[int]]] | None = None
 
     # ---- fast path -------------------------------------------------------------------------------------
 
     def total(self, supplier_values: Mapping[str, SupplierValue] | None = None) -> Decimal:
-        """PCF excluding biogenic uptake per declared unit, with supplier values: a dot product, no solve."""
-        intensity = self._chosen_intensity()
-        per_line = intensity[:, self._excl_uptake_mask()].sum(axis=1)
-        if supplier_values:
-            per_line = per_line.copy()
-            for index, value in self._matches(supplier_values):
-                parts = self._supplier_parts(self.lines[index], value)
-                per_line[index] = sum(float(v) for o, v in parts.items() if o != "biogenic-uptake")
-        included = ~self._cutoff_mask()
-        return _dec(float(self.activity[included] @ per_line[included]))
+        """PCF excluding biogenic uptake per declared unit with supplier values.
+
+        The solved activities stay; each supplier value only changes its lines' intensities, so the new total
+        is the base total plus q_i x (new_i - default_i) over the replaced lines: no solve, no full pass.
+        """
+        base, per_line, included = self._totals_cache()
+        if not supplier_values:
+            return _dec(base)
+        delta = 0.0
+        for index, value in self._matches(supplier_values):
+            if not included[index]:
+                continue
+            parts = self._supplier_parts(self.lines[index], value)
+            new = float(sum((v for o, v in parts.items() if o != "biogenic-uptake"), Decimal(0)))
+            delta += float(self.activity[index]) * (new - float(per_line[index]))
+        return _dec(base + delta)
+
+    def _totals_cache(self) -> tuple[float, np.ndarray, np.ndarray]:
+        if self._cache is None:
+            per_line = self._chosen_intensity()[:, self._excl_uptake_mask()].sum(axis=1)
+            included = ~self._cutoff_mask()
+            self._cache = (float(self.activity[included] @ per_line[included]), per_line, included)
+        return self._cache
 
     def purchased_inputs(self) -> list[dict[str, str | None]]:
         """Purchased inputs that a supplier value can replace: process, flow, unit, supplier key."""
@@ -192,20 +207,32 @@ class PreparedSystem:
         return np.array([ln.cutoff for ln in self.lines], dtype=bool)
 
     def _matches(self, supplier_values: Mapping[str, SupplierValue]) -> list[tuple[int, SupplierValue]]:
-        found: list[tuple[int, SupplierValue]] = []
-        used: set[str] = set()
-        for index, line in enumerate(self.lines):
-            if line.kind != "purchased":
+        """(line, value) pairs; the most specific key wins: "process/flow", then supplier key, then flow."""
+        index = self._key_index()
+        assigned: dict[int, SupplierValue] = {}
+        unused = []
+        ranked = sorted(supplier_values, key=lambda k: index[k][0] if k in index else 9)
+        for key in ranked:
+            if key not in index:
+                unused.append(key)
                 continue
-            for key in (f"{line.process}/{line.flow}", line.supplier_key, line.flow):
-                if key is not None and key in supplier_values:
-                    found.append((index, supplier_values[key]))
-                    used.add(key)
-                    break
-        unused = sorted(set(supplier_values) - used)
+            for line in index[key][1]:
+                assigned.setdefault(line, supplier_values[key])
         if unused:
-            raise InventoryError(f"supplier values match no purchased input: {', '.join(unused)}")
-        return found
+            raise InventoryError(f"supplier values match no purchased input: {', '.join(sorted(unused))}")
+        return sorted(assigned.items())
+
+    def _key_index(self) -> dict[str, tuple[int, list[int]]]:
+        if self._index is None:
+            index: dict[str, tuple[int, list[int]]] = {}
+            for i, line in enumerate(self.lines):
+                if line.kind != "purchased":
+                    continue
+                for rank, key in enumerate((f"{line.process}/{line.flow}", line.supplier_key, line.flow)):
+                    if key is not None:
+                        index.setdefault(key, (rank, []))[1].append(i)
+            self._index = index
+        return self._index
 
     def _supplier_parts(self, line: _Line, value: SupplierValue) -> dict[str, Decimal]:
         try:
@@ -757,7 +784,7 @@ def prepare(
     order = topological_order(n, edges)
     position = np.empty(n, dtype=np.int64)
     position[np.asarray(order, dtype=np.int64)] = np.arange(n)
-    matrix = sp.csc_matrix(
+    matrix = sp.csr_matrix(
         (vals, (position[np.asarray(rows)], position[np.asarray(cols)])), shape=(n, n), dtype=np.float64
     )
     columns = [columns[i] for i in order]
