@@ -99,7 +99,9 @@ def test_token_request_without_grant_type_is_invalid_request(pact_node):
 def test_token_request_with_another_grant_is_unsupported(pact_node):
     with pact_node.http() as http:
         response = http.post(
-            "/auth/token", data={"grant_type": "password"}, auth=(pact_node.client_id, pact_node.client_secret)
+            "/auth/token",
+            data={"grant_type": "password"},
+            auth=(pact_node.client_id, pact_node.client_secret),
         )
     assert response.json()["error"] == "unsupported_grant_type"
 
@@ -127,7 +129,9 @@ def test_scope_request_is_narrowed_to_what_was_asked(pact_node):
         token = response.json()["access_token"]
         assert response.json()["scope"] == "footprint:list"
         listed = http.get("/3/footprints?limit=1", headers={"Authorization": f"Bearer {token}"})
-        got = http.get(f"/3/footprints/{pact_node.footprints[0]['id']}", headers={"Authorization": f"Bearer {token}"})
+        got = http.get(
+            f"/3/footprints/{pact_node.footprints[0]['id']}", headers={"Authorization": f"Bearer {token}"}
+        )
     assert listed.status_code == 200
     assert got.status_code == 403
     assert got.json() == {"code": "AccessDenied", "message": "the access token does not grant footprint:read"}

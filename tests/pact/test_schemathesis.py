@@ -42,5 +42,10 @@ def test_pact_api_never_fails_with_a_server_error(case, pact_node, schemathesis_
         headers=schemathesis_auth,
         verify=str(pact_node.cert.cert_path),
         timeout=30,
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )
