@@ -41,6 +41,7 @@ from pcfx.protocol.keys import (
     ed25519_raw_from_multikey,
     public_key_bytes,
 )
+from pcfx.protocol.pact.primitives import urn_key
 from pcfx.protocol.proof import add_proof, proofs_of, verify_proof
 from pydantic import (
     BaseModel,
@@ -73,7 +74,7 @@ __all__ = [
 REGISTRY_TYPE = "PcfxTrustRegistry"
 
 _WHOLE_SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
-_URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$")
+_URN = re.compile(r"^[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$")
 _DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
 # GB 32100-2015 unified social credit code: 18 characters of this alphabet (no I, O, S, V, Z).
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
@@ -158,10 +159,19 @@ class RegistryEntry(_Model):
     roles: list[Role] = Field(min_length=1)
     keys: list[RegistryKey] = Field(min_length=1)
 
+    @cached_property
+    def company_id_keys(self) -> frozenset[str]:
+        """RFC 8141 equivalence keys of the company ids (PACT compares URNs that way)."""
+        return frozenset(urn_key(c) for c in self.company_ids)
+
+    def binds(self, company_id: str) -> bool:
+        """True when `company_id` is one of this company's registered ids (URN equivalence)."""
+        return urn_key(company_id) in self.company_id_keys
+
     @model_validator(mode="after")
     def _consistent(self) -> RegistryEntry:
         for name, items in (
-            ("companyIds", self.company_ids),
+            ("companyIds", [urn_key(c) for c in self.company_ids]),
             ("roles", self.roles),
             ("keys", [k.id for k in self.keys]),
         ):
@@ -197,7 +207,7 @@ class TrustRegistry(_Model):
         dids = [e.did for e in self.entries]
         if len(set(dids)) != len(dids):
             raise ValueError("entries must have unique DIDs")
-        company_ids = [c for e in self.entries for c in e.company_ids]
+        company_ids = [urn_key(c) for e in self.entries for c in e.company_ids]
         if len(set(company_ids)) != len(company_ids):
             raise ValueError("a company id may be bound to one DID only")
         return self

@@ -344,8 +344,7 @@ def _verify(
     footprint: ProductFootprint = body["credentialSubject"]
 
     if registered is not None:
-        bound = registered.entry.company_ids
-        unbound = [c for c in footprint.company_ids if c not in bound]
+        unbound = [c for c in footprint.company_ids if not registered.entry.binds(c)]
         if unbound:
             raise _fail(FailureReason.COMPANY_NOT_BOUND, f"{unbound[0]} is not registered to {issuer}")
 
