@@ -289,7 +289,7 @@ class Ingestor:
                 issuer=facts.issuer,
                 receipt_id=receipt.id,
             )
-        outcome, row = repo.store_declaration(
+        stored = repo.store_declaration_result(
             session,
             raw=item.raw,
             facts=facts,
@@ -299,6 +299,7 @@ class Ingestor:
             stream_seq=item.stream_seq,
             state=status_state,
         )
+        outcome, row = stored.outcome, stored.row
         if outcome is StoreOutcome.DUPLICATE:
             return Decision(Action.ACK, "duplicate", None, facts.declaration_id)
         if outcome is StoreOutcome.DOWNGRADE:
@@ -324,11 +325,7 @@ class Ingestor:
                 receipt_id=receipt.id,
             )
         assert row is not None
-        superseded = session.exec(
-            select(Declaration.declaration_id).where(
-                Declaration.superseded_by == facts.declaration_id, Declaration.origin == Origin.RECEIVED
-            )
-        ).first()
+        superseded = stored.superseded
         repo.add_audit(
             session,
             event="declaration stored",

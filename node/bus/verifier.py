@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,18 +50,25 @@ def load_registry(path: Any, operator_key: str | None) -> TrustRegistry:
 class _StoredStatusLists(Mapping[str, DecodedStatusList]):
     """statusListCredential URL -> verified, decoded list, read from the store on demand (decoded once)."""
 
-    def __init__(self, session: Session, cache: dict[str, tuple[str, DecodedStatusList]]) -> None:
+    #: A cached list is trusted this long without looking at the store (lists stored by this process
+    #: refresh the cache at once; the delay only matters for lists stored by another process, e.g. `pcfx pull`).
+    TRUST_SECONDS = 2.0
+
+    def __init__(self, session: Session, cache: dict[str, tuple[str, DecodedStatusList, float]]) -> None:
         self._session, self._cache = session, cache
 
     def __getitem__(self, url: str) -> DecodedStatusList:
+        cached = self._cache.get(url)
+        if cached is not None and time.monotonic() - cached[2] < self.TRUST_SECONDS:
+            return cached[1]
         row = repo.get_status_list(self._session, list_id=url)
         if row is None:
             raise KeyError(url)
-        cached = self._cache.get(url)
         if cached is not None and cached[0] == row.sha256:
+            self._cache[url] = (cached[0], cached[1], time.monotonic())
             return cached[1]
         decoded = _decode_trusted(row)
-        self._cache[url] = (row.sha256, decoded)
+        self._cache[url] = (row.sha256, decoded, time.monotonic())
         return decoded
 
     def __iter__(self) -> Iterator[str]:
@@ -90,7 +98,7 @@ class ProtocolVerifier:
 
     registry: TrustRegistry | None
     allow_did_key: bool = False
-    _cache: dict[str, tuple[str, DecodedStatusList]] = field(default_factory=dict)
+    _cache: dict[str, tuple[str, DecodedStatusList, float]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ProtocolVerifier:
@@ -163,7 +171,7 @@ class ProtocolVerifier:
         )
         if not replaced:
             return StatusOutcome(True)
-        self._cache[decoded.url] = (repo.sha256_hex(raw), decoded)
+        self._cache[decoded.url] = (repo.sha256_hex(raw), decoded, time.monotonic())
         return StatusOutcome(True, changed=tuple(self._affected(session, decoded)))
 
     def _affected(self, session: Session, decoded: DecodedStatusList) -> Iterator[tuple[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -33,6 +34,7 @@ from sqlmodel import Session, col, select
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
     "StoreOutcome",
+    "StoreResult",
     "add_audit",
     "add_receipt",
     "add_subscription",
@@ -59,6 +61,7 @@ __all__ = [
     "set_declaration_state",
     "sha256_hex",
     "store_declaration",
+    "store_declaration_result",
 ]
 
 #: Quarantine keeps at most this many bytes of a rejected message (oversized payloads are cut, size kept).
@@ -200,6 +203,15 @@ def _initial_state(facts: DeclarationFacts) -> DeclarationState:
     return DeclarationState.ACTIVE
 
 
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """Outcome of `store_declaration_result`: what happened, the row concerned, the version it superseded."""
+
+    outcome: StoreOutcome
+    row: Declaration | None
+    superseded: str | None = None
+
+
 def store_declaration(
     session: Session,
     *,
@@ -211,20 +223,46 @@ def store_declaration(
     stream_seq: int | None = None,
     state: DeclarationState | None = None,
 ) -> tuple[StoreOutcome, Declaration | None]:
-    """Store a verified declaration under the downgrade rule; returns the outcome and the stored row.
+    """Store a verified declaration under the downgrade rule; returns the outcome and the row: the stored
+    one, the existing one (duplicate, conflict) or the newer one that refused it (downgrade).
 
     An older version (by footprint `created`, or one the newest names in `precedingPfIds`) never replaces a
     newer one; the previous active version of the same (issuer, product) becomes `superseded`."""
+    result = store_declaration_result(
+        session,
+        raw=raw,
+        facts=facts,
+        origin=origin,
+        receipt_id=receipt_id,
+        subject=subject,
+        stream_seq=stream_seq,
+        state=state,
+    )
+    return result.outcome, result.row
+
+
+def store_declaration_result(
+    session: Session,
+    *,
+    raw: bytes,
+    facts: DeclarationFacts,
+    origin: Origin | str = Origin.RECEIVED,
+    receipt_id: int | None = None,
+    subject: str | None = None,
+    stream_seq: int | None = None,
+    state: DeclarationState | None = None,
+) -> StoreResult:
+    """`store_declaration`, also telling which declaration id the stored one superseded."""
     digest = sha256_hex(raw)
     existing = get_declaration(session, declaration_id=facts.declaration_id, origin=origin)
     if existing is not None:
         outcome = StoreOutcome.DUPLICATE if existing.sha256 == digest else StoreOutcome.CONFLICT
-        return outcome, existing
+        return StoreResult(outcome, existing)
     newest = newest_declaration(session, issuer=facts.issuer, product_id=facts.product_id, origin=origin)
     if newest is not None:
         newest_preceding = json.loads(newest.raw).get("credentialSubject", {}).get("precedingPfIds") or []
         if _is_older(facts, newest) or facts.footprint_id in newest_preceding:
-            return StoreOutcome.DOWNGRADE, newest
+            return StoreResult(StoreOutcome.DOWNGRADE, newest)
     now = utcnow()
     row = Declaration(
         declaration_id=facts.declaration_id,
@@ -243,22 +281,18 @@ def store_declaration(
         receipt_id=receipt_id,
         stored_at=now,
     )
-    previous = session.exec(
-        select(Declaration).where(
-            Declaration.origin == str(origin),
-            Declaration.issuer == facts.issuer,
-            Declaration.product_id == facts.product_id,
-            Declaration.state == DeclarationState.ACTIVE,
-        )
-    ).all()
-    for old in previous:
-        old.state = DeclarationState.SUPERSEDED
-        old.state_changed_at = now
-        old.superseded_by = facts.declaration_id
-        session.add(old)
+    # Only the newest version can be usable (each store supersedes the one before), so it is the only one
+    # to retire; a suspended newest is retired too, so a later un-suspension cannot revive an old version.
+    superseded = None
+    if newest is not None and newest.state in (DeclarationState.ACTIVE, DeclarationState.SUSPENDED):
+        superseded = newest.declaration_id
+        newest.state = DeclarationState.SUPERSEDED
+        newest.state_changed_at = now
+        newest.superseded_by = facts.declaration_id
+        session.add(newest)
     session.add(row)
     session.flush()
-    return StoreOutcome.STORED, row
+    return StoreResult(StoreOutcome.STORED, row, superseded)
 
 
 def set_declaration_state(
