@@ -31,6 +31,15 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(pact_app, name="pact")
 app.command("dev-cert")(dev_cert_command)
 
+from pcfx.node.cli import identity_cmd  # noqa: E402
+
+app.add_typer(identity_cmd.keys_app, name="keys")
+app.add_typer(identity_cmd.did_app, name="did")
+app.command("sign")(identity_cmd.sign_command)
+app.command("verify")(identity_cmd.verify_command)
+app.add_typer(identity_cmd.registry_app, name="registry")
+app.command("assure")(identity_cmd.assure_command)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,434 @@
+"""`pcfx keys|did|sign|verify|registry|assure`: identities, signed declarations and the trust registry.
+
+Key directories default to `<node home>/keys` (node home: --home, else PCFX_HOME, else the current
+directory). Passphrases come from PCFX_KEY_PASSPHRASE or, with --passphrase, from a hidden prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pcfx.node.config import resolve_home
+from pcfx.node.keystore import Identity, KeyFileError, KeyStore
+from pcfx.protocol.canonical import JsonParseError, load_json
+from pcfx.protocol.dates import format_datetime
+from pcfx.protocol.declaration import assure, build_declaration, declaration_bytes, sign_declaration
+from pcfx.protocol.did import did_web_url
+from pcfx.protocol.errors import ProofError, RegistryError
+from pcfx.protocol.pact.errors import InvalidFootprint
+from pcfx.protocol.pact.v3 import parse_footprint
+from pcfx.protocol.registry import (
+    RegistryEntry,
+    RegistryKey,
+    Role,
+    TrustRegistry,
+    sign_registry,
+    verify_registry,
+)
+from pcfx.protocol.status import MIN_ENTRIES
+from pcfx.protocol.verify import verify_declaration
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "assure_command",
+    "did_app",
+    "keys_app",
+    "registry_app",
+    "sign_command",
+    "verify_command",
+]
+
+PASSPHRASE_ENV = "PCFX_KEY_PASSPHRASE"
+OPERATOR_KEY_ENV = "PCFX_OPERATOR_KEY"
+
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys (Ed25519) and key-agreement keys (X25519).")
+did_app = typer.Typer(no_args_is_help=True, help="The company DID and its DID document.")
+registry_app = typer.Typer(no_args_is_help=True, help="The trust registry (network operator).")
+
+DirOption = Annotated[
+    Path | None, typer.Option("--dir", help="Key directory (default: <node home>/keys).", show_default=False)
+]
+HomeOption = Annotated[Path | None, typer.Option("--home", help="Node home (default: PCFX_HOME or .).")]
+AskOption = Annotated[
+    bool, typer.Option("--passphrase", help=f"Prompt for the key passphrase (else {PASSPHRASE_ENV}).")
+]
+
+
+def _console() -> Console:
+    # no emoji/markup: "did:key:..." would otherwise render as "did🔑..."
+    return Console(
+        soft_wrap=True, highlight=False, emoji=False, markup=False, width=None if sys.stdout.isatty() else 160
+    )
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=code != 1)
+    return typer.Exit(code)
+
+
+def _store(directory: Path | None, home: Path | None) -> KeyStore:
+    return KeyStore(directory or resolve_home(home) / "keys")
+
+
+def _passphrase(ask: bool, *, confirm: bool = False) -> str | None:
+    if ask:
+        return typer.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm)
+    return os.environ.get(PASSPHRASE_ENV) or None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        value, _ = load_json(path.read_bytes())
+    except OSError as exc:
+        raise _fail(f"error: cannot read {path}: {exc.strerror}", 2) from None
+    except (JsonParseError, UnicodeDecodeError) as exc:
+        raise _fail(f"error: {path} is not JSON: {exc}", 2) from None
+    return value
+
+
+def _write_json(path: Path, value: Any, *, canonical: bool = False) -> None:
+    data = (
+        declaration_bytes(value)
+        if canonical
+        else (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
+    )
+    path.write_bytes(data)
+
+
+def _identity(store: KeyStore) -> Identity:
+    try:
+        return store.identity()
+    except KeyFileError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+
+
+# keys
+
+
+@keys_app.command("new")
+def keys_new(
+    directory: DirOption = None,
+    home: HomeOption = None,
+    web: Annotated[
+        str | None, typer.Option("--web", help="did:web domain[/path]; default: a did:key.")
+    ] = None,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Retire the current signing key and start a new one.")
+    ] = False,
+    ask: AskOption = False,
+) -> None:
+    """Generate the company's keys (or rotate the signing key)."""
+    store = _store(directory, home)
+    passphrase = _passphrase(ask, confirm=True)
+    try:
+        identity = (
+            store.rotate(passphrase=passphrase)
+            if rotate
+            else store.create(web_domain=web, passphrase=passphrase)
+        )
+    except KeyFileError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    console = _console()
+    console.print(f"DID                  {identity.did}")
+    console.print(f"verification method  {identity.verification_method}")
+    console.print(f"key directory        {store.directory}")
+    if rotate:
+        console.print(f"retired              {identity.keys[-2].id} (kept as {identity.keys[-2].file})")
+
+
+@keys_app.command("show")
+def keys_show(directory: DirOption = None, home: HomeOption = None) -> None:
+    """List the signing keys on record with their validity."""
+    identity = _identity(_store(directory, home))
+    table = Table("verification method", "public key", "created", "retired")
+    for key in identity.keys:
+        table.add_row(key.id, key.public_key_multibase, key.created, key.retired or "")
+    _console().print(table)
+
+
+# did
+
+
+@did_app.command("show")
+def did_show(
+    directory: DirOption = None,
+    home: HomeOption = None,
+    document: Annotated[bool, typer.Option("--document", help="Print only the DID document JSON.")] = False,
+) -> None:
+    """Show the DID, its current verification method and its DID document."""
+    store = _store(directory, home)
+    identity = _identity(store)
+    doc = store.did_document()
+    if document:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    console = _console()
+    console.print(f"DID                  {identity.did}")
+    console.print(f"verification method  {identity.verification_method}")
+    if identity.did.startswith("did:web:"):
+        console.print(f"publish at           {did_web_url(identity.did)}")
+    typer.echo(json.dumps(doc, indent=2))
+
+
+# sign
+
+
+def _default_status_url(did: str) -> str | None:
+    if did.startswith("did:web:"):
+        return did_web_url(did).rsplit("/", 1)[0].replace("/.well-known", "") + "/pcfx/status"
+    return None
+
+
+def sign_command(
+    footprint: Annotated[Path, typer.Argument(help="PACT v3 ProductFootprint JSON file.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed declaration.")],
+    directory: DirOption = None,
+    home: HomeOption = None,
+    valid_days: Annotated[int, typer.Option("--valid-days", min=1, help="Validity from now, in days.")] = 365,
+    status_url: Annotated[
+        str | None,
+        typer.Option(
+            "--status-url", help="Status list base URL (default for did:web: https://<domain>/pcfx/status)."
+        ),
+    ] = None,
+    status_index: Annotated[
+        int | None,
+        typer.Option(
+            "--status-index",
+            min=0,
+            max=MIN_ENTRIES - 1,
+            help="Index in the status lists (default: from the footprint id).",
+        ),
+    ] = None,
+    ask: AskOption = False,
+) -> None:
+    """Sign a footprint as a declaration (W3C VC 2.0, eddsa-jcs-2022)."""
+    store = _store(directory, home)
+    identity = _identity(store)
+    try:
+        fp = parse_footprint(_read_json(footprint))
+    except InvalidFootprint as exc:
+        raise _fail(f"error: {footprint} is not a PACT v3 footprint: {exc}", 2) from None
+    base = status_url or _default_status_url(identity.did)
+    if base is None:
+        raise _fail("error: a did:key identity needs --status-url", 2)
+    # The node allocates status indexes; by hand, the footprint id picks one (collisions are possible).
+    index = (
+        status_index
+        if status_index is not None
+        else int(hashlib.sha256(fp.id.lower().encode()).hexdigest(), 16) % MIN_ENTRIES
+    )
+    try:
+        key = store.signing_key(_passphrase(ask))
+    except KeyFileError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    now = datetime.now(UTC)
+    doc = build_declaration(
+        fp,
+        issuer=identity.did,
+        valid_from=now,
+        valid_until=now + timedelta(days=valid_days),
+        status_list_url=base,
+        status_index=index,
+    )
+    signed = sign_declaration(doc, key=key, verification_method=identity.verification_method, created=now)
+    _write_json(out, signed, canonical=True)
+    _console().print(f"signed {signed['id']} -> {out}")
+
+
+# verify
+
+
+def _registry(path: Path, operator_key: str | None) -> TrustRegistry:
+    doc = _read_json(path)
+    pinned = operator_key
+    if pinned is None:
+        operator = doc.get("operator", "") if isinstance(doc, dict) else ""
+        if not str(operator).startswith("did:key:"):
+            raise _fail(f"error: pin the operator key with --operator-key or {OPERATOR_KEY_ENV}", 2)
+        typer.echo(f"note: operator key not pinned; trusting the registry's operator {operator}", err=True)
+        pinned = str(operator).removeprefix("did:key:")
+    try:
+        return verify_registry(doc, pinned)
+    except RegistryError as exc:
+        raise _fail(f"error: registry {path}: {exc}", 2) from None
+
+
+def verify_command(
+    declaration: Annotated[Path, typer.Argument(help="Declaration JSON file.")],
+    registry: Annotated[Path | None, typer.Option("--registry", help="Trust registry JSON file.")] = None,
+    operator_key: Annotated[
+        str | None,
+        typer.Option("--operator-key", envvar=OPERATOR_KEY_ENV, help="Pinned operator public key (z6Mk...)."),
+    ] = None,
+    allow_did_key: Annotated[
+        bool, typer.Option("--allow-did-key", help="Accept did:key issuers outside the registry.")
+    ] = False,
+) -> None:
+    """Verify a declaration: exit 0 when valid; otherwise exit 1 with one line naming the reason."""
+    try:
+        raw = declaration.read_bytes()
+    except OSError as exc:
+        raise _fail(f"error: cannot read {declaration}: {exc.strerror}", 2) from None
+    reg = _registry(registry, operator_key) if registry is not None else None
+    result = verify_declaration(raw, registry=reg, allow_did_key=allow_did_key or reg is None)
+    if not result.ok:
+        typer.echo(f"invalid: {result.reason}: {result.detail}")
+        raise typer.Exit(1)
+    where = f"registry v{result.registry_version}" if result.registry_version else "did:key, no registry"
+    typer.echo(f"valid: {result.declaration_id} by {result.issuer} ({where})")
+    for a in result.assurances:
+        state = "assured" if a.ok else f"assurance invalid ({a.reason})"
+        typer.echo(f"  {state}: {a.verifier}")
+
+
+# assure
+
+
+def assure_command(
+    declaration: Annotated[Path, typer.Argument(help="Declaration JSON file to countersign.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: overwrite the input).")
+    ] = None,
+    directory: DirOption = None,
+    home: HomeOption = None,
+    ask: AskOption = False,
+) -> None:
+    """Countersign a declaration as a verifier (a proof chained to the issuer's)."""
+    store = _store(directory, home)
+    identity = _identity(store)
+    doc = _read_json(declaration)
+    try:
+        key = store.signing_key(_passphrase(ask))
+        assured = assure(
+            doc, key=key, verification_method=identity.verification_method, created=datetime.now(UTC)
+        )
+    except KeyFileError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    except (ProofError, AttributeError) as exc:
+        raise _fail(f"error: {declaration} cannot be assured: {exc}", 2) from None
+    target = out or declaration
+    _write_json(target, assured, canonical=True)
+    _console().print(f"assured {assured.get('id')} as {identity.did} -> {target}")
+
+
+# registry
+
+
+def _load_registry_draft(path: Path) -> TrustRegistry:
+    doc = _read_json(path)
+    try:
+        return TrustRegistry.model_validate(doc)
+    except ValueError as exc:
+        raise _fail(f"error: {path} is not a trust registry: {exc}", 2) from None
+
+
+@registry_app.command("new")
+def registry_new(
+    out: Annotated[Path, typer.Argument(help="Registry file to create.")],
+    directory: DirOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Start an empty registry (version 1) operated by the identity in the key directory."""
+    identity = _identity(_store(directory, home))
+    if out.exists():
+        raise _fail(f"error: {out} exists", 2)
+    registry = TrustRegistry(version=1, issued=datetime.now(UTC), operator=identity.did, entries=[])
+    _write_json(out, registry.content())
+    _console().print(f"registry v1 of operator {identity.did} -> {out}")
+
+
+@registry_app.command("add")
+def registry_add(
+    registry_file: Annotated[Path, typer.Argument(help="Registry file (draft or signed).")],
+    identity_dir: Annotated[
+        Path, typer.Option("--identity", help="The company's key directory (its identity.json).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Legal name.")],
+    company_ids: Annotated[
+        list[str], typer.Option("--company-id", help="Company id URN, e.g. urn:pcfx:uscc:<code>.")
+    ],
+    roles: Annotated[list[Role], typer.Option("--role", help="supplier and/or verifier.")],
+) -> None:
+    """Add (or replace) a company: DID and keys from its identity.json, retired keys closed at retirement."""
+    registry = _load_registry_draft(registry_file)
+    identity = _identity(KeyStore(identity_dir))
+    keys = [
+        RegistryKey(
+            id=k.id, public_key_multibase=k.public_key_multibase, valid_from=k.created, valid_until=k.retired
+        )
+        for k in identity.keys
+    ]
+    try:
+        entry = RegistryEntry(
+            did=identity.did, legal_name=name, company_ids=company_ids, roles=roles, keys=keys
+        )
+    except ValueError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    now = datetime.now(UTC)
+    # A published (signed) registry changes only as a new version; a draft keeps its number.
+    nxt = registry.with_entry(entry, issued=now)
+    if registry.proof is None:
+        nxt = nxt.model_copy(update={"version": registry.version})
+    try:
+        updated = TrustRegistry.model_validate(nxt.content())
+    except ValueError as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    _write_json(registry_file, updated.content())
+    _console().print(f"registry v{updated.version}: {identity.did} ({', '.join(r.value for r in roles)})")
+
+
+@registry_app.command("sign")
+def registry_sign(
+    registry_file: Annotated[Path, typer.Argument(help="Registry file to sign (in place unless --out).")],
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+    directory: DirOption = None,
+    home: HomeOption = None,
+    ask: AskOption = False,
+) -> None:
+    """Sign the registry with the operator key."""
+    store = _store(directory, home)
+    identity = _identity(store)
+    registry = _load_registry_draft(registry_file)
+    try:
+        key = store.signing_key(_passphrase(ask))
+        signed = sign_registry(
+            registry, key=key, verification_method=identity.verification_method, created=datetime.now(UTC)
+        )
+    except (KeyFileError, RegistryError) as exc:
+        raise _fail(f"error: {exc}", 2) from None
+    _write_json(out or registry_file, signed)
+    _console().print(
+        f"signed registry v{registry.version} as {identity.did}; operator key {identity.current.public_key_multibase}"
+    )
+
+
+@registry_app.command("show")
+def registry_show(registry_file: Annotated[Path, typer.Argument(help="Registry file.")]) -> None:
+    """Show version, operator and entries."""
+    registry = _load_registry_draft(registry_file)
+    console = _console()
+    signed = "signed" if registry.proof is not None else "unsigned draft"
+    console.print(
+        f"trust registry v{registry.version} ({signed}), operator {registry.operator}, issued {format_datetime(registry.issued)}"
+    )
+    table = Table("DID", "legal name", "company ids", "roles", "keys")
+    for e in registry.entries:
+        keys = "\n".join(
+            f"{k.id.split('#', 1)[1]} from {format_datetime(k.valid_from)}"
+            + (f" until {format_datetime(k.valid_until)}" if k.valid_until else "")
+            + (f" revoked {format_datetime(k.revoked_at)}" if k.revoked_at else "")
+            for k in e.keys
+        )
+        table.add_row(
+            e.did, e.legal_name, "\n".join(e.company_ids), ", ".join(r.value for r in e.roles), keys
+        )
+    console.print(table)
