@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8787, ge=0, le=65535)
     allow_remote_http: bool = Field(default=False, description="Allow binding the HTTP API off loopback.")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain) the HTTP API serves.")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    allow_plain_http: bool = Field(
+        default=False, description="Serve the PACT API over plain HTTP (local development only)."
+    )
 
     max_declaration_bytes: int = Field(default=256 * 1024, ge=4096, le=_NATS_MAX_PAYLOAD)
     stream_history: int = Field(default=64, ge=1, le=10_000, description="Versions kept per subject.")
@@ -140,6 +145,8 @@ class Settings(BaseSettings):
                 )
         if not _is_loopback(self.http_host) and not self.allow_remote_http:
             raise ValueError("http_host is not loopback; set allow_remote_http = true to expose the API")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
         for name in ("keys_dir", "registry_file"):
             path: Path = getattr(self, name)
             if not path.is_absolute() and ".." in path.parts:

@@ -503,6 +503,8 @@ async def run_node(
                     create_app(node=node),
                     host=settings.http_host,
                     port=settings.http_port,
+                    ssl_certfile=str(settings.path(settings.tls_cert)) if settings.tls_cert else None,
+                    ssl_keyfile=str(settings.path(settings.tls_key)) if settings.tls_key else None,
                     log_level="warning",
                     lifespan="off",
                 )

@@ -25,4 +25,10 @@ def create_app(
     app.state.engine = engine
     app.state.node = node
     app.include_router(router)
+    if node is not None:
+        # the PACT v3/v2 exchange API over the node's own declarations and registered clients
+        from pcfx.node.pact.host import install_pact
+        from pcfx.node.pact.wiring import node_pact_host
+
+        install_pact(app, node_pact_host(node, allow_plain_http=settings.allow_plain_http))
     return app

@@ -90,11 +90,25 @@ def run_command(
         int | None, typer.Option("--http-port", help="HTTP API port (0 = any free port).")
     ] = None,
     no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the HTTP API.")] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate for HTTPS (see `pcfx dev-cert`).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
+    plain_http: Annotated[
+        bool, typer.Option("--plain-http", help="Serve the PACT API without TLS (local development only).")
+    ] = False,
 ) -> None:
     """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API."""
     from pcfx.node.service import run_node
 
-    settings = _settings(home, nats_url=nats, http_port=http_port)
+    overrides: dict[str, object] = {"nats_url": nats, "http_port": http_port}
+    if tls_cert is not None or tls_key is not None:
+        overrides.update(
+            tls_cert=tls_cert.resolve() if tls_cert else None, tls_key=tls_key.resolve() if tls_key else None
+        )
+    if plain_http:
+        overrides["allow_plain_http"] = True
+    settings = _settings(home, **overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     def ready(node: object, port: int | None) -> None:
