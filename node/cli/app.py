@@ -31,6 +31,19 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(pact_app, name="pact")
 app.command("dev-cert")(dev_cert_command)
 
+from pcfx.node.cli import supply_cmd  # noqa: E402
+
+app.add_typer(supply_cmd.products_app, name="products")
+app.command("inputs")(supply_cmd.inputs_command)
+app.command("compute-product")(supply_cmd.compute_product_command)
+app.command("declare")(supply_cmd.declare_command)
+app.command("follow-suppliers")(supply_cmd.follow_command)
+app.add_typer(supply_cmd.review_app, name="review")
+
+from pcfx.node.demo.command import demo_command  # noqa: E402
+
+app.command("demo")(demo_command)
+
 from pcfx.node.cli import identity_cmd  # noqa: E402
 
 app.add_typer(identity_cmd.keys_app, name="keys")

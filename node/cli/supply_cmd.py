@@ -1,0 +1,398 @@
+"""Supply commands: `pcfx products [add]`, `pcfx inputs PRODUCT`, `pcfx compute-product PRODUCT`,
+`pcfx declare PRODUCT`, `pcfx follow-suppliers`, `pcfx review list|approve`.
+
+Reading commands work on the node home alone (store + trust registry); `declare`, `follow-suppliers` and
+`review approve` publish or subscribe, so they need the node's NATS (running node, or --nats)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pcfx.node.config import Settings
+from pcfx.node.supply.compute import Computation, input_rows
+from pcfx.node.supply.products import OwnProduct
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "compute_product_command",
+    "declare_command",
+    "follow_command",
+    "inputs_command",
+    "inputs_table",
+    "products_app",
+    "review_app",
+    "totals_table",
+]
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+products_app = typer.Typer(
+    invoke_without_command=True, help="Own products: inventory, latest result, latest declaration."
+)
+review_app = typer.Typer(no_args_is_help=True, help="Recomputed results held for review (policy hold).")
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
+]
+NatsOption = Annotated[str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")]
+ProductArgument = Annotated[str, typer.Argument(help="Product id (URN), or a unique suffix or name of it.")]
+
+
+# Formatting ------------------------------------------------------------------------------------------------
+def num(value: Decimal | str | None, places: int = 4) -> str:
+    """A decimal rounded for display (declared values stay exact in the store)."""
+    if value is None:
+        return "-"
+    from pcfx.protocol.pact.decimals import format_decimal
+
+    quantum = Decimal(1).scaleb(-places)
+    return format_decimal(Decimal(value).quantize(quantum))
+
+
+def short(text: str | None, keep: int = 18) -> str:
+    """Long ids shortened for tables: head ... tail."""
+    if not text:
+        return "-"
+    return text if len(text) <= keep + 6 else f"{text[: keep // 2 + 4]}…{text[-(keep // 2) :]}"
+
+
+def inputs_table(computation: Computation, *, title: str | None = None) -> Table:
+    """Per purchased input: amount, kg CO2e, share, and where its value came from."""
+    table = Table(title=title or f"Purchased inputs of {computation.product_name}", title_justify="left")
+    for column, justify in (
+        ("input", "left"),
+        ("amount", "right"),
+        ("kg CO2e", "right"),
+        ("%", "right"),
+        ("source", "left"),
+        ("declaration / factor", "left"),
+        ("verification / reason", "left"),
+        ("supplier primary %", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in input_rows(computation.result, computation.inputs):
+        resolution = row["resolution"]
+        if row["source"] == "supplier-declaration":
+            receipt = resolution.receipt if resolution is not None else None
+            check = (
+                f"ok: key {short(receipt.key_id, 24)}, registry v{receipt.registry_version}, "
+                f"{receipt.verified_at:%Y-%m-%d %H:%M:%S}Z"
+                if receipt is not None
+                else "verified"
+            )
+            if resolution is not None and resolution.conversion:
+                check += f"; {resolution.conversion}"
+            where = short(row["declaration_id"], 28)
+            primary = num(resolution.supplier_primary_data_share, 1) if resolution else "-"
+            source = "supplier"
+        else:
+            where = row["factor_id"] or "-"
+            check = resolution.reason if resolution is not None and resolution.reason else "no supplier named"
+            primary = "0"
+            source = "default"
+        table.add_row(
+            row["flow"],
+            f"{num(row['amount'])} {row['unit']}",
+            num(row["co2e"]),
+            num(row["share_percent"], 1),
+            source,
+            where,
+            check,
+            primary,
+        )
+    return table
+
+
+def totals_table(rows: Sequence[tuple[str, Computation]], *, title: str = "Totals") -> Table:
+    """Several computations side by side: total, primary data share, inputs on supplier values."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("calculation")
+    table.add_column("kg CO2e per declared unit", justify="right")
+    table.add_column("primary data share %", justify="right")
+    table.add_column("inputs on supplier values", justify="right")
+    for label, computation in rows:
+        used = sum(1 for i in computation.inputs if i.source == "supplier-declaration")
+        unit = f"{num(computation.result.declared_unit_amount, 0)} {computation.result.declared_unit}"
+        table.add_row(
+            label,
+            f"{num(computation.total)} / {unit}",
+            num(computation.result.primary_data_share, 1),
+            f"{used} of {len(computation.inputs)}",
+        )
+    return table
+
+
+def products_table(products: Sequence[OwnProduct]) -> Table:
+    """Own products with their latest result and declaration."""
+    table = Table(title="Own products", title_justify="left")
+    for column in ("product id", "name", "latest total", "result", "declaration", "state"):
+        table.add_column(column)
+    for p in products:
+        total = "-" if p.result is None else f"{num(p.result.total)} {p.result.unit or ''}".strip()
+        table.add_row(
+            p.product_id,
+            p.name,
+            total,
+            "-" if p.result is None else f"#{p.result.id} {p.result.state}",
+            short(p.declaration.declaration_id, 28) if p.declaration else "-",
+            p.declaration.state if p.declaration else "-",
+        )
+    return table
+
+
+# Helpers -----------------------------------------------------------------------------------------------
+def _settings(home: Path | None) -> Settings:
+    from pcfx.node.config import ConfigError, load_settings
+
+    try:
+        return load_settings(home)
+    except ConfigError as exc:
+        err.print(f"[red]config:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _registry(settings: Settings) -> Any:
+    from pcfx.node.bus.verifier import RegistryUnavailableError, load_registry
+
+    try:
+        return load_registry(settings.registry_path, settings.registry_operator_key)
+    except RegistryUnavailableError as exc:
+        err.print(f"[yellow]note:[/yellow] {exc}; company ids cannot be resolved to suppliers")
+        return None
+
+
+def _match(settings: Settings, text: str) -> str:
+    from pcfx.node.store import repository as repo
+    from pcfx.node.store.db import open_store, session_scope
+
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            rows = repo.list_inventories(session)
+    finally:
+        engine.dispose()
+    exact = [r.product_id for r in rows if r.product_id == text]
+    found = exact or [
+        r.product_id
+        for r in rows
+        if r.product_id.endswith(text) or (r.name or "").casefold() == text.casefold()
+    ]
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(r.product_id for r in rows) or "none; add one with `pcfx products add INVENTORY`"
+    what = "matches several products" if found else "matches no own product"
+    err.print(f"[red]{text!r} {what}[/red] (own products: {known})")
+    raise typer.Exit(1)
+
+
+def _offline(settings: Settings, product_id: str, *, defaults: bool = False) -> Computation:
+    from pcfx.node.store.db import open_store, session_scope
+    from pcfx.node.supply.compute import compute_product
+    from pcfx.node.supply.products import get_product
+
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            product = get_product(session, product_id, issuer=settings.did)
+            return compute_product(
+                session, product, registry=_registry(settings), use_suppliers=not defaults
+            )
+    finally:
+        engine.dispose()
+
+
+def _nats_url(settings: Settings, nats: str | None) -> str:
+    from pcfx.node.service import running_nats_url
+
+    url = nats or running_nats_url(settings)
+    if url is None:
+        err.print("[red]no NATS server:[/red] start `pcfx node run`, configure nats_url, or pass --nats")
+        raise typer.Exit(2)
+    return url
+
+
+async def _with_service(settings: Settings, nats: str | None, work: Any) -> Any:
+    from pcfx.node.service import Node
+    from pcfx.node.supply.recompute import SupplyService
+
+    node = await Node.start(settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False)
+    try:
+        return await work(SupplyService(node, "review"))
+    finally:
+        await node.stop()
+
+
+# Commands ----------------------------------------------------------------------------------------------
+@products_app.callback()
+def products_command(ctx: typer.Context, home: HomeOption = None) -> None:
+    """List own products (add one with `pcfx products add INVENTORY`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pcfx.node.store.db import open_store, session_scope
+    from pcfx.node.supply.products import list_products
+
+    settings = _settings(home)
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            products = list_products(session, issuer=settings.did)
+    finally:
+        engine.dispose()
+    console.print(products_table(products))
+
+
+@products_app.command("add")
+def products_add_command(
+    inventory: Annotated[Path, typer.Argument(help="Inventory file (.yaml, .json, .csv, .xlsx).")],
+    product_id: Annotated[
+        str | None, typer.Option("--product-id", help="Product URN (default: from the inventory).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Store (or replace) the inventory of an own product."""
+    from pcfx.node.engine import EngineError
+    from pcfx.node.store.db import open_store, session_scope
+    from pcfx.node.supply.products import add_product
+    from pcfx.node.supply.resolve import SupplyError
+
+    settings = _settings(home)
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
+    except (EngineError, SupplyError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    console.print(f"product {pid}")
+
+
+def inputs_command(
+    product: ProductArgument,
+    home: HomeOption = None,
+    defaults: Annotated[bool, typer.Option("--defaults", help="Show the default-factor calculation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Provenance as JSON.")] = False,
+) -> None:
+    """Per purchased input: the supplier declaration and its verification receipt, or the default factor and
+    why; the total and the primary data share that follow."""
+    settings = _settings(home)
+    computation = _offline(settings, _match(settings, product), defaults=defaults)
+    if as_json:
+        typer.echo(json.dumps(computation.document(), indent=2, ensure_ascii=False))
+        return
+    console.print(inputs_table(computation))
+    console.print(totals_table([("now" if not defaults else "default factors", computation)]))
+
+
+def compute_product_command(
+    product: ProductArgument,
+    home: HomeOption = None,
+    defaults: Annotated[bool, typer.Option("--defaults", help="Ignore supplier declarations.")] = False,
+) -> None:
+    """Compute an own product with its suppliers' current values and record the result."""
+    from pcfx.node.store.db import open_store, session_scope
+    from pcfx.node.supply.compute import record_computation
+    from pcfx.node.supply.products import get_product
+
+    settings = _settings(home)
+    pid = _match(settings, product)
+    computation = _offline(settings, pid, defaults=defaults)
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            row = record_computation(
+                session,
+                computation,
+                inventory_id=get_product(session, pid, issuer=settings.did).inventory_row_id,
+                trigger="pcfx compute-product",
+            )
+    finally:
+        engine.dispose()
+    console.print(inputs_table(computation))
+    console.print(totals_table([(f"result #{row.id}", computation)]))
+
+
+def declare_command(product: ProductArgument, home: HomeOption = None, nats: NatsOption = None) -> None:
+    """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated)."""
+    settings = _settings(home)
+    pid = _match(settings, product)
+    declared = asyncio.run(_with_service(settings, nats, lambda s: s.declare(pid)))
+    console.print(f"declared {pid}: {num(declared.total)} kg CO2e, declaration {declared.declaration_id}")
+    if declared.deprecated:
+        console.print(f"previous declaration {declared.deprecated} marked Deprecated")
+
+
+def follow_command(
+    product: Annotated[str | None, typer.Argument(help="One own product; all when omitted.")] = None,
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Subscribe to every supplier product the own inventories name (company ids via the trust registry)."""
+    settings = _settings(home)
+    pid = _match(settings, product) if product else None
+    names = asyncio.run(_with_service(settings, nats, lambda s: s.follow_suppliers(pid)))
+    console.print(f"{len(names)} supplier subscription(s): {', '.join(names) or 'none'}")
+
+
+@review_app.command("list")
+def review_list_command(home: HomeOption = None) -> None:
+    """Results held for review, with the change they would publish."""
+    from pcfx.node.store import repository as repo
+    from pcfx.node.store.db import open_store, session_scope
+
+    settings = _settings(home)
+    engine = open_store(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            rows = [r for r in repo.list_results(session, limit=1000) if r.state == "held"]
+            previous = {}
+            for r in rows:
+                done = [
+                    x
+                    for x in repo.list_results(session, product_id=r.product_id, limit=1000)
+                    if x.state == "published"
+                ]
+                previous[r.id] = done[0].total if done else None
+    finally:
+        engine.dispose()
+    table = Table(title="Held for review", title_justify="left")
+    for column in ("result", "product", "computed", "published total", "new total", "trigger"):
+        table.add_column(column)
+    for r in sorted(rows, key=lambda x: x.id or 0):
+        trigger = json.loads(r.document).get("trigger", "")
+        table.add_row(
+            str(r.id),
+            r.product_id,
+            f"{r.computed_at:%Y-%m-%d %H:%M:%S}",
+            num(previous.get(r.id)),
+            num(r.total),
+            short(trigger, 48),
+        )
+    console.print(table)
+
+
+@review_app.command("approve")
+def review_approve_command(
+    result_id: Annotated[int, typer.Argument(help="Result id from `pcfx review list`.")],
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Publish a held result (the previous declaration becomes Deprecated)."""
+    from pcfx.node.supply.resolve import SupplyError
+
+    settings = _settings(home)
+    try:
+        declared = asyncio.run(_with_service(settings, nats, lambda s: s.approve(result_id)))
+    except SupplyError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"approved result #{result_id}: declaration {declared.declaration_id}")

@@ -1,0 +1,54 @@
+"""`pcfx demo`: run the demo scenario in a temporary directory (or `--keep DIR`) and clean up after it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["demo_command"]
+
+
+def demo_command(
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Keep the node homes in DIR (new or empty) for inspection with --home."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the nodes' own log messages.")] = False,
+) -> None:
+    """Run a chain of company nodes on an embedded NATS server: supplier-specific values, verification,
+    a revision propagating to the handset, forged and tampered declarations rejected (illustrative data)."""
+    from pcfx.node.demo.scenario import run_demo
+
+    console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 180)
+    if keep is not None:
+        keep = keep.expanduser().resolve()
+        if keep.exists() and any(keep.iterdir()):
+            console.print(f"[red]--keep {keep}: the directory is not empty[/red]")
+            raise typer.Exit(2)
+        keep.mkdir(parents=True, exist_ok=True)
+        root = keep
+    else:
+        root = Path(tempfile.mkdtemp(prefix="pcfx-demo-"))
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(run_demo(root, console=console, verbose=verbose))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if keep is not None:
+        console.print(
+            f"node homes kept in {root / 'nodes'}; e.g. `pcfx inputs handset-x1 --home {root / 'nodes' / 'mobile-handset'}`"
+        )

@@ -1,0 +1,578 @@
+"""The `pcfx demo` scenario: real company nodes on one embedded nats-server exchange signed declarations
+along lime -> steel; industrial silicon; cathode copper; flat glass -> lithium-ion battery -> mobile handset.
+
+Each company is a full node (own keys, own SQLite store, own NATS connection and durable consumers); nodes
+talk only through the bus. The scenario prints progress lines and rich tables and returns `DemoFacts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pcfx.node.bus.server import EmbeddedNats
+from pcfx.node.demo.network import CHAIN, DemoCompany, build_network, revised
+from pcfx.node.service import Node
+from pcfx.node.store import repository as repo
+from pcfx.node.supply import Computation, Declared, Recomputed, SupplyService
+from pcfx.node.supply.resolve import purchased_inputs
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = ["DemoFacts", "Rejection", "Step", "run_demo"]
+
+#: Upstream first: a tier publishes once every supplier it names (inside the demo) has been received.
+TIERS = (
+    ("lime", "ferroalloy", "industrial-silicon", "cathode-copper", "flat-glass"),
+    ("steel-bf-bof",),
+    ("li-ion-battery",),
+)
+HANDSET, BATTERY, COPPER = "mobile-handset", "li-ion-battery", "cathode-copper"
+#: The supplier revision: the copper smelter replaces its default concentrate factor with mine-specific data.
+REVISION = ("demo-copper-concentrate", "250")
+WAIT = 20.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One hop of the revision's propagation."""
+
+    at_ms: float
+    company: str
+    what: str
+    before: Decimal | None
+    after: Decimal
+    declaration_id: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A message a node quarantined."""
+
+    company: str
+    attack: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class DemoFacts:
+    """What the demo established (the CLI prints it; tests assert it)."""
+
+    companies: int = 0
+    handset_default: Decimal | None = None
+    handset_supplier: Decimal | None = None
+    handset_after_revision: Decimal | None = None
+    battery_before: Decimal | None = None
+    battery_after: Decimal | None = None
+    propagation: list[Step] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    store_unchanged: bool = False
+    seconds: float = 0.0
+
+
+class _Clock:
+    def __init__(self, console: Console) -> None:
+        self.console, self.start = console, time.monotonic()
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[dim]{time.monotonic() - self.start:5.1f}s[/dim]  {message}")
+
+
+def _num(value: Decimal | None, places: int = 4) -> str:
+    from pcfx.node.cli.supply_cmd import num
+
+    return num(value, places)
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool) -> Iterator[None]:
+    # Node internals log reconnects and fallbacks; the demo tells its own story unless asked.
+    logger = logging.getLogger("pcfx")
+    level = logger.level
+    if not verbose:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def run_demo(root: Path, *, console: Console, verbose: bool = False) -> DemoFacts:
+    """Run the whole scenario with node homes and the NATS store under `root`."""
+    with _quiet(verbose):
+        return await _Demo(root, console).run()
+
+
+class _Demo:
+    def __init__(self, root: Path, console: Console) -> None:
+        self.root, self.console = root, console
+        self.clock = _Clock(console)
+        self.facts = DemoFacts()
+        self.nodes: dict[str, Node] = {}
+        self.services: dict[str, SupplyService] = {}
+        self.declared: dict[str, Declared] = {}
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    async def run(self) -> DemoFacts:
+        say = self.clock.say
+        say(
+            "[bold]pcfx demo[/bold] - all companies, inventories and default factors are [bold]ILLUSTRATIVE[/bold] "
+            "demo data (pcfx example inventories), not real plants or published figures."
+        )
+        server = EmbeddedNats(store_dir=self.root / "nats", server_name="pcfx-demo")
+        url = await server.start()
+        say(f"embedded nats-server {url} (JetStream, pid {server.pid})")
+        try:
+            self.net = await asyncio.to_thread(build_network, self.root / "nodes")
+            self.facts.companies = len(self.net.companies)
+            say(
+                f"{len(self.net.companies)} company node homes created (own Ed25519 key, did:web, SQLite store); "
+                f"trust registry v1 signed by the demo network operator {self.net.operator_did[:32]}…"
+            )
+            self.console.print(self._registry_table())
+            await self._start_nodes(url)
+            await self._publish_chain()
+            await self._compare_handset()
+            await self._revise()
+            await self._attack(url)
+        finally:
+            for node in self.nodes.values():
+                with contextlib.suppress(Exception):
+                    await node.stop()
+            await server.stop()
+        self.facts.seconds = time.monotonic() - self.clock.start
+        self._summary()
+        return self.facts
+
+    async def _start_nodes(self, url: str) -> None:
+        for key in CHAIN:
+            company = self.net[key]
+            node = await Node.start(company.settings, nats_url=url)
+            service = SupplyService.attach(node)
+            service.add_product(company.inventory)
+            self.nodes[key], self.services[key] = node, service
+        self.clock.say(
+            f"{len(self.nodes)} nodes running, each with its own NATS connection, responder and store; "
+            "republish policy: auto"
+        )
+        follows = []
+        for key in CHAIN:
+            names = await self.services[key].follow_suppliers()
+            if names:
+                suppliers = sorted(
+                    {
+                        self.net.by_company_id(i.supplier.company_id or "").short_name  # type: ignore[union-attr]
+                        for i in purchased_inputs(self.net[key].inventory)
+                        if self.net.by_company_id(i.supplier.company_id or "") is not None
+                    }
+                )
+                follows.append(f"{self.net[key].short_name} <- {', '.join(suppliers)}")
+        self.clock.say("durable subscriptions: " + "; ".join(follows))
+
+    # ---- publishing up the chain -----------------------------------------------------------------------
+    def _expected(self, key: str) -> dict[tuple[str, str], str]:
+        """(supplier DID, product) -> the supplier's newest own declaration id, for suppliers in the demo."""
+        wanted: dict[tuple[str, str], str] = {}
+        for item in purchased_inputs(self.net[key].inventory):
+            supplier = self.net.by_company_id(item.supplier.company_id or "")
+            if supplier is None or supplier.key not in self.declared:
+                continue
+            wanted[(supplier.did, item.supplier.product_id)] = self.declared[supplier.key].declaration_id
+        return wanted
+
+    async def _received(self, key: str) -> None:
+        node, wanted = self.nodes[key], self._expected(key)
+
+        def done() -> bool:
+            return all(
+                (row := node.latest(did, pid)) is not None and row.declaration_id == expected
+                for (did, pid), expected in wanted.items()
+            )
+
+        await _until(done, f"{self.net[key].short_name} to receive its suppliers' declarations")
+
+    async def _publish_chain(self) -> None:
+        for tier in TIERS:
+            for key in tier:
+                await self._received(key)
+                company = self.net[key]
+                declared = await self.services[key].declare(company.product_id)
+                self.declared[key] = declared
+                used = sum(
+                    1 for i in self.services[key].compute(company.product_id).inputs if i.value is not None
+                )
+                self.clock.say(
+                    f"{company.short_name} declared {company.inventory.product.name.split(' (')[0]}: "
+                    f"{_num(declared.total, 2)} kg CO2e / {_unit(company)}"
+                    f"{f' ({used} supplier value(s) used)' if used else ''}, signed and published "
+                    f"[dim]{declared.declaration_id}[/dim]"
+                )
+        await self._received(HANDSET)
+        self.clock.say("the handset maker has verified and stored every declaration its suppliers published")
+
+    # ---- the handset: defaults vs supplier values --------------------------------------------------------
+    async def _compare_handset(self) -> None:
+        handset = self.services[HANDSET]
+        pid = self.net[HANDSET].product_id
+        default = handset.compute(pid, use_suppliers=False)
+        specific = handset.compute(pid)
+        self.facts.handset_default, self.facts.handset_supplier = default.total, specific.total
+        self.console.print(_comparison_table(default, specific))
+        from pcfx.node.cli.supply_cmd import totals_table
+
+        self.console.print(
+            totals_table(
+                [("default factors", default), ("supplier-specific values", specific)],
+                title=f"{self.net[HANDSET].short_name}: handset footprint (kg CO2e per handset, cradle-to-gate)",
+            )
+        )
+        self.console.print(self._verification_table(HANDSET, specific))
+        self.console.print(
+            self._verification_table(BATTERY, self.services[BATTERY].compute(self.net[BATTERY].product_id))
+        )
+
+    def _verification_table(self, key: str, computation: Computation) -> Table:
+        registry = self.net.registry
+        legal = {e["did"]: e["legalName"] for e in registry["entries"]}
+        table = Table(
+            title=f"Verification of {self.net[key].short_name}'s supplier inputs (verify before use)",
+            title_justify="left",
+        )
+        for column in (
+            "input",
+            "supplier",
+            "outcome",
+            "declaration",
+            "issuer key",
+            "registry",
+            "verified at",
+        ):
+            table.add_column(column)
+        for item in computation.inputs:
+            company_id = (item.supplier or "").split("/")[0]
+            supplier = self.net.by_company_id(company_id)
+            name = supplier.name if supplier else f"{company_id} (fictitious, no node)"
+            if item.source == "supplier-declaration" and item.receipt is not None:
+                table.add_row(
+                    item.flow,
+                    legal.get(item.issuer or "", name),
+                    "[green]verified, used[/green]",
+                    _short(item.declaration_id),
+                    "#" + _short((item.receipt.key_id or "").split("#")[-1], 16),
+                    f"v{item.receipt.registry_version}",
+                    f"{item.receipt.verified_at:%H:%M:%S.%f}"[:-3],
+                )
+            else:
+                reason = item.reason or ""
+                if reason.startswith("company "):
+                    reason = "supplier not in the trust registry" + reason.rsplit("trust registry", 1)[-1]
+                table.add_row(
+                    item.flow,
+                    name,
+                    f"[yellow]default factor[/yellow] {item.default_factor_id}: {reason}",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                )
+        return table
+
+    # ---- a supplier revision propagates ----------------------------------------------------------------
+    async def _revise(self) -> None:
+        copper, battery, handset = self.net[COPPER], self.net[BATTERY], self.net[HANDSET]
+        steps: list[tuple[float, str, Recomputed]] = []
+        start = 0.0
+
+        def watcher(key: str) -> Callable[[Recomputed], None]:
+            def record(outcome: Recomputed) -> None:
+                steps.append(((time.monotonic() - start) * 1000, key, outcome))
+
+            return record
+
+        def handset_done() -> bool:
+            # the handset has recomputed on a battery version published after the revision
+            battery = {o.declared.declaration_id for _, k, o in steps if k == BATTERY and o.declared}
+            return any(k == HANDSET and o.trigger in battery for _, k, o in steps)
+
+        self.services[BATTERY].add_callback(watcher(BATTERY))
+        self.services[HANDSET].add_callback(watcher(HANDSET))
+        factor, value = REVISION
+        self.clock.say(
+            f"[bold]{copper.short_name} revises its declaration[/bold]: copper concentrate from a mine with "
+            f"mine-specific data, {value} instead of the 350 kg CO2e/t default (illustrative)"
+        )
+        before_battery = self.declared[BATTERY].total
+        self.services[COPPER].add_product(revised(copper.inventory, factor, value))
+        start, wall = time.monotonic(), datetime.now(UTC)
+        revision = await self.services[COPPER].declare(copper.product_id)
+        published_ms = (revision.published_at - wall).total_seconds() * 1000
+        await _until(handset_done, "the revision to reach the handset")
+        previous = self.declared[COPPER]
+        self.declared[COPPER] = revision
+        self.facts.propagation.append(
+            Step(
+                0.0,
+                copper.short_name,
+                f"signs and publishes its revision (JetStream ack + KV after {published_ms:.0f} ms)",
+                previous.total,
+                revision.total,
+                revision.declaration_id,
+            )
+        )
+        for at_ms, key, outcome in steps:
+            trigger = self.net.by_did(self._issuer_of(key, outcome.trigger))
+            action = {
+                "republished": "republished",
+                "recorded": "result recorded (product not declared)",
+                "held": "held for review",
+                "unchanged": "unchanged",
+            }[outcome.action]
+            what = f"recomputed on {trigger.short_name if trigger else 'a supplier'}'s new version, {action}"
+            declaration = None
+            if outcome.declared is not None:
+                declaration = outcome.declared.declaration_id
+                at_ms = (outcome.declared.published_at - wall).total_seconds() * 1000
+            self.facts.propagation.append(
+                Step(
+                    at_ms, self.net[key].short_name, what, outcome.previous_total, outcome.total, declaration
+                )
+            )
+        self.facts.propagation.sort(key=lambda step: step.at_ms)
+        table = Table(title="A supplier revision propagating down the chain", title_justify="left")
+        for column, justify in (
+            ("+ms", "right"),
+            ("company", "left"),
+            ("what happened", "left"),
+            ("kg CO2e before", "right"),
+            ("after", "right"),
+            ("new declaration", "left"),
+        ):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for step in self.facts.propagation:
+            table.add_row(
+                f"{step.at_ms:.0f}",
+                step.company,
+                step.what,
+                _num(step.before),
+                _num(step.after),
+                _short(step.declaration_id) if step.declaration_id else "-",
+            )
+        self.console.print(table)
+        battery_outcome = next(o for _, k, o in steps if k == BATTERY and o.declared is not None)
+        self.facts.battery_before, self.facts.battery_after = before_battery, battery_outcome.total
+        self.facts.handset_after_revision = self.services[HANDSET].compute(handset.product_id).total
+        assert battery_outcome.declared is not None
+        deprecated = (
+            f"; its previous declaration {_short(battery_outcome.declared.deprecated)} is Deprecated (status list "
+            "re-signed and published)"
+            if battery_outcome.declared.deprecated
+            else ""
+        )
+        self.clock.say(
+            f"{battery.short_name} republished {_num(before_battery)} -> {_num(battery_outcome.total)} kg CO2e/kWh "
+            f"with precedingPfIds {escape(repr([self.declared[BATTERY].footprint_id]))}{deprecated}"
+        )
+        self.clock.say(
+            f"{handset.short_name} recomputed: {_num(self.facts.handset_supplier)} -> "
+            f"{_num(self.facts.handset_after_revision)} kg CO2e per handset"
+        )
+        self.declared[BATTERY] = battery_outcome.declared
+
+    def _issuer_of(self, key: str, declaration_id: str) -> str:
+        with self.nodes[key].session() as session:
+            row = repo.get_declaration(session, declaration_id=declaration_id)
+        return row.issuer if row is not None else ""
+
+    # ---- forged and tampered declarations ----------------------------------------------------------------
+    async def _attack(self, url: str) -> None:
+        import nats
+        from pcfx.protocol.subjects import decl_subject
+
+        copper = self.net[COPPER]
+        genuine = self.nodes[COPPER]
+        with genuine.session() as session:
+            row = repo.get_declaration(session, declaration_id=self.declared[COPPER].declaration_id)
+        assert row is not None
+        subject = decl_subject(copper.did, copper.product_id)
+        forged = _forge(json.loads(row.raw), issuer=copper.did)
+        tampered = json.loads(row.raw)
+        tampered["credentialSubject"]["pcf"]["pcfExcludingBiogenicUptake"] = "500"
+        from pcfx.protocol.canonical import canonicalize
+
+        self.clock.say(
+            f"[bold]an attacker[/bold] with a plain NATS connection publishes on {copper.short_name}'s subject: "
+            "(1) a declaration claiming to be theirs, 500 kg CO2e/t, signed with a key not in the registry; "
+            "(2) their genuine declaration with the total edited to 500"
+        )
+        attacker = await nats.connect(url, name="demo attacker")
+        try:
+            js = attacker.jetstream()
+            await js.publish(subject, forged, headers={"Nats-Msg-Id": f"forged-{uuid.uuid4()}"})
+            await js.publish(
+                subject, canonicalize(tampered), headers={"Nats-Msg-Id": f"tampered-{uuid.uuid4()}"}
+            )
+        finally:
+            await attacker.drain()
+        receivers = [k for k in (BATTERY, HANDSET)]
+
+        def quarantined(key: str) -> list[Any]:
+            with self.nodes[key].session() as session:
+                return repo.list_quarantine(session, limit=10)
+
+        await _until(lambda: all(len(quarantined(k)) >= 2 for k in receivers), "the forgeries to be rejected")
+        table = Table(title="Rejected into quarantine (never used)", title_justify="left")
+        for column in ("receiving node", "message", "reason", "detail"):
+            table.add_column(column)
+        for key in receivers:
+            for q in sorted(quarantined(key), key=lambda r: r.id or 0):
+                attack = "forged (wrong key)" if q.reason != "bad signature" else "tampered (edited total)"
+                self.facts.rejections.append(
+                    Rejection(self.net[key].short_name, attack, q.reason, q.detail or "")
+                )
+                table.add_row(
+                    self.net[key].short_name, attack, f"[red]{q.reason}[/red]", _short(q.detail, 90)
+                )
+        self.console.print(table)
+        still = [
+            (r := self.nodes[k].latest(copper.did, copper.product_id)) is not None
+            and r.declaration_id == self.declared[COPPER].declaration_id
+            for k in receivers
+        ]
+        self.facts.store_unchanged = all(still)
+        self.clock.say(
+            f"stores unchanged: {' and '.join(self.net[k].short_name for k in receivers)} still use "
+            f"{copper.short_name}'s genuine declaration {_short(self.declared[COPPER].declaration_id)}"
+        )
+
+    # ---- tables --------------------------------------------------------------------------------------
+    def _registry_table(self) -> Table:
+        table = Table(
+            title="Demo trust registry v1 (signed by the demo network operator)", title_justify="left"
+        )
+        for column in ("company (fictitious)", "company id (USCC)", "DID", "product"):
+            table.add_column(column)
+        for company in self.net.companies.values():
+            table.add_row(
+                company.name,
+                company.company_id,
+                company.did,
+                company.inventory.product.name.split(" (")[0],
+            )
+        return table
+
+    def _summary(self) -> None:
+        f = self.facts
+        rejected = ", ".join(sorted({f"{r.attack}: {r.reason}" for r in f.rejections}))
+        self.console.print(
+            f"\n[bold]Summary[/bold] ({f.companies} nodes, {f.seconds:.1f} s): handset "
+            f"{_num(f.handset_default)} kg CO2e with default factors -> {_num(f.handset_supplier)} with verified "
+            f"supplier values -> {_num(f.handset_after_revision)} after the copper revision propagated; "
+            f"rejected: {rejected}. All figures are illustrative demo data."
+        )
+
+
+def _unit(company: DemoCompany) -> str:
+    unit = company.inventory.product.declared_unit
+    return unit.unit if unit.amount == 1 else f"{unit.amount} {unit.unit}"
+
+
+def _short(text: str | None, keep: int = 26) -> str:
+    from pcfx.node.cli.supply_cmd import short
+
+    return short(text, keep)
+
+
+def _comparison_table(default: Computation, specific: Computation) -> Table:
+    table = Table(
+        title=f"{default.product_name}: purchased inputs, default factors vs supplier-specific values "
+        "(kg CO2e per handset)",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("input", "left"),
+        ("amount", "right"),
+        ("default", "right"),
+        ("supplier-specific", "right"),
+        ("change", "right"),
+        ("value used", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    after = {c.key: c for c in specific.result.by_input}
+    flows = [c.flow for c in default.result.by_input if c.source is not None]
+    for c in default.result.by_input:
+        if c.source is None:
+            continue
+        label = c.flow or c.key
+        if flows.count(c.flow) > 1:
+            label = f"{c.flow} ({c.process})"
+        new = after[c.key]
+        used = new.source.source if new.source else ""
+        value_used = (
+            f"[green]supplier declaration {_short(new.source.declaration_id, 18)}[/green]"
+            if new.source and used == "supplier-declaration"
+            else f"default {new.factor_id or used}"
+        )
+        table.add_row(
+            label,
+            f"{_num(c.amount)} {c.unit}",
+            _num(c.co2e),
+            _num(new.co2e),
+            _num(new.co2e - c.co2e) if new.co2e != c.co2e else "",
+            value_used,
+        )
+    table.add_row(
+        "[bold]total[/bold]",
+        "",
+        f"[bold]{_num(default.total)}[/bold]",
+        f"[bold]{_num(specific.total)}[/bold]",
+        _num(specific.total - default.total),
+        "",
+    )
+    return table
+
+
+def _forge(declaration: dict[str, Any], *, issuer: str) -> bytes:
+    """A new version of `declaration` signed by a key the registry does not list for `issuer`."""
+    from pcfx.protocol.declaration import build_declaration, declaration_bytes, sign_declaration
+    from pcfx.protocol.keys import generate_signing_key
+
+    footprint = declaration["credentialSubject"]
+    footprint = {**footprint, "id": str(uuid.uuid4()), "precedingPfIds": [footprint["id"]]}
+    footprint["created"] = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    footprint["pcf"] = {**footprint["pcf"], "pcfExcludingBiogenicUptake": "500"}
+    footprint["pcf"]["pcfIncludingBiogenicUptake"] = "500"
+    footprint["pcf"]["fossilGhgEmissions"] = "500"
+    status = declaration["credentialStatus"][0]
+    now = datetime.now(UTC)
+    doc = build_declaration(
+        footprint,
+        issuer=issuer,
+        valid_from=now,
+        valid_until=now.replace(year=now.year + 1),
+        status_list_url=status["statusListCredential"].rsplit("/", 1)[0],
+        status_index=int(status["statusListIndex"]),
+    )
+    signed = sign_declaration(
+        doc, key=generate_signing_key(), verification_method=f"{issuer}#forged-key", created=now
+    )
+    return declaration_bytes(signed)
+
+
+async def _until(check: Callable[[], bool], what: str, *, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
