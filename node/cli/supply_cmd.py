@@ -42,7 +42,9 @@ review_app = typer.Typer(no_args_is_help=True, help="Recomputed results held for
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
 ]
-NatsOption = Annotated[str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")]
+NatsOption = Annotated[
+    str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")
+]
 ProductArgument = Annotated[str, typer.Argument(help="Product id (URN), or a unique suffix or name of it.")]
 
 
@@ -202,9 +204,7 @@ def _offline(settings: Settings, product_id: str, *, defaults: bool = False) -> 
     try:
         with session_scope(engine) as session:
             product = get_product(session, product_id, issuer=settings.did)
-            return compute_product(
-                session, product, registry=_registry(settings), use_suppliers=not defaults
-            )
+            return compute_product(session, product, registry=_registry(settings), use_suppliers=not defaults)
     finally:
         engine.dispose()
 
@@ -279,7 +279,9 @@ def products_add_command(
 def inputs_command(
     product: ProductArgument,
     home: HomeOption = None,
-    defaults: Annotated[bool, typer.Option("--defaults", help="Show the default-factor calculation.")] = False,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Show the default-factor calculation.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Provenance as JSON.")] = False,
 ) -> None:
     """Per purchased input: the supplier declaration and its verification receipt, or the default factor and
