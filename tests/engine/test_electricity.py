@@ -97,3 +97,31 @@ def test_own_generation_is_not_grid_electricity(data):
     result = compute(parse_inventory(raw))
     assert result.total == Decimal("545")  # 10 000 kWh x 0.0545
     assert result.electricity.grid_electricity_kwh == 0
+
+
+def test_an_explicit_grid_factor_on_the_input_is_still_re_modelled_by_the_market_method(data):
+    raw = plant(data, method="market").model_dump(mode="json", exclude_none=True)
+    raw["processes"][0]["inputs"][0]["factor"] = "CN-MEE-2022-grid-national-co2"
+    del raw["electricity"]["grid_factor"]
+    result = compute(parse_inventory(raw))
+    assert result.total == Decimal("3648")
+    assert result.electricity.location_based_total == Decimal("5366")
+
+
+def test_a_direct_line_factor_is_kept_by_both_methods(data):
+    raw = plant(data, method="market").model_dump(mode="json", exclude_none=True)
+    raw["processes"][0]["inputs"][0]["factor"] = "CN-MEE-2023-CFP-wind"
+    raw["electricity"]["instruments"] = []
+    result = compute(parse_inventory(raw))
+    assert (
+        result.total == result.electricity.location_based_total == Decimal("336")
+    )  # 100 000 kWh x 0.0336 / 10
+
+
+def test_the_residual_basis_warning_appears_only_when_the_market_method_matters(data):
+    raw = data([{"flow": "electricity", "kind": "electricity", "amount": "1", "unit": "MWh"}])
+    assert compute(parse_inventory(raw)).warnings == []
+    assert any(
+        "not on the same basis" in w
+        for w in compute(parse_inventory(raw), electricity_method="market").warnings
+    )
