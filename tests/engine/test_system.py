@@ -203,3 +203,51 @@ def test_an_internal_flow_in_an_unconvertible_unit_is_an_error_naming_both_units
     processes[0] = {**LOOP[0], "inputs": [{**LOOP[0]["inputs"][0], "unit": "t"}, LOOP[0]["inputs"][1]]}
     with pytest.raises(InventoryError, match=r"'t' \(mass\) to 'MWh' \(energy\)"):
         compute(_system(processes))
+
+
+def test_an_own_power_plant_fed_by_blast_furnace_gas_closes_the_loop_exactly():
+    # BF: 100 t hot metal (3000 CNY/t) + 200 000 Nm3 BF gas (0.15 CNY/Nm3), 150 000 kg CO2, 5 MWh from the
+    # power plant; economic shares 300 000 : 30 000 = 10/11 : 1/11. Power plant: 40 MWh from all the gas,
+    # 80 000 kg CO2. With X = 150 000 + 5 e (the BF burden): e = (80 000 + 200 000 g)/40, g = X/11/200 000
+    # => e = 2000 + X/440, X = 160 000 + X/88 => X = 160 000 x 88/87; hot metal = (10/11) X / 100 = 128 000/87
+    processes = [
+        {
+            "id": "blast furnace",
+            "outputs": [
+                {"flow": "hot metal", "kind": "product", "amount": "100", "unit": "t", "price": "3000"},
+                {"flow": "BF gas", "kind": "co-product", "amount": "200000", "unit": "Nm3", "price": "0.15"},
+            ],
+            "inputs": [
+                {
+                    "flow": "electricity",
+                    "kind": "electricity",
+                    "amount": "5",
+                    "unit": "MWh",
+                    "from_process": "power",
+                }
+            ],
+            "emissions": _co2("150000"),
+            "allocation": "economic",
+        },
+        {
+            "id": "power",
+            "outputs": [{"flow": "electricity", "amount": "40", "unit": "MWh"}],
+            "inputs": [
+                {
+                    "flow": "BF gas",
+                    "kind": "fuel",
+                    "amount": "200000",
+                    "unit": "Nm3",
+                    "from_process": "blast furnace",
+                }
+            ],
+            "emissions": _co2("80000"),
+        },
+    ]
+    result = compute(_system(processes, reference=("blast furnace", "hot metal")))
+    assert result.total.quantize(Decimal("0.000001")) == (Decimal(128000) / Decimal(87)).quantize(
+        Decimal("0.000001")
+    )
+    (record,) = result.allocation
+    assert record.method == "economic"
+    assert record.shares["hot metal"] == Decimal(10) / Decimal(11)
