@@ -92,7 +92,8 @@ class CredentialStatusEntry(TypedDict):
     statusListIndex: Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,9})$")]
     statusListCredential: Annotated[str, Field(pattern=r"^https?://\S+$")]
     statusSize: NotRequired[Annotated[int, Field(ge=1, le=1)]]
-    statusMessage: NotRequired[list[StatusMessage]]
+    # Checked against the pcfx messages by check_body_consistency (exact list), so no per-item validation.
+    statusMessage: NotRequired[list[dict[str, str]]]
 
 
 DataIntegrityProof = TypedDict(

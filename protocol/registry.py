@@ -164,9 +164,13 @@ class RegistryEntry(_Model):
         """RFC 8141 equivalence keys of the company ids (PACT compares URNs that way)."""
         return frozenset(urn_key(c) for c in self.company_ids)
 
+    @cached_property
+    def company_id_set(self) -> frozenset[str]:
+        return frozenset(self.company_ids)
+
     def binds(self, company_id: str) -> bool:
         """True when `company_id` is one of this company's registered ids (URN equivalence)."""
-        return urn_key(company_id) in self.company_id_keys
+        return company_id in self.company_id_set or urn_key(company_id) in self.company_id_keys
 
     @model_validator(mode="after")
     def _consistent(self) -> RegistryEntry:

@@ -261,9 +261,13 @@ def _resolve(
     registry: TrustRegistry | None, signer: str, vm: str, role: Role, allow_did_key: bool
 ) -> tuple[bytes, RegisteredKey | None]:
     """Public key bytes of `vm` for `signer`, and its registry record (None for a self-resolved did:key)."""
-    if registry is not None and registry.entry(signer) is not None:
-        found = lookup_key(registry, signer, vm, role=role)
-        return found.public_key, found
+    if registry is not None:
+        found = registry.key(vm)
+        if found is not None and found.entry.did == signer and role in found.entry.roles:
+            return found.public_key, found
+        if registry.entry(signer) is not None:
+            found = lookup_key(registry, signer, vm, role=role)  # raises with the precise reason
+            return found.public_key, found
     if allow_did_key and signer.startswith("did:key:"):
         multikey = signer.removeprefix("did:key:")
         if vm != f"{signer}#{multikey}":

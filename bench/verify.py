@@ -1,0 +1,194 @@
+"""Verification benchmark: declarations verified per second through the whole pipeline, next to the raw
+Ed25519 verify rate of `cryptography` on the same signatures, in the same run, on one core; plus signing.
+
+Payloads: the 180 PACT v3 samples of ../shared/reference/pact/samples, each signed as a declaration by a
+registered supplier key and kept as wire bytes (RFC 8785 form).
+- pipeline: `verify_declaration(wire bytes, registry=...)`: parse, envelope checks, registry key lookup,
+  canonicalize, SHA-256, Ed25519 (libsodium), PACT v3 validation of the footprint, company binding, dates.
+- raw: `Ed25519PublicKey.verify(signature, signing input)` of `cryptography` for the same declarations'
+  signatures over their 64-byte signing inputs (what the proofs sign), and libsodium's rate on the same.
+- signing: build + sign + canonical wire bytes per footprint, next to raw `cryptography` Ed25519 signing.
+Each repetition runs pipeline then raw back to back; the spread over repetitions shows the noise.
+
+    .venv/bin/python bench/verify.py [--n 3000] [--reps 7] [--cpu 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pcfx.protocol.canonical import load_json
+from pcfx.protocol.declaration import build_declaration, declaration_bytes, sign_declaration
+from pcfx.protocol.did import did_key
+from pcfx.protocol.keys import generate_signing_key, public_key_bytes, public_multikey
+from pcfx.protocol.proof import decode_proof_value, ed25519_verify, signing_input
+from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role, TrustRegistry
+from pcfx.protocol.verify import verify_declaration
+
+__all__ = ["measure_verify", "prepare"]
+
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+ISSUER = "did:web:supplier.example"
+VM = f"{ISSUER}#key-1"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _samples() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in sorted((REFERENCE / "pact" / "samples").glob("*.json")):
+        out.extend(json.loads(path.read_text("utf-8")))
+    return out
+
+
+def prepare() -> dict[str, Any]:
+    """Key, registry, the sample footprints and their signed wire bytes (built once, reused by callers)."""
+    key = generate_signing_key()
+    footprints = _samples()
+    registry = TrustRegistry(
+        version=1,
+        issued=NOW,
+        operator=did_key(generate_signing_key()),
+        entries=[
+            RegistryEntry(
+                did=ISSUER,
+                legal_name="Supplier Co., Ltd.",
+                company_ids=sorted({c for fp in footprints for c in fp["companyIds"]}),
+                roles=[Role.SUPPLIER],
+                keys=[
+                    RegistryKey(
+                        id=VM, public_key_multibase=public_multikey(key), valid_from=NOW - timedelta(days=365)
+                    )
+                ],
+            )
+        ],
+    )
+    wires = [_issue(fp, key, i) for i, fp in enumerate(footprints)]
+    return {"key": key, "registry": registry, "footprints": footprints, "wires": wires}
+
+
+def _issue(fp: dict[str, Any], key: Any, index: int) -> bytes:
+    doc = build_declaration(
+        fp,
+        issuer=ISSUER,
+        valid_from=NOW - timedelta(days=1),
+        valid_until=NOW + timedelta(days=365),
+        status_list_url="https://supplier.example/pcfx/status",
+        status_index=index,
+    )
+    return declaration_bytes(
+        sign_declaration(doc, key=key, verification_method=VM, created=NOW - timedelta(hours=1))
+    )
+
+
+def _rate(fn: Callable[[Any], Any], items: list[Any], n: int) -> float:
+    batch = [items[i % len(items)] for i in range(n)]
+    gc.collect()
+    start = time.perf_counter()
+    for item in batch:
+        fn(item)
+    return n / (time.perf_counter() - start)
+
+
+def measure_verify(n: int = 3000, *, reps: int = 7, setup: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Rates per second (median over `reps`, each a run of `n` items) and their spread.
+
+    Keys: pipeline, raw_cryptography, raw_libsodium, ratio (pipeline / raw_cryptography, per repetition),
+    sign_pipeline, sign_raw, and `runs` with every repetition's figures.
+    """
+    setup = setup or prepare()
+    registry, key, wires = setup["registry"], setup["key"], setup["wires"]
+    public = key.public_key()
+    public_raw = public_key_bytes(public)
+    signed = []
+    for wire in wires:
+        doc, _ = load_json(wire)
+        signed.append((decode_proof_value(doc["proof"]), signing_input(doc, doc["proof"])))
+    failures = [r for r in (verify_declaration(w, registry=registry, now=NOW) for w in wires) if not r.ok]
+    if failures:
+        raise RuntimeError(
+            f"benchmark declarations do not verify: {failures[0].reason}: {failures[0].detail}"
+        )
+
+    def pipeline(wire: bytes) -> None:
+        if not verify_declaration(wire, registry=registry, now=NOW).ok:
+            raise RuntimeError("verification failed")
+
+    def raw_cryptography(pair: tuple[bytes, bytes]) -> None:
+        public.verify(pair[0], pair[1])
+
+    def raw_libsodium(pair: tuple[bytes, bytes]) -> None:
+        if not ed25519_verify(public_raw, pair[0], pair[1]):
+            raise RuntimeError("bad signature")
+
+    footprints = setup["footprints"]
+    sign_n = max(n // 3, 1)
+    runs = []
+    for _ in range(reps):
+        run = {
+            "pipeline": _rate(pipeline, wires, n),
+            "raw_cryptography": _rate(raw_cryptography, signed, n),
+            "raw_libsodium": _rate(raw_libsodium, signed, n),
+            "sign_pipeline": _rate(
+                lambda i: _issue(footprints[i % len(footprints)], key, i), list(range(sign_n)), sign_n
+            ),
+            "sign_raw": _rate(lambda pair: key.sign(pair[1]), signed, n),
+        }
+        run["ratio"] = run["pipeline"] / run["raw_cryptography"]
+        runs.append(run)
+    out: dict[str, Any] = {"n": n, "reps": reps, "declarations": len(wires), "runs": runs}
+    for name in ("pipeline", "raw_cryptography", "raw_libsodium", "ratio", "sign_pipeline", "sign_raw"):
+        values = [r[name] for r in runs]
+        out[name] = statistics.median(values)
+        out[f"{name}_min"], out[f"{name}_max"] = min(values), max(values)
+    out["mean_wire_bytes"] = sum(map(len, wires)) / len(wires)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=3000, help="operations per measurement")
+    parser.add_argument("--reps", type=int, default=7, help="repetitions")
+    parser.add_argument("--cpu", type=int, default=0, help="core to pin to (-1: no pinning)")
+    args = parser.parse_args(argv)
+    if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    result = measure_verify(args.n, reps=args.reps)
+    print(
+        f"declarations: {result['declarations']} PACT samples, {result['mean_wire_bytes']:.0f} bytes on average; "
+        f"n={result['n']} per run, {result['reps']} runs, one core"
+    )
+    print(
+        f"{'run':>4} {'pipeline/s':>11} {'crypto raw/s':>13} {'sodium raw/s':>13} {'ratio':>6} {'sign/s':>8} {'raw sign/s':>11}"
+    )
+    for i, r in enumerate(result["runs"], 1):
+        print(
+            f"{i:>4} {r['pipeline']:>11.0f} {r['raw_cryptography']:>13.0f} {r['raw_libsodium']:>13.0f} "
+            f"{r['ratio']:>6.2f} {r['sign_pipeline']:>8.0f} {r['sign_raw']:>11.0f}"
+        )
+
+    def span(name: str, fmt: str = ".0f") -> str:
+        return f"{result[name]:{fmt}} (min {result[name + '_min']:{fmt}}, max {result[name + '_max']:{fmt}})"
+
+    print(f"median pipeline verify/s      {span('pipeline')}")
+    print(f"median raw cryptography/s     {span('raw_cryptography')}")
+    print(f"median raw libsodium/s        {span('raw_libsodium')}")
+    print(f"median pipeline / raw         {span('ratio', '.2f')}   goal >= 0.70")
+    print(f"median sign (build+sign+wire) {span('sign_pipeline')}")
+    print(f"median raw cryptography sign  {span('sign_raw')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
