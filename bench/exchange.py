@@ -1,28 +1,47 @@
-"""Exchange benchmark: verified declarations ingested per second end to end (publish -> JetStream -> verify
--> store -> ack) next to the bare verification rate of the same payloads, in the same run.
+"""Exchange benchmark, two parts (each a function; `main` runs the ones asked for):
 
-    .venv/bin/python bench/exchange.py [N]
+- ingest: verified declarations ingested per second end to end (publish -> JetStream -> verify -> store ->
+  ack) next to the bare verification rate of the same payloads, in the same run.
+  Goal (issue 4): ingest >= 80% of the bare verification rate.
+- latency: propagation through a 4-tier chain - the tier-4 supplier publishes a revision, tiers 3, 2 and 1
+  recompute and republish (policy auto), until the tier-0 product's new declaration is published; p50 and
+  p95 over `--revisions` revisions, repeated `--reps` times. Goal (issue 4): p50 < 250 ms on one machine.
+  All five nodes (own keys, SQLite store, NATS connection, durable consumers) share one process and one
+  event loop with a real embedded nats-server.
 
-Prints figures; asserts nothing. Goal (issue 4): ingest >= 80% of the bare verification rate."""
+    .venv/bin/python bench/exchange.py [N] [--part all|ingest|latency] [--revisions 50] [--reps 3]
+
+Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import itertools
+import shutil
+import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "node"))
 
 from node_kit import eventually, make_network
 from pcfx.node.bus.server import EmbeddedNats
+from pcfx.node.engine import parse_inventory
 from pcfx.node.service import Node
 from pcfx.node.store import Origin
 from pcfx.node.store import repository as repo
+from pcfx.node.supply import Declared, Recomputed, SupplyService
+
+__all__ = ["ingest_throughput", "main", "propagation_latency"]
 
 
-async def main(n: int) -> None:
+# ---- ingest throughput ----------------------------------------------------------------------------------
+async def ingest_throughput(n: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="pcfx-bench-"))
     net = make_network(root, ["Acme", "Globex"], fetch_batch=256)
     acme, globex = net["Acme"], net["Globex"]
@@ -56,5 +75,148 @@ async def main(n: int) -> None:
     print(f"end-to-end ingestion   {ingest:10.0f} /s   ({100 * ingest / bare:.0f}% of bare; goal >= 80%)")
 
 
+# ---- propagation latency --------------------------------------------------------------------------------
+TIERS = ["T4", "T3", "T2", "T1", "T0"]  # T4 is the raw-material supplier, T0 the final product
+
+
+def _product(tier: str) -> str:
+    return f"urn:pcfx:product:bench:{tier.lower()}-part"
+
+
+def _inventory(tier: str, supplier_company_id: str | None, *, co2_kg: str = "1000") -> dict[str, Any]:
+    """T4: 1 t of material with `co2_kg` direct CO2. T3..T0: 1 kg of part = 0.5 kg of the tier above
+    (default 2 kg CO2e/kg, named supplier product) + 0.1 kg direct CO2."""
+    top = supplier_company_id is None
+    declared = ("1", "t") if top else ("1", "kg")
+    process: dict[str, Any] = {
+        "id": "make",
+        "outputs": [{"flow": "part", "kind": "product", "amount": declared[0], "unit": declared[1]}],
+        "emissions": [{"gas": "CO2", "amount": co2_kg if top else "0.1", "unit": "kg"}],
+    }
+    if not top:
+        upstream = TIERS[TIERS.index(tier) - 1]
+        process["inputs"] = [
+            {
+                "flow": "upstream part",
+                "kind": "intermediate",
+                "amount": "0.5",
+                "unit": "kg",
+                "factor": {"value": "2", "unit": "kg/kg", "source": "bench default factor", "year": 2024},
+                "supplier": {"company_id": supplier_company_id, "product_id": _product(upstream)},
+            }
+        ]
+    return {
+        "product": {
+            "name": f"{tier} part",
+            "id": _product(tier),
+            "declared_unit": {"amount": declared[0], "unit": declared[1]},
+            "reference": {"process": "make", "flow": "part"},
+            "mass_per_declared_unit": "1000 kg" if top else "1 kg",
+            "fossil_carbon_content": "0",
+        },
+        "period": {"start": "2024-01-01", "end": "2025-01-01"},
+        "geography": "CN",
+        "processes": [process],
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int = 3) -> dict[str, Any]:
+    """Tier-4 revision -> tier-0 new declaration published, in ms; prints per repetition and overall."""
+    root = Path(tempfile.mkdtemp(prefix="pcfx-bench-chain-"))
+    net = make_network(root, TIERS, republish_policy="auto")
+    nodes: dict[str, Node] = {}
+    services: dict[str, SupplyService] = {}
+    published: dict[str, list[datetime]] = {t: [] for t in TIERS}
+    server = EmbeddedNats(store_dir=root / "nats")
+    await server.start()
+    try:
+        for i, tier in enumerate(TIERS):
+            nodes[tier] = await Node.start(net[tier].settings, nats_url=server.url)
+            services[tier] = SupplyService.attach(nodes[tier], policy="auto")
+            above = net[TIERS[i - 1]].company_id if i else None
+            services[tier].add_product(parse_inventory(_inventory(tier, above)))
+
+            def record(outcome: Recomputed, tier: str = tier) -> None:
+                if outcome.declared is not None:
+                    published[tier].append(outcome.declared.published_at)
+
+            services[tier].add_callback(record)
+        for tier in TIERS[1:]:
+            await services[tier].follow_suppliers()
+        # First declarations top-down, each once its supplier's is stored.
+        previous: Declared | None = None
+        for i, tier in enumerate(TIERS):
+            if previous is not None:
+                expected, up = previous.declaration_id, TIERS[i - 1]
+                await eventually(
+                    lambda t=tier, e=expected, u=up: (
+                        (row := nodes[t].latest(net[u].did, _product(u))) is not None
+                        and row.declaration_id == e
+                    ),
+                    timeout=30,
+                )
+            previous = await services[tier].declare(_product(tier))
+        runs: list[list[float]] = []
+        hops: list[list[float]] = []
+        for rep in range(reps):
+            latencies: list[float] = []
+            for r in range(warmup + revisions):
+                co2 = str(1000 + rep * 1000 + r + 1)
+                services["T4"].add_product(parse_inventory(_inventory("T4", None, co2_kg=co2)))
+                seen = len(published["T0"])
+                wall = datetime.now(UTC)
+                top = await services["T4"].declare(_product("T4"))
+                await eventually(lambda s=seen: len(published["T0"]) > s, timeout=30, interval=0.001)
+                end = published["T0"][-1]
+                if r >= warmup:
+                    latencies.append((end - wall).total_seconds() * 1000)
+                    marks = [top.published_at] + [published[t][-1] for t in TIERS[1:]]
+                    hops.append([(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(marks)])
+                    hops[-1].insert(0, (top.published_at - wall).total_seconds() * 1000)
+                await asyncio.sleep(0.05)  # let the tiers' deprecation messages settle (not measured)
+            runs.append(latencies)
+            print(
+                f"rep {rep + 1}: p50 {_percentile(latencies, 50):6.1f} ms   p95 {_percentile(latencies, 95):6.1f} ms"
+                f"   min {min(latencies):6.1f}   max {max(latencies):6.1f}   ({revisions} revisions)"
+            )
+    finally:
+        for node in nodes.values():
+            await node.stop()
+        await server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    p50s = [_percentile(r, 50) for r in runs]
+    p95s = [_percentile(r, 95) for r in runs]
+    every = [x for r in runs for x in r]
+    names = ["T4 compute+sign+publish", "T4 -> T3 published", "T3 -> T2", "T2 -> T1", "T1 -> T0"]
+    medians = [statistics.median(h[i] for h in hops) for i in range(len(names))]
+    print(
+        f"propagation T4 revision -> T0 declaration published, {reps} x {revisions} revisions: "
+        f"p50 {_percentile(every, 50):.1f} ms (reps {min(p50s):.1f}..{max(p50s):.1f}), "
+        f"p95 {_percentile(every, 95):.1f} ms (reps {min(p95s):.1f}..{max(p95s):.1f}); goal p50 < 250 ms"
+    )
+    print("median per hop (ms): " + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, medians, strict=True)))
+    return {"p50": _percentile(every, 50), "p95": _percentile(every, 95), "runs": runs, "hops": medians}
+
+
+# ---- main -----------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", nargs="?", type=int, default=2000, help="declarations for the ingest part")
+    parser.add_argument("--part", choices=["all", "ingest", "latency"], default="all")
+    parser.add_argument("--revisions", type=int, default=50, help="revisions per repetition (latency part)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of the latency part")
+    args = parser.parse_args(argv)
+    if args.part in ("all", "ingest"):
+        asyncio.run(ingest_throughput(args.n))
+    if args.part in ("all", "latency"):
+        asyncio.run(propagation_latency(revisions=args.revisions, reps=args.reps))
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000))
+    sys.exit(main())

@@ -4,7 +4,6 @@ the provenance of every purchased input."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,7 +44,7 @@ class PreparedCache:
 
     def get(self, product: OwnProduct) -> PreparedSystem:
         """The prepared system of `product`'s current inventory (prepared on first use or after a change)."""
-        stamp = hashlib.sha256(product.inventory.model_dump_json().encode()).hexdigest()
+        stamp = product.inventory_digest
         cached = self._systems.get(product.product_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]

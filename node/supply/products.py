@@ -3,12 +3,14 @@ and the PACT v3 ProductFootprint a result is declared as."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ class OwnProduct:
     name: str
     inventory: Inventory
     inventory_row_id: int
+    inventory_digest: str  # SHA-256 of the stored inventory document
     updated_at: datetime
     result: Result | None
     declaration: Declaration | None
@@ -98,9 +101,16 @@ def add_product(
 
 def _inventory_of(row: InventoryRow) -> Inventory:
     try:
-        return parse_inventory(json.loads(row.document), source=f"stored inventory of {row.product_id}")
+        return _parse_stored(row.product_id, row.document)
     except EngineError as exc:
         raise SupplyError(f"stored inventory of {row.product_id} does not load: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def _parse_stored(product_id: str, document: str) -> Inventory:
+    # Recomputation reads every affected inventory on each supplier event; parsing is most of that read.
+    # Callers never mutate the returned inventory.
+    return parse_inventory(json.loads(document), source=f"stored inventory of {product_id}")
 
 
 def _own_product(session: Session, row: InventoryRow, *, issuer: str) -> OwnProduct:
@@ -110,6 +120,7 @@ def _own_product(session: Session, row: InventoryRow, *, issuer: str) -> OwnProd
         name=row.name or row.product_id,
         inventory=_inventory_of(row),
         inventory_row_id=row.id,
+        inventory_digest=hashlib.sha256(row.document.encode()).hexdigest(),
         updated_at=row.updated_at,
         result=repo.latest_result(session, product_id=row.product_id),
         declaration=repo.newest_declaration(
