@@ -8,7 +8,8 @@ registered supplier key and kept as wire bytes (RFC 8785 form).
 - raw: `Ed25519PublicKey.verify(signature, signing input)` of `cryptography` for the same declarations'
   signatures over their 64-byte signing inputs (what the proofs sign), and libsodium's rate on the same.
 - signing: build + sign + canonical wire bytes per footprint, next to raw `cryptography` Ed25519 signing.
-Each repetition runs pipeline then raw back to back; the spread over repetitions shows the noise.
+Within a repetition the measured functions alternate in chunks of 100 operations, so each sees the same
+load of the (shared) host; the spread over repetitions shows the remaining noise.
 
     .venv/bin/python bench/verify.py [--n 3000] [--reps 7] [--cpu 0]
 """
@@ -90,13 +91,22 @@ def _issue(fp: dict[str, Any], key: Any, index: int) -> bytes:
     )
 
 
-def _rate(fn: Callable[[Any], Any], items: list[Any], n: int) -> float:
-    batch = [items[i % len(items)] for i in range(n)]
+def _rates(
+    work: dict[str, tuple[Callable[[Any], Any], list[Any]]], n: int, chunk: int = 100
+) -> dict[str, float]:
+    """Operations per second of each callable over `n` items, run in alternating chunks of `chunk` items so
+    that every measured function sees the same machine load (the host is shared)."""
+    batches = {name: [items[i % len(items)] for i in range(n)] for name, (_, items) in work.items()}
+    spent = dict.fromkeys(work, 0.0)
     gc.collect()
-    start = time.perf_counter()
-    for item in batch:
-        fn(item)
-    return n / (time.perf_counter() - start)
+    for start in range(0, n, chunk):
+        for name, (fn, _) in work.items():
+            batch = batches[name][start : start + chunk]
+            t0 = time.perf_counter()
+            for item in batch:
+                fn(item)
+            spent[name] += time.perf_counter() - t0
+    return {name: n / seconds for name, seconds in spent.items()}
 
 
 def measure_verify(n: int = 3000, *, reps: int = 7, setup: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -131,18 +141,27 @@ def measure_verify(n: int = 3000, *, reps: int = 7, setup: dict[str, Any] | None
             raise RuntimeError("bad signature")
 
     footprints = setup["footprints"]
-    sign_n = max(n // 3, 1)
+
+    def sign_pipeline(i: int) -> None:
+        _issue(footprints[i % len(footprints)], key, i)
+
+    def sign_raw(pair: tuple[bytes, bytes]) -> None:
+        key.sign(pair[1])
+
     runs = []
     for _ in range(reps):
-        run = {
-            "pipeline": _rate(pipeline, wires, n),
-            "raw_cryptography": _rate(raw_cryptography, signed, n),
-            "raw_libsodium": _rate(raw_libsodium, signed, n),
-            "sign_pipeline": _rate(
-                lambda i: _issue(footprints[i % len(footprints)], key, i), list(range(sign_n)), sign_n
-            ),
-            "sign_raw": _rate(lambda pair: key.sign(pair[1]), signed, n),
-        }
+        run = _rates(
+            {
+                "pipeline": (pipeline, wires),
+                "raw_cryptography": (raw_cryptography, signed),
+                "raw_libsodium": (raw_libsodium, signed),
+            },
+            n,
+        )
+        run |= _rates(
+            {"sign_pipeline": (sign_pipeline, list(range(len(footprints)))), "sign_raw": (sign_raw, signed)},
+            max(n // 3, 1),
+        )
         run["ratio"] = run["pipeline"] / run["raw_cryptography"]
         runs.append(run)
     out: dict[str, Any] = {"n": n, "reps": reps, "declarations": len(wires), "runs": runs}

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import orjson
 import rfc8785
 from pcfx.protocol.errors import CanonicalizationError
@@ -78,10 +79,9 @@ _FAST_DECODER = json.JSONDecoder(
     parse_constant=_reject_constant,
     object_pairs_hook=_unique_pairs,
 )
-# Without the duplicate check, for callers that prove uniqueness by length (see `load_json`).
-_FAST_DECODER_UNCHECKED = json.JSONDecoder(
-    parse_float=_float_marker, parse_int=_safe_int, parse_constant=_reject_constant
-)
+# Without the duplicate check, for callers that prove uniqueness by length (see `load_json`); msgspec keeps
+# the last of repeated members like json, and its float hook sends floats to the checked path.
+_FAST_DECODER_UNCHECKED = msgspec.json.Decoder(float_hook=_float_marker)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_pairs)
 
 
@@ -102,12 +102,12 @@ def load_json(raw: bytes | str, *, check_duplicates: bool = True) -> tuple[Any, 
             data = bytes(raw)
             text = data.decode("utf-8")
         try:
-            value = (_FAST_DECODER if check_duplicates else _FAST_DECODER_UNCHECKED).decode(text)
+            value = _FAST_DECODER.decode(text) if check_duplicates else _FAST_DECODER_UNCHECKED.decode(data)
         except _NeedsReference:
             return _DECODER.decode(text), False
     except JsonParseError:
         raise
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, TypeError, RecursionError, msgspec.DecodeError) as exc:
         raise JsonParseError(str(exc)) from exc
     return value, _bmp_only(data)
 
@@ -130,8 +130,9 @@ def _bmp_only(data: bytes) -> bool:
 def canonicalize_trusted(value: Any) -> bytes:
     """Canonical bytes of a value `load_json` reported as fast (or `canonicalize` checked); no checks here."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # lone surrogate, nesting deeper than orjson's limit
+        # OPT_STRICT_INTEGER refuses integers beyond 2^53 - 1, which have no exact JCS form either.
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:  # big integer, lone surrogate, nesting deeper than orjson's limit
         return _reference(value)
 
 

@@ -82,6 +82,31 @@ def test_load_json_fast_flag_is_only_set_when_fast_path_is_exact(value: object, 
         assert canonicalize_trusted(parsed) == rfc8785.dumps(parsed)
 
 
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALID, st.booleans())
+def test_unchecked_parse_agrees_with_checked_parse(value: object, ascii_only: bool) -> None:
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
+    checked, _ = load_json(raw)
+    unchecked, fast = load_json(raw, check_duplicates=False)
+    assert unchecked == checked
+    if fast:
+        assert canonicalize_trusted(unchecked) == rfc8785.dumps(unchecked)
+        assert len(canonicalize_trusted(unchecked)) <= len(raw)
+
+
+def test_unchecked_parse_keeps_the_last_duplicate_and_canonical_length_exposes_it() -> None:
+    raw = b'{"a":1,"a":2}'
+    value, fast = load_json(raw, check_duplicates=False)
+    assert (value, fast) == ({"a": 2}, True)
+    assert len(canonicalize_trusted(value)) < len(raw)
+
+
+def test_integer_beyond_two_to_the_53_fails_the_trusted_path_too() -> None:
+    value, _ = load_json(b'{"n": 9007199254740993}', check_duplicates=False)
+    with pytest.raises(CanonicalizationError):
+        canonicalize_trusted(value)
+
+
 @settings(max_examples=300, deadline=None)
 @given(_JSON_NO_FLOAT)
 def test_float_free_bmp_documents_take_the_fast_path(value: object) -> None:
