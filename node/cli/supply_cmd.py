@@ -328,7 +328,12 @@ def declare_command(product: ProductArgument, home: HomeOption = None, nats: Nat
     settings = _settings(home)
     pid = _match(settings, product)
     declared = asyncio.run(_with_service(settings, nats, lambda s: s.declare(pid)))
-    console.print(f"declared {pid}: {num(declared.total)} kg CO2e, declaration {declared.declaration_id}")
+    from pcfx.protocol.pact.decimals import format_decimal
+
+    # the declared value exactly as signed
+    console.print(
+        f"declared {pid}: {format_decimal(declared.total)} kg CO2e, declaration {declared.declaration_id}"
+    )
     if declared.deprecated:
         console.print(f"previous declaration {declared.deprecated} marked Deprecated")
 

@@ -128,17 +128,17 @@ def purchased_inputs(inventory: Inventory) -> list[PurchasedInput]:
                         unit=item.unit,
                         density=item.density,
                         supplier=item.supplier,
-                        default_factor_id=_factor_id(item),
+                        default_factor_id=_factor_id(item, process.id),
                     )
                 )
     return found
 
 
-def _factor_id(item: Input) -> str | None:
+def _factor_id(item: Input, process_id: str) -> str | None:
     if isinstance(item.factor, str):
         return item.factor
-    if item.factor is not None:
-        return f"inline: {item.factor.source}"
+    if item.factor is not None:  # the id the engine gives an inline factor
+        return f"inline:{process_id}/{item.flow}"
     return None
 
 

@@ -79,7 +79,7 @@ async def test_without_a_supplier_declaration_the_default_is_used_and_the_result
     assert computation.total == Decimal("2.25")
     (steel_input,) = computation.inputs
     assert steel_input.source == "default-factor"
-    assert steel_input.default_factor_id == "inline: test default factor, illustrative"
+    assert steel_input.default_factor_id == "inline:assembly/steel"
     assert steel_input.reason == f"no verified declaration of {STEEL} received from the supplier"
     # 1 kg own direct CO2 of 2.25 is primary; the default-factor steel is secondary: 44.44 %
     assert computation.result.primary_data_share.quantize(Decimal("0.01")) == Decimal("44.44")
