@@ -99,12 +99,16 @@ def load_json(raw: bytes | str, *, check_duplicates: bool = True) -> tuple[Any, 
         if isinstance(raw, str):
             text, data = raw, raw.encode("utf-8", "surrogatepass")
         else:
-            data = bytes(raw)
-            text = data.decode("utf-8")
+            data = raw if isinstance(raw, bytes) else bytes(raw)
+            text = None  # decoded only when a json decoder needs it (msgspec reads UTF-8 bytes itself)
         try:
-            value = _FAST_DECODER.decode(text) if check_duplicates else _FAST_DECODER_UNCHECKED.decode(data)
+            if check_duplicates:
+                text = data.decode("utf-8") if text is None else text
+                value = _FAST_DECODER.decode(text)
+            else:
+                value = _FAST_DECODER_UNCHECKED.decode(data)
         except _NeedsReference:
-            return _DECODER.decode(text), False
+            return _DECODER.decode(data.decode("utf-8") if text is None else text), False
     except JsonParseError:
         raise
     except (ValueError, TypeError, RecursionError, msgspec.DecodeError) as exc:

@@ -17,6 +17,7 @@ Assurance: a registered verifier countersigns with a second proof chained to the
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -47,6 +48,7 @@ __all__ = [
     "assure",
     "build_declaration",
     "check_body_consistency",
+    "check_status_entries",
     "declaration_bytes",
     "declaration_id",
     "issuer_proof",
@@ -145,7 +147,47 @@ DeclarationDict = TypedDict(  # type: ignore[misc]
 )
 DeclarationDict.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
-_BODY_ADAPTER: TypeAdapter[Any] = TypeAdapter(DeclarationBody)
+# Verification validates the status entries by hand (check_status_entries, the same rules as
+# CredentialStatusEntry): per-entry TypedDict validation costs more than the whole rest of the envelope.
+_LeanBody = TypedDict(  # type: ignore[misc]
+    "_LeanBody", {**_BODY_FIELDS, "credentialStatus": Annotated[list[dict[str, Any]], Field(min_length=1)]}
+)
+_LeanBody.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+_BODY_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LeanBody)
+
+_ENTRY_REQUIRED = frozenset({"id", "type", "statusPurpose", "statusListIndex", "statusListCredential"})
+_ENTRY_KEYS = _ENTRY_REQUIRED | {"statusSize", "statusMessage"}
+_INDEX = re.compile(r"^(0|[1-9][0-9]{0,9})$")
+_HTTP_URL = re.compile(r"^https?://\S+$")
+
+
+def check_status_entries(entries: list[Any]) -> None:
+    """The CredentialStatusEntry rules, checked by hand (see _BODY_ADAPTER), plus the pcfx ones: messages of
+    a "message" entry are exactly the deprecation messages, and one entry is for revocation."""
+    revocation = False
+    for entry in entries:
+        if type(entry) is not dict or not _ENTRY_REQUIRED <= entry.keys() <= _ENTRY_KEYS:
+            raise ValueError("a credentialStatus entry has exactly the BitstringStatusListEntry members")
+        purpose, index, url = entry["statusPurpose"], entry["statusListIndex"], entry["statusListCredential"]
+        if (
+            type(entry["id"]) is not str
+            or entry["type"] != "BitstringStatusListEntry"
+            or purpose not in ("revocation", "suspension", "message")
+            or type(index) is not str
+            or not _INDEX.match(index)
+            or type(url) is not str
+            or not _HTTP_URL.match(url)
+            or ("statusSize" in entry and (type(entry["statusSize"]) is not int or entry["statusSize"] != 1))
+        ):
+            raise ValueError(f"invalid credentialStatus entry {entry.get('id')!r}")
+        if purpose == "message":
+            if entry.get("statusMessage") != DEPRECATION_MESSAGES:
+                raise ValueError('a "message" status entry must carry the pcfx deprecation messages')
+        elif "statusMessage" in entry:
+            raise ValueError("statusMessage belongs to message entries only")
+        revocation = revocation or purpose == "revocation"
+    if not revocation:
+        raise ValueError("credentialStatus needs a revocation entry")
 
 
 def check_body_consistency(body: Mapping[str, Any]) -> None:
@@ -156,17 +198,7 @@ def check_body_consistency(body: Mapping[str, Any]) -> None:
     footprint_id = subject.id if isinstance(subject, ProductFootprint) else subject["id"]
     if body["id"] != _derived_id(body["issuer"], footprint_id):
         raise ValueError("id is not the declaration id of this issuer and footprint")
-    revocation = False
-    for entry in body["credentialStatus"]:
-        purpose = entry["statusPurpose"]
-        if purpose == "message":
-            if entry.get("statusMessage") != DEPRECATION_MESSAGES:
-                raise ValueError('a "message" status entry must carry the pcfx deprecation messages')
-        elif "statusMessage" in entry:
-            raise ValueError("statusMessage belongs to message entries only")
-        revocation = revocation or purpose == "revocation"
-    if not revocation:
-        raise ValueError("credentialStatus needs a revocation entry")
+    check_status_entries(body["credentialStatus"])
 
 
 def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:

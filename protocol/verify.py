@@ -180,36 +180,37 @@ def _fail(reason: FailureReason, detail: str) -> VerificationError:
 
 
 class _Parsed:
-    """A parsed declaration and the canonical bytes of its body (everything but `proof`)."""
+    """A parsed declaration, its body (everything but `proof`) and the body's canonical bytes."""
 
-    __slots__ = ("body_jcs", "doc", "fast")
+    __slots__ = ("body", "body_jcs", "doc", "fast")
 
-    def __init__(self, doc: dict[str, Any], fast: bool, body_jcs: bytes) -> None:
-        self.doc, self.fast, self.body_jcs = doc, fast, body_jcs
+    def __init__(self, doc: dict[str, Any], fast: bool, body: dict[str, Any], body_jcs: bytes) -> None:
+        self.doc, self.fast, self.body, self.body_jcs = doc, fast, body, body_jcs
 
 
 def _parse(raw: bytes | str | Mapping[str, Any]) -> _Parsed:
     if isinstance(raw, Mapping):
         doc = dict(raw)
-        return _Parsed(doc, False, _body_jcs(doc, False))
+        body = {k: v for k, v in doc.items() if k != "proof"}
+        return _Parsed(doc, False, body, _body_jcs(body, False))
     try:
         # Duplicate members are refused; for canonical input (the wire form) the length proves there are
         # none (see load_json), any other input is parsed a second time with the per-object check.
         doc, fast = load_json(raw, check_duplicates=False)
         if not isinstance(doc, dict):
             raise _fail(FailureReason.MALFORMED, "a declaration is a JSON object")
-        body_jcs = _body_jcs(doc, fast)
+        body = {k: v for k, v in doc.items() if k != "proof"}
+        body_jcs = _body_jcs(body, fast)
         if not (fast and utf8_length(raw) == len(body_jcs) + _proof_member_length(doc)):
             load_json(raw)
     except JsonParseError as exc:
         raise _fail(FailureReason.MALFORMED, f"not JSON: {exc}") from None
     except UnicodeError:
         raise _fail(FailureReason.MALFORMED, "not UTF-8") from None
-    return _Parsed(doc, fast, body_jcs)
+    return _Parsed(doc, fast, body, body_jcs)
 
 
-def _body_jcs(doc: dict[str, Any], fast: bool) -> bytes:
-    body = {k: v for k, v in doc.items() if k != "proof"}
+def _body_jcs(body: dict[str, Any], fast: bool) -> bytes:
     try:
         return canonicalize_trusted(body) if fast else canonicalize(body)
     except CanonicalizationError as exc:
@@ -338,7 +339,7 @@ def _verify(
 
     try:
         # The proofs were checked above (assurances are judged one by one below): validate the rest.
-        body = validate_body({k: v for k, v in doc.items() if k != "proof"})
+        body = validate_body(parsed.body)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "declaration"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pcfx.protocol.declaration import declaration_bytes, sign_declaration
+from pcfx.protocol.declaration import Declaration, declaration_bytes, sign_declaration
 from pcfx.protocol.errors import FailureReason
 from pcfx.protocol.keys import generate_signing_key
 from pcfx.protocol.proof import add_proof
@@ -273,3 +273,43 @@ def test_after_valid_until(net: Network, footprint: dict[str, Any]) -> None:
 def test_valid_until_is_exclusive(net: Network, footprint: dict[str, Any]) -> None:
     doc = net.declare(footprint, valid_until=NOW + timedelta(days=1))
     assert verify(net, doc, now=NOW + timedelta(days=1)).reason is FailureReason.EXPIRED
+
+
+# the hand-written status entry check used on the verification path agrees with the schema model
+
+_ENTRY_CHANGES: list[tuple[str, Any]] = [
+    ("statusListIndex", "07"),
+    ("statusListIndex", 7),
+    ("statusListCredential", "ftp://supplier.example/status"),
+    ("statusPurpose", "refresh"),
+    ("type", "StatusList2021Entry"),
+    ("id", 5),
+    ("statusSize", 2),
+    ("statusSize", True),
+    ("statusSize", "1"),
+    ("statusMessage", [{"status": "0x0", "message": "active"}]),
+    ("extra", "member"),
+    ("statusSize", 1),
+]
+
+
+@pytest.mark.parametrize(("member", "value"), _ENTRY_CHANGES, ids=[f"{m}={v!r}" for m, v in _ENTRY_CHANGES])
+def test_status_entry_rules_match_the_schema_model(
+    net: Network, footprint: dict[str, Any], member: str, value: Any
+) -> None:
+    doc = net.declare(footprint)
+    doc["credentialStatus"][0][member] = value
+    signed = resigned(net, doc)
+    try:
+        Declaration.model_validate(signed)
+        model_ok = True
+    except ValueError:
+        model_ok = False
+    assert verify(net, signed).ok is model_ok
+    assert model_ok is (member == "statusSize" and value == 1 and value is not True)
+
+
+def test_missing_status_entry_member_is_schema_invalid(net: Network, footprint: dict[str, Any]) -> None:
+    doc = net.declare(footprint)
+    del doc["credentialStatus"][0]["statusListIndex"]
+    assert verify(net, resigned(net, doc)).reason is FailureReason.SCHEMA_INVALID
