@@ -252,7 +252,7 @@ class _Demo:
         )
         for column in (
             "input",
-            "supplier",
+            "supplier (issuer)",
             "outcome",
             "declaration",
             "issuer key",
@@ -267,7 +267,7 @@ class _Demo:
             if item.source == "supplier-declaration" and item.receipt is not None:
                 table.add_row(
                     item.flow,
-                    legal.get(item.issuer or "", name),
+                    f"{legal.get(item.issuer or '', name)}\n[dim]{item.issuer}[/dim]",
                     "[green]verified, used[/green]",
                     _short(item.declaration_id),
                     "#" + _short((item.receipt.key_id or "").split("#")[-1], 16),
