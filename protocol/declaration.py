@@ -32,7 +32,7 @@ from pcfx.protocol.keys import Ed25519PrivateKey
 from pcfx.protocol.pact.v3 import ProductFootprint, dump_footprint, parse_footprint
 from pcfx.protocol.proof import CRYPTOSUITE, PROOF_TYPE, add_proof, proofs_of
 from pcfx.protocol.status import DEPRECATION_MESSAGES, status_entries
-from pydantic import ConfigDict, Field, RootModel, Strict, TypeAdapter, model_validator, with_config
+from pydantic import ConfigDict, Field, RootModel, Strict, ValidationError, model_validator, with_config
 from typing_extensions import TypedDict
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Declaration",
     "DeclarationBody",
     "DeclarationDict",
+    "InvalidDeclaration",
     "StatusMessage",
     "assure",
     "build_declaration",
@@ -147,14 +148,6 @@ DeclarationDict = TypedDict(  # type: ignore[misc]
 )
 DeclarationDict.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
-# Verification validates the status entries by hand (check_status_entries, the same rules as
-# CredentialStatusEntry): per-entry TypedDict validation costs more than the whole rest of the envelope.
-_LeanBody = TypedDict(  # type: ignore[misc]
-    "_LeanBody", {**_BODY_FIELDS, "credentialStatus": Annotated[list[dict[str, Any]], Field(min_length=1)]}
-)
-_LeanBody.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
-_BODY_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LeanBody)
-
 _ENTRY_REQUIRED = frozenset({"id", "type", "statusPurpose", "statusListIndex", "statusListCredential"})
 _ENTRY_KEYS = _ENTRY_REQUIRED | {"statusSize", "statusMessage"}
 _INDEX = re.compile(r"^(0|[1-9][0-9]{0,9})$")
@@ -162,7 +155,7 @@ _HTTP_URL = re.compile(r"^https?://\S+$")
 
 
 def check_status_entries(entries: list[Any]) -> None:
-    """The CredentialStatusEntry rules, checked by hand (see _BODY_ADAPTER), plus the pcfx ones: messages of
+    """The CredentialStatusEntry rules, checked by hand (see validate_body), plus the pcfx ones: messages of
     a "message" entry are exactly the deprecation messages, and one entry is for revocation."""
     revocation = False
     for entry in entries:
@@ -201,13 +194,58 @@ def check_body_consistency(body: Mapping[str, Any]) -> None:
     check_status_entries(body["credentialStatus"])
 
 
+# The envelope is checked by hand on the verification path, with exactly the rules of the TypedDicts above
+# (tests compare both on every kind of violation): pydantic's per-object overhead for a dozen envelope members
+# and entries cost about a third of the PACT footprint's own validation.
+_BODY_KEYS = frozenset(_BODY_FIELDS)
+_CONTEXT = list(DECLARATION_CONTEXT)
+_TYPE = list(DECLARATION_TYPE)
+_ID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_ISSUER = re.compile(r"^did:[a-z0-9]+:\S+$")
+_DATETIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+class InvalidDeclaration(ValueError):
+    """A declaration (without its proofs) breaks the declaration schema or a pcfx consistency rule."""
+
+
 def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a declaration without its `proof` member: a copy whose credentialSubject is a ProductFootprint.
 
-    Raises pydantic.ValidationError for schema violations, ValueError for the consistency rules.
+    Raises InvalidDeclaration naming the first violation.
     """
-    body = _BODY_ADAPTER.validate_python(doc)
-    check_body_consistency(body)
+    if not isinstance(doc, Mapping) or doc.keys() != _BODY_KEYS:
+        missing = sorted(_BODY_KEYS - doc.keys()) if isinstance(doc, Mapping) else []
+        extra = sorted(doc.keys() - _BODY_KEYS) if isinstance(doc, Mapping) else []
+        raise InvalidDeclaration(f"declaration members: missing {missing}, not allowed {extra}")
+    for name, expected in (("@context", _CONTEXT), ("type", _TYPE)):
+        value = doc[name]
+        if type(value) not in (list, tuple) or list(value) != expected:
+            raise InvalidDeclaration(f"{name} must be {expected}")
+    for name, pattern in (
+        ("id", _ID),
+        ("issuer", _ISSUER),
+        ("validFrom", _DATETIME_SHAPE),
+        ("validUntil", _DATETIME_SHAPE),
+    ):
+        value = doc[name]
+        if not isinstance(value, str) or pattern.match(value) is None:
+            raise InvalidDeclaration(f"{name}: {value!r} does not match {pattern.pattern}")
+    status = doc["credentialStatus"]
+    if type(status) is not list or not status:
+        raise InvalidDeclaration("credentialStatus must be a non-empty array")
+    try:
+        footprint = ProductFootprint.model_validate(doc["credentialSubject"])
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidDeclaration(f"credentialSubject.{where}: {first['msg']}".rstrip(".")) from None
+    body = dict(doc)
+    body["credentialSubject"] = footprint
+    try:
+        check_body_consistency(body)
+    except ValueError as exc:
+        raise InvalidDeclaration(str(exc)) from None
     return body
 
 

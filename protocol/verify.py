@@ -30,7 +30,7 @@ from typing import Any
 
 from pcfx.protocol.canonical import JsonParseError, canonicalize, canonicalize_trusted, load_json, utf8_length
 from pcfx.protocol.dates import parse_datetime
-from pcfx.protocol.declaration import validate_body
+from pcfx.protocol.declaration import InvalidDeclaration, validate_body
 from pcfx.protocol.did import did_of
 from pcfx.protocol.errors import (
     CanonicalizationError,
@@ -44,7 +44,6 @@ from pcfx.protocol.pact.v3 import ProductFootprint
 from pcfx.protocol.proof import CRYPTOSUITE, PROOF_TYPE, decode_proof_value, ed25519_verify, signing_input
 from pcfx.protocol.registry import RegisteredKey, Role, TrustRegistry, check_key_window, lookup_key
 from pcfx.protocol.status import StatusLookup
-from pydantic import ValidationError
 
 __all__ = [
     "AssuranceResult",
@@ -340,11 +339,7 @@ def _verify(
     try:
         # The proofs were checked above (assurances are judged one by one below): validate the rest.
         body = validate_body(parsed.body)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "declaration"
-        raise _fail(FailureReason.SCHEMA_INVALID, f"{where}: {first['msg']}") from None
-    except ValueError as exc:
+    except InvalidDeclaration as exc:
         raise _fail(FailureReason.SCHEMA_INVALID, str(exc)) from None
     footprint: ProductFootprint = body["credentialSubject"]
 

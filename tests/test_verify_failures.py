@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pcfx.protocol.declaration import Declaration, declaration_bytes, sign_declaration
+from pcfx.protocol.declaration import (
+    Declaration,
+    InvalidDeclaration,
+    declaration_bytes,
+    sign_declaration,
+    validate_body,
+)
 from pcfx.protocol.errors import FailureReason
 from pcfx.protocol.keys import generate_signing_key
 from pcfx.protocol.proof import add_proof
@@ -313,3 +319,55 @@ def test_missing_status_entry_member_is_schema_invalid(net: Network, footprint: 
     doc = net.declare(footprint)
     del doc["credentialStatus"][0]["statusListIndex"]
     assert verify(net, resigned(net, doc)).reason is FailureReason.SCHEMA_INVALID
+
+
+# the hand-written envelope check of the verification path agrees with the declaration schema model
+
+_ENVELOPE_CHANGES: list[tuple[str, Any]] = [
+    ("@context", ["https://www.w3.org/ns/credentials/v2"]),
+    ("@context", ["https://pcfx.dev/contexts/declaration-v1.jsonld", "https://www.w3.org/ns/credentials/v2"]),
+    ("@context", "https://www.w3.org/ns/credentials/v2"),
+    ("type", ["VerifiableCredential"]),
+    ("type", ["ProductFootprintDeclaration", "VerifiableCredential"]),
+    ("id", "urn:uuid:5B279B60-BFB3-5D86-8DAC-01F3A16D93A5"),
+    ("id", 5),
+    ("issuer", "did:Web:supplier.example"),
+    ("issuer", None),
+    ("validFrom", "2026-05-30T12:00:00"),
+    ("validFrom", "2026-13-01T00:00:00Z"),
+    ("validFrom", 20260530),
+    ("credentialStatus", []),
+    ("credentialStatus", "https://supplier.example/status"),
+    ("credentialStatus", [5]),
+    ("credentialSubject", "footprint"),
+    ("credentialSubject", {"id": "x"}),
+    ("evidence", []),
+    ("validUntil", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("member", "value"), _ENVELOPE_CHANGES, ids=[f"{m}={v!r}"[:60] for m, v in _ENVELOPE_CHANGES]
+)
+def test_envelope_rules_match_the_schema_model(
+    net: Network, footprint: dict[str, Any], member: str, value: Any
+) -> None:
+    doc = net.declare(footprint)
+    if value is None:
+        del doc[member]
+    else:
+        doc[member] = value
+    body = {k: v for k, v in doc.items() if k != "proof"}
+    with pytest.raises(ValueError):
+        Declaration.model_validate(doc)
+    with pytest.raises(InvalidDeclaration):
+        validate_body(body)
+
+
+def test_valid_envelope_passes_both_checks(net: Network, footprint: dict[str, Any]) -> None:
+    doc = net.declare(footprint)
+    Declaration.model_validate(doc)
+    assert (
+        validate_body({k: v for k, v in doc.items() if k != "proof"})["credentialSubject"].id
+        == footprint["id"]
+    )
