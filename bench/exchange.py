@@ -70,6 +70,7 @@ async def ingest_throughput(n: int) -> None:
         ingest = n / (time.perf_counter() - start)
         await buyer.stop()
         await supplier.stop()
+    shutil.rmtree(root, ignore_errors=True)
     print(f"declarations           {n} (bare verification ok: {ok})")
     print(f"bare verification      {bare:10.0f} /s")
     print(f"end-to-end ingestion   {ingest:10.0f} /s   ({100 * ingest / bare:.0f}% of bare; goal >= 80%)")
