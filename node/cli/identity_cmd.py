@@ -118,7 +118,10 @@ def keys_new(
     directory: DirOption = None,
     home: HomeOption = None,
     web: Annotated[
-        str | None, typer.Option("--web", help="did:web domain with optional path (example.com:pcfx); default: a did:key.")
+        str | None,
+        typer.Option(
+            "--web", help="did:web domain with optional path (example.com:pcfx); default: a did:key."
+        ),
     ] = None,
     rotate: Annotated[
         bool, typer.Option("--rotate", help="Retire the current signing key and start a new one.")
