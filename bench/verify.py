@@ -184,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     result = measure_verify(args.n, reps=args.reps)
+    # The host is shared: its load average says how much the figures can be trusted.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"declarations: {result['declarations']} PACT samples, {result['mean_wire_bytes']:.0f} bytes on average; "
-        f"n={result['n']} per run, {result['reps']} runs, one core"
+        f"n={result['n']} per run, {result['reps']} runs, one core; host load average {load:.2f} on {os.cpu_count()} cores"
     )
     print(
         f"{'run':>4} {'pipeline/s':>11} {'crypto raw/s':>13} {'sodium raw/s':>13} {'ratio':>6} {'sign/s':>8} {'raw sign/s':>11}"
