@@ -31,7 +31,6 @@ from pcfx.protocol.registry import (
 
 __all__ = [
     "CHAIN",
-    "FOSSIL_CARBON",
     "DemoCompany",
     "DemoNetwork",
     "build_network",
@@ -52,53 +51,15 @@ CHAIN = (
     "mobile-handset",
 )
 
-#: PACT requires fossilCarbonContent; the example inventories leave it out. Demo values (kg fossil C per
-#: declared unit), each with its basis. ILLUSTRATIVE demo assumptions, not measured contents.
-FOSSIL_CARBON: dict[str, tuple[str, str]] = {
-    "lime": ("0", "illustrative demo assumption: carbon of residual carbonate in quicklime not counted"),
-    "ferroalloy": (
-        "18",
-        "illustrative demo assumption: about 1.8 % carbon (from coke) in silicomanganese 6517, grade limit "
-        "not verified against the standard text",
-    ),
-    "steel-bf-bof": (
-        "2",
-        "illustrative demo assumption: about 0.2 % carbon in Q235B structural steel, grade limit not "
-        "verified against the standard text",
-    ),
-    "industrial-silicon": ("0", "illustrative demo assumption: carbon impurity of silicon 553 not counted"),
-    "cathode-copper": ("0", "illustrative demo assumption: Cu-CATH-1 (>= 99.99 % Cu) holds no carbon"),
-    "flat-glass": ("0", "illustrative demo assumption: soda-lime float glass holds no carbon"),
-    "li-ion-battery": (
-        "1.28",
-        "illustrative demo estimate from the example's bill of materials per kWh: synthetic graphite 1.0 kg "
-        "(about 1.0 kg C), carbonate electrolyte solvents 0.6 kg (about 0.21 kg C), PE separator 0.08 kg "
-        "(about 0.07 kg C)",
-    ),
-    "mobile-handset": (
-        "0.05",
-        "illustrative demo assumption: fossil carbon in laminates, plastics and the cell; not derived",
-    ),
-}
-
 _KEYS_SINCE = timedelta(days=30)
 _COMPANY = re.compile(r"\((Demo [^)]+)\)\s*$")
 _USCC_IN_PRODUCT = re.compile(r"^urn:pcfx:product:([0-9A-Z]{18}):")
 
 
 def example_inventory(name: str) -> Inventory:
-    """The packaged example inventory `name`, with the demo fossil carbon content filled in (and said so in
-    its note) when the example has none."""
+    """The packaged example inventory `name` (pcfx.node data/examples)."""
     with resources.as_file(resources.files("pcfx.node").joinpath("data", "examples", f"{name}.yaml")) as path:
-        inventory = load_inventory(path)
-    if inventory.product.fossil_carbon_content is not None or name not in FOSSIL_CARBON:
-        return inventory
-    value, basis = FOSSIL_CARBON[name]
-    data = inventory.model_dump(mode="json", exclude_none=True)
-    data["product"]["fossil_carbon_content"] = value
-    note = f"fossil carbon content {value} kg C per declared unit: {basis}"
-    data["note"] = "; ".join(n for n in (data.get("note"), note) if n)
-    return parse_inventory(data, source=f"example {name}.yaml")
+        return load_inventory(path)
 
 
 def revised(inventory: Inventory, factor_id: str, value: str) -> Inventory:
