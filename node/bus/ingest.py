@@ -4,30 +4,40 @@ A batch of messages is decided in one database transaction; acks go out only aft
 anywhere before the commit leads to redelivery, and a crash after it to a harmless duplicate (same bytes,
 recognised by hash, acked without change). Invalid messages are quarantined with their reason and
 terminated (never redelivered); transient failures (database unavailable, status list not yet known) are
-nak'ed with exponential backoff."""
+nak'ed with exponential backoff.
+
+The batch path: one query for the hashes already stored, verification of the rest in memory, one query
+each for the declaration ids and the newest stored version of every (issuer, product) concerned, the
+downgrade rule applied in Python (also between messages of the batch), then one multi-row INSERT per table
+(receipts, declarations, quarantine, audit) and one commit. Status-list messages, rare, are decided one by
+one at their place in the batch. Anything unexpected in the batch path falls back to deciding message by
+message, each in its own savepoint."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from pcfx.node.bus.consumers import BatchPuller
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
-from pcfx.node.store.facts import FactsError, declaration_facts
-from pcfx.node.store.models import Declaration, DeclarationState, Origin
+from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
+from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
 from pcfx.node.store.repository import StoreOutcome
-from pcfx.protocol.subjects import decl_subject, parse_subject
+from pcfx.protocol.subjects import decl_subject, parse_subject, subject_token
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -36,6 +46,7 @@ from sqlmodel import Session, select
 __all__ = [
     "Action",
     "Decision",
+    "Incoming",
     "IngestReason",
     "Ingestor",
     "StoredEvent",
@@ -137,11 +148,45 @@ def backoff_delay(num_delivered: int, *, base: float = 0.5, cap: float = 30.0) -
 
 
 @dataclass
-class _Incoming:
+class Incoming:
+    """One message to decide: its bytes, subject, stream sequence (None off the stream), delivery count."""
+
     raw: bytes
     subject: str
-    stream_seq: int | None
-    num_delivered: int
+    stream_seq: int | None = None
+    num_delivered: int = 1
+
+
+_Incoming = Incoming  # the name before it was public
+
+
+@dataclass(slots=True)
+class _Head:
+    """The newest version of one (issuer, product) while a batch is decided: stored, or stored by the batch."""
+
+    declaration_id: str
+    created: datetime
+    state: str
+    preceding: Callable[[], Sequence[str]]
+    row_id: int | None = None  # a row stored before the batch
+    pending: dict[str, Any] | None = None  # a row the batch is about to insert
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """What the batch path decided for one declaration message; rows are written after the whole batch."""
+
+    index: int
+    item: Incoming
+    digest: str
+    decision: Decision | None = None
+    receipt: int | None = None  # position in the batch's receipt rows
+    quarantine: tuple[str, str | None, str | None, str | None] | None = None  # reason, detail, id, issuer
+    facts: DeclarationFacts | None = None
+    state: str | None = None  # state the declaration is stored in
+    row: dict[str, Any] | None = None
+    superseded: str | None = None  # declaration id of the version it retires
+    superseded_row: int | None = None  # that version's row id, when it was stored before the batch
 
 
 @dataclass
@@ -160,17 +205,18 @@ class Ingestor:
         self.listeners.append(listener)
 
     # Core: one transaction per batch -------------------------------------------------------------------
-    def decide_batch(self, items: Sequence[_Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
+    def decide_batch(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
         """Decide every message in one transaction (sync; the caller acks afterwards)."""
         try:
-            with session_scope(self.engine) as session:
-                decisions: list[Decision] = []
-                events: list[StoredEvent] = []
-                for item in items:
-                    with session.begin_nested():
-                        decision = self._decide(session, item, events)
-                    decisions.append(decision)
-            return decisions, events
+            try:
+                return self._decide_bulk(items)
+            except (OperationalError, PoolTimeoutError):
+                raise
+            except Exception:
+                # A concurrent writer (IntegrityError) or a bug: the transaction was rolled back; decide
+                # again message by message, so one bad message is retried or quarantined on its own.
+                log.exception("batch path failed for %d messages; deciding them one by one", len(items))
+                return self._decide_each(items)
         except (OperationalError, PoolTimeoutError) as exc:
             log.warning("store unavailable, batch of %d will be redelivered: %s", len(items), exc)
             return [
@@ -178,7 +224,321 @@ class Ingestor:
                 for i in items
             ], []
 
-    def _decide(self, session: Session, item: _Incoming, events: list[StoredEvent]) -> Decision:
+    def _decide_each(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
+        with session_scope(self.engine) as session:
+            decisions: list[Decision] = []
+            events: list[StoredEvent] = []
+            for item in items:
+                with session.begin_nested():
+                    decision = self._decide(session, item, events)
+                decisions.append(decision)
+        return decisions, events
+
+    def _decide_bulk(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
+        decisions: list[Decision | None] = [None] * len(items)
+        events: list[StoredEvent] = []
+        with session_scope(self.engine) as session:
+            run: list[tuple[int, Incoming]] = []
+            for index, item in enumerate(items):
+                if len(item.raw) <= self.max_bytes and item.subject.startswith(_STATUS_PREFIX):
+                    # A status list changes what later declarations verify to and the state of stored
+                    # ones: the declarations before it are decided and written first.
+                    self._decide_run(session, run, decisions, events)
+                    run = []
+                    with session.begin_nested():
+                        decisions[index] = self._decide(session, item, events)
+                else:
+                    run.append((index, item))
+            self._decide_run(session, run, decisions, events)
+        assert all(d is not None for d in decisions)
+        return decisions, events  # type: ignore[return-value]
+
+    def _decide_run(
+        self,
+        session: Session,
+        run: Sequence[tuple[int, Incoming]],
+        decisions: list[Decision | None],
+        events: list[StoredEvent],
+    ) -> None:
+        """Decide and write consecutive non-status messages with a fixed number of statements."""
+        if not run:
+            return
+        now = utcnow()
+        verdicts = [_Verdict(index, item, hashlib.sha256(item.raw).hexdigest()) for index, item in run]
+        receipts: list[dict[str, Any]] = []
+        known = repo.known_digests(session, digests=[v.digest for v in verdicts])
+        first: dict[tuple[str, str], _Verdict] = {}  # first message of the run with these bytes and subject
+        to_verify: list[_Verdict] = []
+        for verdict in verdicts:
+            self._screen(verdict, known, first, to_verify)
+        results = self._verify(session, [v.item.raw for v in to_verify], now)
+        candidates: list[_Verdict] = []
+        for verdict, result in zip(to_verify, results, strict=True):
+            if self._judge(verdict, result, receipts, now):
+                candidates.append(verdict)
+        self._apply_versions(session, candidates, now)
+        # Bytes stored by an earlier message of the run are a duplicate for every later copy (as if stored
+        # in a transaction of their own); a copy of a message that was not stored shares its fate.
+        stored: dict[str, _Verdict] = {}
+        for verdict in verdicts:
+            earlier = stored.get(verdict.digest)
+            if earlier is not None and earlier.decision is not None:
+                verdict.quarantine = None
+                verdict.decision = Decision(Action.ACK, "duplicate", None, earlier.decision.declaration_id)
+            elif verdict.decision is None:
+                _follow(verdict, first[(verdict.digest, verdict.item.subject)])
+            elif verdict.decision.outcome == "stored":
+                stored[verdict.digest] = verdict
+        self._write(session, verdicts, receipts, now, events)
+        for verdict in verdicts:
+            decisions[verdict.index] = verdict.decision
+
+    def _screen(
+        self,
+        verdict: _Verdict,
+        known: dict[str, str],
+        first: dict[tuple[str, str], _Verdict],
+        to_verify: list[_Verdict],
+    ) -> None:
+        # The checks before verification, in the order of `_decide_unguarded`.
+        item = verdict.item
+        if len(item.raw) > self.max_bytes:
+            _reject(verdict, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {self.max_bytes}")
+            return
+        try:
+            kind, _, _ = parse_subject(item.subject)
+        except ValueError as exc:
+            _reject(verdict, IngestReason.UNKNOWN_SUBJECT, str(exc))
+            return
+        if kind != "decl":
+            _reject(verdict, IngestReason.UNKNOWN_SUBJECT, f"not a declaration: {kind}")
+            return
+        if verdict.digest in known:
+            # Redelivery or replay of bytes already verified and stored: nothing to do.
+            verdict.decision = Decision(Action.ACK, "duplicate", None, known[verdict.digest])
+            return
+        key = (verdict.digest, item.subject)
+        if key in first:
+            return  # the same message twice in one run: verified once, the copy follows the first
+        first[key] = verdict
+        to_verify.append(verdict)
+
+    def _verify(self, session: Session, raws: list[bytes], now: datetime) -> Iterator[VerificationLike]:
+        # One result at a time: each is judged and dropped before the next is computed (see verify_batch).
+        verify_batch = getattr(self.verifier, "verify_batch", None)
+        if verify_batch is not None:
+            return iter(verify_batch(raws, session=session, now=now))
+        return (self.verifier.verify_declaration(raw, session=session) for raw in raws)
+
+    def _judge(
+        self, verdict: _Verdict, result: VerificationLike, receipts: list[dict[str, Any]], now: datetime
+    ) -> bool:
+        """Record the verification outcome; True when the declaration goes on to the version checks."""
+        item = verdict.item
+        if not result.ok and self.verifier.is_transient(result):
+            verdict.decision = Decision(
+                Action.NAK, "retry", str(result.reason), delay=backoff_delay(item.num_delivered)
+            )
+            return False
+        verdict.receipt = len(receipts)
+        receipts.append(
+            repo.receipt_row(
+                digest=verdict.digest,
+                ok=bool(result.ok),
+                verified_at=now,
+                reason=None if result.ok else str(result.reason),
+                detail=result.detail,
+                declaration_id=result.declaration_id,
+                issuer=result.issuer,
+                verification_method=result.verification_method,
+                registry_version=result.registry_version,
+            )
+        )
+        # Revoked / suspended / deprecated is the last check: the declaration is authentic, only not usable.
+        # It is stored in that state (it still counts for the downgrade rule) instead of quarantined.
+        status_state = _STATUS_STATES.get(str(result.reason)) if not result.ok else None
+        if not result.ok and (status_state is None or result.declaration is None):
+            _reject(verdict, str(result.reason), result.detail, result.declaration_id, result.issuer)
+            return False
+        try:
+            document = result.declaration if result.declaration is not None else json.loads(item.raw)
+            facts = declaration_facts(document, declaration_id=result.declaration_id)
+        except (FactsError, ValueError) as exc:
+            _reject(verdict, "malformed", str(exc))
+            return False
+        _, issuer_token, product_token = parse_subject(item.subject)  # checked in `_screen`
+        if issuer_token != _token(facts.issuer) or product_token != _token(facts.product_id):
+            expected = decl_subject(facts.issuer, facts.product_id)
+            _reject(
+                verdict,
+                IngestReason.SUBJECT_MISMATCH,
+                f"declaration of {facts.issuer} / {facts.product_id} belongs on {expected}",
+                facts.declaration_id,
+                facts.issuer,
+            )
+            return False
+        verdict.facts = facts
+        verdict.state = str(status_state) if status_state is not None else None
+        return True
+
+    def _apply_versions(self, session: Session, candidates: list[_Verdict], now: datetime) -> None:
+        """Same id, conflict and downgrade rules as `store_declaration`, for the whole run in message order."""
+        if not candidates:
+            return
+        facts_of = [v.facts for v in candidates if v.facts is not None]
+        stored_ids = repo.existing_declaration_ids(
+            session, declaration_ids=[f.declaration_id for f in facts_of]
+        )
+        heads: dict[tuple[str, str], _Head] = {
+            key: _Head(v.declaration_id, v.footprint_created, v.state, v.preceding_footprint_ids, row_id=v.id)
+            for key, v in repo.newest_versions(
+                session, keys=[(f.issuer, f.product_id) for f in facts_of]
+            ).items()
+        }
+        batch_ids: set[str] = set()
+        for verdict in candidates:
+            facts = verdict.facts
+            assert facts is not None
+            stored_digest = stored_ids.get(facts.declaration_id)
+            if stored_digest == verdict.digest:
+                verdict.decision = Decision(Action.ACK, "duplicate", None, facts.declaration_id)
+                continue
+            if stored_digest is not None or facts.declaration_id in batch_ids:
+                _reject(
+                    verdict,
+                    IngestReason.CONFLICT,
+                    "a different declaration with this id is already stored",
+                    facts.declaration_id,
+                    facts.issuer,
+                )
+                continue
+            key = (facts.issuer, facts.product_id)
+            head = heads.get(key)
+            if head is not None and (
+                facts.footprint_created <= head.created or facts.footprint_id in head.preceding()
+            ):
+                # Same instant counts as older: ambiguous order, so the incoming one never wins.
+                _reject(
+                    verdict,
+                    IngestReason.DOWNGRADE,
+                    f"created {facts.footprint_created.isoformat()} is not newer than stored "
+                    f"{head.declaration_id} created {head.created.isoformat()}",
+                    facts.declaration_id,
+                    facts.issuer,
+                )
+                continue
+            row = repo.declaration_row(
+                raw=verdict.item.raw,
+                digest=verdict.digest,
+                facts=facts,
+                stored_at=now,
+                state=verdict.state,
+                subject=verdict.item.subject,
+                stream_seq=verdict.item.stream_seq,
+            )
+            # Only the newest version can be usable, so it is the only one to retire; a suspended newest is
+            # retired too, so a later un-suspension cannot revive an old version.
+            if head is not None and head.state in _RETIRED_ON_NEW_VERSION:
+                verdict.superseded = head.declaration_id
+                if head.pending is not None:
+                    head.pending.update(
+                        state=str(DeclarationState.SUPERSEDED),
+                        state_changed_at=now,
+                        superseded_by=facts.declaration_id,
+                    )
+                else:
+                    verdict.superseded_row = head.row_id
+            verdict.row, verdict.state = row, row["state"]
+            verdict.decision = Decision(Action.ACK, "stored", None, facts.declaration_id)
+            batch_ids.add(facts.declaration_id)
+            preceding = facts.preceding_footprint_ids
+            heads[key] = _Head(
+                facts.declaration_id,
+                facts.footprint_created,
+                row["state"],
+                lambda p=preceding: p,
+                pending=row,
+            )
+
+    def _write(
+        self,
+        session: Session,
+        verdicts: Sequence[_Verdict],
+        receipts: list[dict[str, Any]],
+        now: datetime,
+        events: list[StoredEvent],
+    ) -> None:
+        receipt_ids = repo.insert_receipts(session, receipts)
+        declarations: list[dict[str, Any]] = []
+        superseded_rows: list[tuple[int, str]] = []
+        quarantined: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
+        for verdict in verdicts:
+            item = verdict.item
+            receipt_id = None if verdict.receipt is None else receipt_ids[verdict.receipt]
+            if verdict.quarantine is not None:
+                reason, detail, declaration_id, issuer = verdict.quarantine
+                quarantined.append(
+                    repo.quarantine_row(
+                        raw=item.raw,
+                        digest=verdict.digest,
+                        reason=reason,
+                        detail=detail,
+                        received_at=now,
+                        subject=item.subject,
+                        stream_seq=item.stream_seq,
+                        declaration_id=declaration_id,
+                        issuer=issuer,
+                        receipt_id=receipt_id,
+                    )
+                )
+                audit.append(
+                    repo.audit_row(
+                        event="quarantined",
+                        at=now,
+                        declaration_id=declaration_id,
+                        subject=item.subject,
+                        detail={"reason": reason, "detail": detail, "stream_seq": item.stream_seq},
+                    )
+                )
+            elif verdict.row is not None and verdict.facts is not None:
+                facts, row = verdict.facts, verdict.row
+                row["receipt_id"] = receipt_id
+                declarations.append(row)
+                if verdict.superseded_row is not None:
+                    superseded_rows.append((verdict.superseded_row, facts.declaration_id))
+                audit.append(
+                    repo.audit_row(
+                        event="declaration stored",
+                        at=now,
+                        declaration_id=facts.declaration_id,
+                        subject=item.subject,
+                        detail={
+                            "receipt_id": receipt_id,
+                            "state": verdict.state,
+                            "supersedes": verdict.superseded,
+                        },
+                    )
+                )
+                events.append(
+                    StoredEvent(
+                        declaration_id=facts.declaration_id,
+                        issuer=facts.issuer,
+                        product_id=facts.product_id,
+                        state=verdict.state or row["state"],
+                        receipt_id=receipt_id,
+                        superseded=verdict.superseded,
+                    )
+                )
+        repo.supersede_declarations(session, superseded_rows, at=now)
+        repo.insert_declarations(session, declarations)
+        repo.insert_quarantined(session, quarantined)
+        repo.insert_audit(session, audit)
+        # ORM objects loaded earlier in this session (status-list handling) must not shadow these rows.
+        session.expire_all()
+
+    # Per message: status lists, and the fallback of a batch --------------------------------------------
+    def _decide(self, session: Session, item: Incoming, events: list[StoredEvent]) -> Decision:
         try:
             return self._decide_unguarded(session, item, events)
         except (OperationalError, PoolTimeoutError):
@@ -195,7 +555,7 @@ class Ingestor:
     def _quarantine(
         self,
         session: Session,
-        item: _Incoming,
+        item: Incoming,
         reason: str,
         detail: str | None,
         *,
@@ -223,7 +583,7 @@ class Ingestor:
         )
         return Decision(Action.TERM, "quarantined", str(reason), declaration_id)
 
-    def _decide_unguarded(self, session: Session, item: _Incoming, events: list[StoredEvent]) -> Decision:
+    def _decide_unguarded(self, session: Session, item: Incoming, events: list[StoredEvent]) -> Decision:
         if len(item.raw) > self.max_bytes:
             return self._quarantine(
                 session, item, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {self.max_bytes}"
@@ -345,7 +705,7 @@ class Ingestor:
         )
         return Decision(Action.ACK, "stored", None, facts.declaration_id)
 
-    def _decide_status(self, session: Session, item: _Incoming, events: list[StoredEvent]) -> Decision:
+    def _decide_status(self, session: Session, item: Incoming, events: list[StoredEvent]) -> Decision:
         outcome = self.verifier.handle_status_list(item.raw, subject=item.subject, session=session)
         if outcome.transient:
             return Decision(Action.NAK, "retry", outcome.reason, delay=backoff_delay(item.num_delivered))
@@ -380,7 +740,12 @@ class Ingestor:
         """Decide, commit, then acknowledge `messages` (from one fetch), and notify listeners."""
         items = [_incoming(m) for m in messages]
         async with self._lock:
+            # One turn of the loop first: the puller's request for the next batch leaves now, and the server
+            # delivers it while this batch is decided.
+            await asyncio.sleep(0)
             decisions, events = self.decide_batch(items)
+        # Acks are published without waiting for the server's confirmation: a lost ack only causes a
+        # redelivery, which is recognised as a duplicate.
         for message, decision in zip(messages, decisions, strict=True):
             try:
                 if decision.action is Action.ACK:
@@ -389,15 +754,15 @@ class Ingestor:
                     await message.term()
                 else:
                     await message.nak(delay=decision.delay)
-            except Exception as exc:  # a lost ack only causes a redelivery, which is a duplicate
-                log.info("ack of %s failed: %r", message.subject, exc)
+            except Exception as exc:
+                log.debug("ack of %s failed: %r", message.subject, exc)
         await self._notify(events)
         return decisions
 
     async def ingest_raw(self, raw: bytes, *, subject: str) -> Decision:
         """Decide one message that did not come from a consumer (request-reply pull, KV read)."""
         async with self._lock:
-            decisions, events = self.decide_batch([_Incoming(raw, subject, None, 1)])
+            decisions, events = self.decide_batch([Incoming(raw, subject, None, 1)])
         await self._notify(events)
         return decisions[0]
 
@@ -412,13 +777,47 @@ class Ingestor:
                     log.exception("listener failed on %s", event.declaration_id)
 
 
-def _incoming(message: Msg) -> _Incoming:
+_STATUS_PREFIX = "pcfx.v1.status."
+#: Subject tokens of identifiers (the issuer's repeats in every message, a product's in every version).
+_token = functools.lru_cache(maxsize=65536)(subject_token)
+_RETIRED_ON_NEW_VERSION = frozenset({DeclarationState.ACTIVE, DeclarationState.SUSPENDED})
+
+
+def _reject(
+    verdict: _Verdict,
+    reason: str,
+    detail: str | None,
+    declaration_id: str | None = None,
+    issuer: str | None = None,
+) -> None:
+    verdict.quarantine = (str(reason), detail, declaration_id, issuer)
+    verdict.decision = Decision(Action.TERM, "quarantined", str(reason), declaration_id)
+
+
+def _follow(copy: _Verdict, original: _Verdict) -> None:
+    """A message repeated in one run whose first copy was not stored: the same decision (retry, reject)."""
+    decision = original.decision
+    assert decision is not None
+    if original.quarantine is not None:
+        copy.quarantine, copy.receipt = original.quarantine, original.receipt
+        copy.decision = decision
+    else:
+        copy.decision = Decision(
+            decision.action,
+            decision.outcome,
+            decision.reason,
+            decision.declaration_id,
+            backoff_delay(copy.item.num_delivered) if decision.action is Action.NAK else None,
+        )
+
+
+def _incoming(message: Msg) -> Incoming:
     try:
         meta = message.metadata
         seq, delivered = meta.sequence.stream, meta.num_delivered
     except Exception:
         seq, delivered = None, 1
-    return _Incoming(bytes(message.data), message.subject, seq, delivered)
+    return Incoming(bytes(message.data), message.subject, seq, delivered)
 
 
 async def run_consumer(
@@ -432,32 +831,39 @@ async def run_consumer(
     fetch_timeout: float = 1.0,
 ) -> None:
     """Pull from durable `consumer` until `stop` is set, feeding every batch to `ingestor.handle`."""
-    subscription = None
+    puller: BatchPuller | None = None
     while not stop.is_set():
         try:
-            if subscription is None:
-                subscription = await js.pull_subscribe_bind(consumer=consumer, stream=stream)
-            messages = await subscription.fetch(batch, timeout=fetch_timeout)
-        except (TimeoutError, NatsTimeoutError):
-            continue
+            if puller is None:
+                # The JetStream context's connection and API prefix (nats-py keeps them private).
+                puller = BatchPuller(
+                    js._nc,
+                    stream=stream,
+                    consumer=consumer,
+                    batch=batch,
+                    expires=fetch_timeout,
+                    api_prefix=getattr(js, "_prefix", "$JS.API"),
+                )
+                await puller.start()
+            messages = await puller.next_batch(timeout=fetch_timeout, stop=stop)
         except ConnectionClosedError:
             return
         except asyncio.CancelledError:
+            if puller is not None:
+                await puller.close()
             raise
         except Exception as exc:
-            # Server restarting, consumer being recreated...: wait and try again with a fresh subscription.
+            # Server restarting, consumer being recreated...: wait and try again with a fresh puller.
             log.info("fetch from %s failed: %r", consumer, exc)
-            if subscription is not None:
-                with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
-                subscription = None
+            if puller is not None:
+                await puller.close()
+                puller = None
             await _sleep_or_stop(stop, 0.5)
             continue
         if messages:
             await ingestor.handle(messages)
-    if subscription is not None:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+    if puller is not None:
+        await puller.close()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -3,15 +3,15 @@ node has received (verified, kept in the store), plus the handling of incoming s
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pcfx.node.bus.ingest import StatusOutcome, VerificationLike
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import parse_instant
@@ -21,6 +21,7 @@ from pcfx.protocol.registry import TrustRegistry, verify_registry
 from pcfx.protocol.status import StatusList as DecodedStatusList
 from pcfx.protocol.status import decode_status_list, verify_status_list
 from pcfx.protocol.subjects import status_subject
+from pcfx.protocol.verify import verify_declaration as _verify_declaration
 from sqlmodel import Session, select
 
 __all__ = ["ProtocolVerifier", "RegistryUnavailableError", "load_registry"]
@@ -80,7 +81,7 @@ class _StoredStatusLists(Mapping[str, DecodedStatusList]):
 
 def _decode_trusted(row: StatusList) -> DecodedStatusList:
     # Stored lists were verified on arrival; decoding only (no signature check on every lookup).
-    doc = json.loads(row.raw)
+    doc = orjson.loads(row.raw)
     subject = doc["credentialSubject"]
     valid_until = doc.get("validUntil")
     return DecodedStatusList(
@@ -116,15 +117,31 @@ class ProtocolVerifier:
     def verify_declaration(
         self, raw: bytes, *, session: Session, now: datetime | None = None
     ) -> VerificationLike:
-        from pcfx.protocol.verify import verify_declaration
-
-        return verify_declaration(
+        """The protocol's verification of `raw` with the registry and the stored status lists."""
+        return _verify_declaration(
             raw,
             registry=self.registry,
             status=_StoredStatusLists(session, self._cache),
             now=now,
             allow_did_key=self.allow_did_key,
         )
+
+    def verify_batch(
+        self, raws: Sequence[bytes], *, session: Session, now: datetime | None = None
+    ) -> Iterator[VerificationLike]:
+        """`verify_declaration` of each of `raws` in memory, at one instant and with one status lookup
+        (status lists are decoded once and cached; the store is read only for a list not seen yet).
+
+        Lazy: a result is computed when the caller asks for it, so a caller that keeps only what it needs
+        of each result does not hold a whole batch of parsed declarations (which the garbage collector
+        would otherwise scan again and again while the batch is decided)."""
+        status = _StoredStatusLists(session, self._cache)
+        at = now or datetime.now(UTC)
+        registry, allow_did_key = self.registry, self.allow_did_key
+        for raw in raws:
+            yield _verify_declaration(
+                raw, registry=registry, status=status, now=at, allow_did_key=allow_did_key
+            )
 
     def is_transient(self, result: VerificationLike) -> bool:
         """A status list not received yet is retried (it normally follows on the same subscription)."""
@@ -144,7 +161,7 @@ class ProtocolVerifier:
             return StatusOutcome(False, str(reason), str(exc))
         if status_subject(decoded.issuer, decoded.url) != subject:
             return StatusOutcome(False, "subject mismatch", f"status list {decoded.url} of {decoded.issuer}")
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         valid_from = parse_instant(doc.get("validFrom"))
         current = repo.get_status_list(session, list_id=decoded.url)
         if current is not None and current.sha256 != repo.sha256_hex(raw):
@@ -183,7 +200,7 @@ class ProtocolVerifier:
             )
         ).all()
         for row in rows:
-            entries = json.loads(row.raw).get("credentialStatus") or []
+            entries = orjson.loads(row.raw).get("credentialStatus") or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if not isinstance(entry, dict) or entry.get("statusListCredential") != decoded.url:
                     continue

@@ -1,19 +1,21 @@
 """Repository functions of the node store: a `Session` first, everything else keyword-only. No HTTP, no bus.
 
 Callers own the transaction (`session_scope`); functions flush but never commit, so one ingest batch is
-one transaction and its acks follow the commit."""
+one transaction and its acks follow the commit. The `bulk_*` / `insert_*` functions are the ingest batch's
+SQLAlchemy Core path: one statement per table and batch instead of ORM objects and a flush per row."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pcfx.node.store.facts import DeclarationFacts
 from pcfx.node.store.models import (
     AuditEntry,
@@ -28,23 +30,33 @@ from pcfx.node.store.models import (
     VerificationReceipt,
     utcnow,
 )
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
     "StoreOutcome",
     "StoreResult",
+    "StoredVersion",
     "add_audit",
     "add_receipt",
     "add_subscription",
+    "audit_row",
     "count_declarations",
     "deactivate_subscription",
+    "declaration_row",
+    "existing_declaration_ids",
     "get_declaration",
     "get_inventory",
     "get_quarantined",
     "get_receipt",
     "get_status_list",
+    "insert_audit",
+    "insert_declarations",
+    "insert_quarantined",
+    "insert_receipts",
+    "known_digests",
     "latest_declaration",
     "latest_result",
     "list_audit",
@@ -54,7 +66,10 @@ __all__ = [
     "list_results",
     "list_subscriptions",
     "newest_declaration",
+    "newest_versions",
     "quarantine_message",
+    "quarantine_row",
+    "receipt_row",
     "save_inventory",
     "save_result",
     "save_status_list",
@@ -62,6 +77,7 @@ __all__ = [
     "sha256_hex",
     "store_declaration",
     "store_declaration_result",
+    "supersede_declarations",
 ]
 
 #: Quarantine keeps at most this many bytes of a rejected message (oversized payloads are cut, size kept).
@@ -552,3 +568,287 @@ def list_results(session: Session, *, product_id: str | None = None, limit: int 
     if product_id is not None:
         query = query.where(Result.product_id == product_id)
     return list(session.exec(query.order_by(col(Result.id).desc()).limit(limit)).all())
+
+
+# Bulk path of an ingest batch (SQLAlchemy Core) --------------------------------------------------------
+# Rows are plain dicts keyed by column name; `*_row` build them with the same values the ORM functions above
+# store, `insert_*` write a whole batch with one executemany / multi-row INSERT on the session's connection.
+_DECL = Declaration.__table__  # type: ignore[attr-defined]
+_RECEIPT = VerificationReceipt.__table__  # type: ignore[attr-defined]
+_QUARANTINE = QuarantinedMessage.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+#: Parameters per IN list: far below SQLite's (32766) and PostgreSQL's (65535) limits.
+_IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """The newest stored version of one (issuer, product) whatever its state: the downgrade reference."""
+
+    id: int
+    declaration_id: str
+    issuer: str
+    product_id: str
+    footprint_created: datetime
+    state: str
+    raw: bytes
+
+    def preceding_footprint_ids(self) -> list[str]:
+        """The footprint ids this version names in `precedingPfIds` (parsed on demand)."""
+        try:
+            subject = orjson.loads(self.raw).get("credentialSubject") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            return []
+        preceding = subject.get("precedingPfIds") if isinstance(subject, dict) else None
+        return [p for p in preceding if isinstance(p, str)] if isinstance(preceding, list) else []
+
+
+def known_digests(
+    session: Session, *, digests: Collection[str], origin: Origin | str = Origin.RECEIVED
+) -> dict[str, str]:
+    """sha256 -> declaration id of the stored declarations among `digests` (one query per 500)."""
+    # Only the sha256 index in the WHERE clause: with `origin` next to it SQLite's planner prefers the
+    # lookup index on origin, that is a scan of every received declaration.
+    found: dict[str, str] = {}
+    connection, wanted = session.connection(), str(origin)
+    for chunk in _chunks(sorted(set(digests))):
+        query = core_select(_DECL.c.origin, _DECL.c.sha256, _DECL.c.declaration_id).where(
+            _DECL.c.sha256.in_(chunk)
+        )
+        found.update(
+            {row.sha256: row.declaration_id for row in connection.execute(query) if row.origin == wanted}
+        )
+    return found
+
+
+def existing_declaration_ids(
+    session: Session, *, declaration_ids: Collection[str], origin: Origin | str = Origin.RECEIVED
+) -> dict[str, str]:
+    """declaration id -> sha256 of the stored declarations among `declaration_ids`."""
+    found: dict[str, str] = {}
+    connection, wanted = session.connection(), str(origin)
+    for chunk in _chunks(sorted(set(declaration_ids))):
+        query = core_select(_DECL.c.origin, _DECL.c.declaration_id, _DECL.c.sha256).where(
+            _DECL.c.declaration_id.in_(chunk)
+        )
+        found.update(
+            {row.declaration_id: row.sha256 for row in connection.execute(query) if row.origin == wanted}
+        )
+    return found
+
+
+def newest_versions(
+    session: Session, *, keys: Collection[tuple[str, str]], origin: Origin | str = Origin.RECEIVED
+) -> dict[tuple[str, str], StoredVersion]:
+    """(issuer, product id) -> its newest stored version, for every key that has one (the order of
+    `newest_declaration`). One query per issuer and 500 products: ROW_NUMBER over the versions found through
+    the (origin, issuer, product_id) index, the bytes read for the newest only."""
+    wanted = set(keys)
+    by_issuer: dict[str, list[str]] = {}
+    for issuer, product_id in sorted(wanted):
+        by_issuer.setdefault(issuer, []).append(product_id)
+    found: dict[tuple[str, str], StoredVersion] = {}
+    connection = session.connection()
+    for issuer, products in by_issuer.items():
+        for chunk in _chunks(products):
+            ranked = (
+                core_select(
+                    _DECL.c.id,
+                    func.row_number()
+                    .over(
+                        partition_by=(_DECL.c.issuer, _DECL.c.product_id),
+                        order_by=(_DECL.c.footprint_created.desc(), _DECL.c.id.desc()),
+                    )
+                    .label("rank"),
+                )
+                .where(_DECL.c.origin == str(origin), _DECL.c.issuer == issuer, _DECL.c.product_id.in_(chunk))
+                .subquery()
+            )
+            query = (
+                core_select(
+                    _DECL.c.id,
+                    _DECL.c.declaration_id,
+                    _DECL.c.issuer,
+                    _DECL.c.product_id,
+                    _DECL.c.footprint_created,
+                    _DECL.c.state,
+                    _DECL.c.raw,
+                )
+                .join_from(_DECL, ranked, _DECL.c.id == ranked.c.id)
+                .where(ranked.c.rank == 1)
+            )
+            for row in connection.execute(query):
+                found[(row.issuer, row.product_id)] = StoredVersion(
+                    row.id,
+                    row.declaration_id,
+                    row.issuer,
+                    row.product_id,
+                    row.footprint_created,
+                    row.state,
+                    bytes(row.raw),
+                )
+    return found
+
+
+def receipt_row(
+    *,
+    digest: str,
+    ok: bool,
+    verified_at: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+    declaration_id: str | None = None,
+    issuer: str | None = None,
+    verification_method: str | None = None,
+    registry_version: str | int | None = None,
+) -> dict[str, Any]:
+    """A `verification_receipt` row (what `add_receipt` stores), for `insert_receipts`."""
+    return {
+        "declaration_id": declaration_id,
+        "issuer": issuer,
+        "verification_method": verification_method,
+        "registry_version": None if registry_version is None else str(registry_version),
+        "verified_at": verified_at,
+        "ok": ok,
+        "reason": reason,
+        "detail": detail,
+        "sha256": digest,
+    }
+
+
+def declaration_row(
+    *,
+    raw: bytes,
+    digest: str,
+    facts: DeclarationFacts,
+    stored_at: datetime,
+    origin: Origin | str = Origin.RECEIVED,
+    state: DeclarationState | str | None = None,
+    receipt_id: int | None = None,
+    subject: str | None = None,
+    stream_seq: int | None = None,
+) -> dict[str, Any]:
+    """A `declaration` row (what `store_declaration` stores), for `insert_declarations`."""
+    return {
+        "declaration_id": facts.declaration_id,
+        "origin": str(origin),
+        "issuer": facts.issuer,
+        "product_id": facts.product_id,
+        "footprint_id": facts.footprint_id,
+        "footprint_created": facts.footprint_created,
+        "valid_from": facts.valid_from,
+        "valid_until": facts.valid_until,
+        "state": str(state or _initial_state(facts)),
+        "state_changed_at": None,
+        "superseded_by": None,
+        "raw": raw,
+        "sha256": digest,
+        "subject": subject,
+        "stream_seq": stream_seq,
+        "receipt_id": receipt_id,
+        "stored_at": stored_at,
+    }
+
+
+def quarantine_row(
+    *,
+    raw: bytes,
+    reason: str,
+    received_at: datetime,
+    digest: str | None = None,
+    detail: str | None = None,
+    subject: str | None = None,
+    stream_seq: int | None = None,
+    declaration_id: str | None = None,
+    issuer: str | None = None,
+    receipt_id: int | None = None,
+) -> dict[str, Any]:
+    """A `quarantine` row (what `quarantine_message` stores: first 64 KiB, size, hash), for
+    `insert_quarantined`."""
+    return {
+        "received_at": received_at,
+        "subject": subject,
+        "stream_seq": stream_seq,
+        "reason": str(reason),
+        "detail": detail,
+        "declaration_id": declaration_id,
+        "issuer": issuer,
+        "size": len(raw),
+        "sha256": digest or sha256_hex(raw),
+        "raw": raw[:QUARANTINE_RAW_LIMIT],
+        "receipt_id": receipt_id,
+    }
+
+
+def audit_row(
+    *,
+    event: str,
+    at: datetime,
+    declaration_id: str | None = None,
+    subject: str | None = None,
+    detail: Mapping[str, Any] | str | None = None,
+) -> dict[str, Any]:
+    """An `audit_log` row (what `add_audit` stores), for `insert_audit`."""
+    text = (
+        detail
+        if isinstance(detail, str) or detail is None
+        else json.dumps(detail, sort_keys=True, default=str)
+    )
+    return {"at": at, "event": event, "declaration_id": declaration_id, "subject": subject, "detail": text}
+
+
+def insert_receipts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert receipt rows with multi-row INSERT ... RETURNING; their ids, in the order of `rows`."""
+    if not rows:
+        return []
+    # RETURNING order is not guaranteed (and asking SQLAlchemy to sort makes SQLite insert row by row), so
+    # ids are matched back by content: rows of equal sha256 in one batch record the same verification of
+    # the same bytes at the same instant, so which of them gets which id makes no difference.
+    statement = insert(_RECEIPT).returning(_RECEIPT.c.id, _RECEIPT.c.sha256)
+    ids: dict[str, list[int]] = {}
+    for row_id, digest in session.connection().execute(statement, list(rows)):
+        ids.setdefault(digest, []).append(row_id)
+    for values in ids.values():
+        values.sort(reverse=True)
+    return [ids[row["sha256"]].pop() for row in rows]
+
+
+def insert_declarations(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert declaration rows in one executemany."""
+    if rows:
+        session.connection().execute(insert(_DECL), list(rows))
+
+
+def supersede_declarations(session: Session, changes: Sequence[tuple[int, str]], *, at: datetime) -> None:
+    """Mark stored rows superseded: (row id, declaration id of the version that supersedes it) each."""
+    if not changes:
+        return
+    statement = (
+        update(_DECL)
+        .where(_DECL.c.id == bindparam("row_id"))
+        .values(
+            state=str(DeclarationState.SUPERSEDED),
+            state_changed_at=bindparam("changed_at"),
+            superseded_by=bindparam("by"),
+        )
+    )
+    session.connection().execute(
+        statement, [{"row_id": row_id, "changed_at": at, "by": by} for row_id, by in changes]
+    )
+
+
+def insert_quarantined(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert quarantine rows in one executemany."""
+    if rows:
+        session.connection().execute(insert(_QUARANTINE), list(rows))
+
+
+def insert_audit(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append audit rows in one executemany (ids follow the order of `rows`)."""
+    if rows:
+        session.connection().execute(insert(_AUDIT), list(rows))
