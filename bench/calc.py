@@ -18,6 +18,7 @@ without a new solve.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -86,6 +87,8 @@ def timed(fn: Callable[[], object], reps: int, *, warm_up: bool = True) -> list[
 
 def fmt(times: list[float]) -> str:
     """Median and spread in milliseconds."""
+    if any(t == float("inf") for t in times):
+        return "did not finish"
     ms = [t * 1e3 for t in times]
     return f"{statistics.median(ms):9.3f} ms [{min(ms):.3f}-{max(ms):.3f}]"
 
@@ -106,9 +109,20 @@ def bench_solvers(n: int, reps: int, args: argparse.Namespace) -> dict[str, list
     residual = float(np.abs(matrix @ s - demand).max())
     print(f"  n={n}: nnz={matrix.nnz}, residual {residual:.1e}, fill-in nnz(L+U)={_lu_nnz(matrix)}")
     try:
-        results |= bench_bw2calc(n, rows, cols, vals, demand, s, reps)
+        import bw2calc  # noqa: F401
     except ImportError as exc:
         print(f"  bw2calc not installed ({exc}); pip install bw2calc pypardiso for the comparison")
+        return results
+    # bw2calc runs in a child process so that a solve that does not finish can be stopped and reported
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        pending = pool.apply_async(bench_bw2calc, (n, rows, cols, vals, demand, s, reps))
+        try:
+            results |= pending.get(timeout=args.bw_timeout)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+            print(f"  bw2calc: lci did not finish within {args.bw_timeout:.0f} s; stopped")
+            results["bw2calc lci (build+factorise+solve)"] = [float("inf")]
     return results
 
 
@@ -267,6 +281,7 @@ def main() -> None:
     parser.add_argument("--inputs", type=float, default=4.0, help="mean internal inputs per process")
     parser.add_argument("--loops", type=float, default=0.01, help="share of processes in a local loop")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bw-timeout", type=float, default=600.0, help="seconds before bw2calc is stopped")
     parser.add_argument(
         "--mkl-threads", type=int, default=None, help="MKL_NUM_THREADS for PARDISO (default: MKL's)"
     )
