@@ -1,13 +1,20 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module: the reference data, a real nats-server per test, and a real
+database (SQLite, and PostgreSQL when PCFX_TEST_POSTGRES_URL names a server)."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 # Registers the PACT tables on SQLModel.metadata: the store migrations create them, so every comparison of
 # the migrated schema with the metadata must see them too.
 import pcfx.node.store.pact_tables  # noqa: F401
 import pytest
+from pcfx.node.bus.server import EmbeddedNats
+from pcfx.node.store.db import open_store
+from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -19,3 +26,67 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.fail(f"reference data not found at {REFERENCE}; clone pcfx beside shared/")
     return REFERENCE
+
+
+POSTGRES_ENV = "PCFX_TEST_POSTGRES_URL"
+
+
+def _postgres_admin_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database: SQLite file in tmp_path, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pcfx.db'}"
+        return
+    admin = _postgres_admin_url()
+    if admin is None:
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://pcfx:pcfx@127.0.0.1:5432/postgres)"
+        )
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin)
+    name = f"pcfx_test_{uuid.uuid4().hex[:12]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The migrated store engine of `database_url`."""
+    engine = open_store(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite store, for tests about the bus rather than the database."""
+    engine = open_store(f"sqlite:///{tmp_path / 'bus.db'}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    """A real, fresh nats-server with JetStream on a random loopback port, store in tmp_path."""
+    server = EmbeddedNats(store_dir=tmp_path / "nats", server_name=f"test-{uuid.uuid4().hex[:8]}")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

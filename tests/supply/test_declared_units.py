@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import housing_inventory, pack_inventory
 from node_kit import eventually, make_network
 from pcfx.node.engine import parse_inventory
 from pcfx.node.service import Node
 from pcfx.node.supply import SupplyService, UnitConversionError, declared_basis, supplier_value
+from supply_kit import housing_inventory, pack_inventory
 
 HOUSING = "urn:pcfx:product:housingco:housing"
 

@@ -10,7 +10,6 @@ import asyncio
 import json
 from decimal import Decimal
 
-from conftest import pack_inventory, steel_inventory
 from node_kit import eventually, make_network
 from pcfx.node.bus.ingest import StoredEvent
 from pcfx.node.engine import parse_inventory
@@ -19,6 +18,7 @@ from pcfx.node.store import DeclarationState, Origin
 from pcfx.node.store import repository as repo
 from pcfx.node.supply import Recomputed, SupplyService
 from pcfx.protocol.status import decode_status_list
+from supply_kit import pack_inventory, steel_inventory
 
 STEEL = "urn:pcfx:product:steelco:hrc"
 PACK = "urn:pcfx:product:packco:pack"

@@ -7,7 +7,6 @@ import json
 from decimal import Decimal
 
 import yaml
-from conftest import pack_inventory, steel_inventory
 from node_kit import eventually, make_network
 from pcfx.node.cli.app import app
 from pcfx.node.engine import parse_inventory
@@ -16,6 +15,7 @@ from pcfx.node.store import Origin
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import open_store, session_scope
 from pcfx.node.supply import Recomputed, SupplyService
+from supply_kit import pack_inventory, steel_inventory
 from typer.testing import CliRunner
 
 STEEL = "urn:pcfx:product:steelco:hrc"

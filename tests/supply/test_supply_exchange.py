@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import pack_inventory, steel_inventory
 from node_kit import eventually, make_network
 from pcfx.node.engine import parse_inventory
 from pcfx.node.service import Node
 from pcfx.node.supply import SupplyService
+from supply_kit import pack_inventory, steel_inventory
 
 STEEL = "urn:pcfx:product:steelco:hrc"
 

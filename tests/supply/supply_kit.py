@@ -1,25 +1,8 @@
-"""Fixtures of the supply tests: the node tests' real nats-server and database fixtures, and a small chain of
-companies (a steel maker, a housing maker, a pack maker) with hand-checkable inventories."""
+"""Hand-checkable inventories of the supply tests: a steel maker, a housing maker and a pack maker."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
-
-NODE_TESTS = Path(__file__).resolve().parents[1] / "node"
-if str(NODE_TESTS) not in sys.path:
-    sys.path.insert(0, str(NODE_TESTS))
-
-_spec = importlib.util.spec_from_file_location("pcfx_node_test_fixtures", NODE_TESTS / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-
-# Re-exported so pytest registers them for this folder too.
-database_url = _fixtures.database_url
-nats_server = _fixtures.nats_server
 
 PERIOD = {"start": "2024-01-01", "end": "2025-01-01"}
 

@@ -19,7 +19,7 @@ from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.keys import generate_signing_key, public_multikey
 from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role, TrustRegistry, sign_registry
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SAMPLE = REFERENCE / "pact" / "samples" / "cosmetics_tier_1_sample.json"
 KEYS_SINCE = datetime.now(UTC) - timedelta(days=30)
 
