@@ -482,10 +482,13 @@ async def run_node(
     """Run a node until SIGINT/SIGTERM: NATS (embedded unless a URL is given), subscriptions, responder and
     the HTTP API on uvicorn. `ready(node, http_port)` is called once everything listens."""
     node = await Node.start(settings, nats_url=nats_url)
+    # CLI commands on this home (publish, pull, follow-suppliers) find the bus the running node uses
     url_file = runtime_url_file(settings)
-    if node.embedded is not None:
-        url_file.parent.mkdir(parents=True, exist_ok=True)
-        url_file.write_text(node.embedded.url + "\n", encoding="utf-8")
+    url_file.parent.mkdir(parents=True, exist_ok=True)
+    url_file.write_text(
+        (node.embedded.url if node.embedded is not None else nats_url or settings.nats_url or "") + "\n",
+        encoding="utf-8",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -516,7 +519,9 @@ async def run_node(
                     raise RuntimeError("HTTP server did not start")
                 await asyncio.sleep(0.02)
             port = server.servers[0].sockets[0].getsockname()[1]
-        log.info("node %s running (NATS %s, HTTP port %s)", settings.name, node.nc.connected_url, port)
+        log.info(
+            "node %s running (NATS %s, HTTP port %s)", settings.name, node.nc.connected_url.geturl(), port
+        )
         if ready is not None:
             outcome = ready(node, port)
             if asyncio.iscoroutine(outcome):
@@ -530,17 +535,16 @@ async def run_node(
             with contextlib.suppress(Exception):
                 await server_task
         await node.stop()
-        if node.embedded is not None:
-            url_file.unlink(missing_ok=True)
+        url_file.unlink(missing_ok=True)
 
 
 def runtime_url_file(settings: Settings) -> Path:
-    """Where a running node with an embedded server writes its NATS URL (for CLI commands)."""
+    """Where a running node writes the NATS URL it uses (for CLI commands on the same home)."""
     return settings.home / "run" / "nats.url"
 
 
 def running_nats_url(settings: Settings) -> str | None:
-    """The NATS URL to use from a CLI process: configured, else the running node's embedded server."""
+    """The NATS URL to use from a CLI process: configured, else the one the running node uses."""
     if settings.nats_url:
         return settings.nats_url
     try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.engine import EngineError, FootprintResult, compute
 from pcfx.node.engine.result import format_decimal
 from rich.console import Console
@@ -26,7 +26,7 @@ class ElectricityChoice(StrEnum):
 
 
 def _console() -> Console:
-    return Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+    return make_console(markup=False)
 
 
 def _num(value: object, places: int = 4) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.config import resolve_home
 from pcfx.node.keystore import Identity, KeyFileError, KeyStore
 from pcfx.protocol.canonical import JsonParseError, load_json
@@ -63,10 +63,7 @@ AskOption = Annotated[
 
 
 def _console() -> Console:
-    # no emoji/markup: "did:key:..." would otherwise render as "did🔑..."
-    return Console(
-        soft_wrap=True, highlight=False, emoji=False, markup=False, width=None if sys.stdout.isatty() else 160
-    )
+    return make_console(markup=False)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

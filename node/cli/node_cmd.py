@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.config import ConfigError, Settings, load_settings
-from rich.console import Console
 from rich.table import Table
 
 __all__ = [
@@ -24,8 +24,8 @@ __all__ = [
     "unsubscribe_command",
 ]
 
-console = Console(soft_wrap=True, emoji=False, highlight=False)
-err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
+console = make_console(piped_width=None)
+err = make_console(stderr=True, piped_width=None)
 
 node_app = typer.Typer(no_args_is_help=True, help="Run the company node.")
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.config import ConfigError, Settings, load_settings
 from pcfx.node.pact.auth import ALL_SCOPES
 from pcfx.node.pact.client import PactClient, PactClientError, PullReport, pull
@@ -24,13 +25,12 @@ from pcfx.node.pact.store import (
 )
 from pcfx.node.pact.wiring import PEERS_FILE
 from pcfx.node.store.db import open_store, session_scope
-from rich.console import Console
 from rich.table import Table
 
 __all__ = ["clients_app", "dev_cert_command", "pact_app"]
 
-console = Console()
-err = Console(stderr=True)
+console = make_console(piped_width=None)
+err = make_console(stderr=True, piped_width=None)
 
 clients_app = typer.Typer(no_args_is_help=True, help="Clients (buyers) allowed to call this node's PACT API.")
 pact_app = typer.Typer(no_args_is_help=True, help="Exchange footprints with PACT hosts.")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.engine.rules import RuleSet, UnknownRuleSetError, list_rule_sets, load_rule_set
 from rich.console import Console
 from rich.table import Table
@@ -21,9 +21,7 @@ rules_app = typer.Typer(
 
 def _console() -> Console:
     # markup off: rule texts contain brackets ("[slag, sulfuric acid]") that rich would read as tags
-    # piped output (files, tests) gets a wide fixed width instead of rich's 80-column fallback
-    width = None if sys.stdout.isatty() else 160
-    return Console(soft_wrap=True, markup=False, highlight=False, width=width)
+    return make_console(markup=False)
 
 
 def _rule_set_or_exit(rule_id: str) -> RuleSet:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pcfx.node.cli.output import make_console
 from pcfx.node.config import Settings
 from pcfx.node.supply.compute import Computation, input_rows
 from pcfx.node.supply.products import OwnProduct
-from rich.console import Console
 from rich.table import Table
 
 __all__ = [
@@ -31,8 +31,8 @@ __all__ = [
     "totals_table",
 ]
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console(piped_width=None)
+err = make_console(stderr=True, piped_width=None)
 
 products_app = typer.Typer(
     invoke_without_command=True, help="Own products: inventory, latest result, latest declaration."
