@@ -128,7 +128,8 @@ def _bmp_only(data: bytes) -> bool:
         b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data
     ):
         return False
-    return b"\\u" not in data or _SURROGATE_ESCAPE.search(data) is None
+    # A one-byte search first: a two-byte needle is scanned far slower, and most texts hold no backslash.
+    return b"\\" not in data or b"\\u" not in data or _SURROGATE_ESCAPE.search(data) is None
 
 
 def canonicalize_trusted(value: Any) -> bytes:

@@ -83,7 +83,9 @@ def signing_input(
     """
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
         raise ProofError(f"not a {PROOF_TYPE} with cryptosuite {CRYPTOSUITE}")
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    # A copy and one pop: the same config as filtering `proof`'s items, for less (every verification).
+    config = dict(proof)
+    config.pop("proofValue", None)
     if "@context" in config and config["@context"] != document.get("@context"):
         raise ProofError("proof @context differs from the document @context")
     if "@context" in document:

@@ -188,17 +188,17 @@ class _Parsed:
 
 
 def _parse(raw: bytes | str | Mapping[str, Any]) -> _Parsed:
-    if isinstance(raw, Mapping):
+    if type(raw) is not bytes and isinstance(raw, Mapping):  # wire bytes skip the ABC check
         doc = dict(raw)
-        body = {k: v for k, v in doc.items() if k != "proof"}
+        body = _without_proof(doc)
         return _Parsed(doc, False, body, _body_jcs(body, False))
     try:
         # Duplicate members are refused; for canonical input (the wire form) the length proves there are
         # none (see load_json), any other input is parsed a second time with the per-object check.
         doc, fast = load_json(raw, check_duplicates=False)
-        if not isinstance(doc, dict):
+        if type(doc) is not dict:
             raise _fail(FailureReason.MALFORMED, "a declaration is a JSON object")
-        body = {k: v for k, v in doc.items() if k != "proof"}
+        body = _without_proof(doc)
         body_jcs = _body_jcs(body, fast)
         if not (fast and utf8_length(raw) == len(body_jcs) + _proof_member_length(doc)):
             load_json(raw)
@@ -207,6 +207,13 @@ def _parse(raw: bytes | str | Mapping[str, Any]) -> _Parsed:
     except UnicodeError:
         raise _fail(FailureReason.MALFORMED, "not UTF-8") from None
     return _Parsed(doc, fast, body, body_jcs)
+
+
+def _without_proof(doc: dict[str, Any]) -> dict[str, Any]:
+    # A copy and one pop keep the member order of a filtering comprehension, at a fraction of its cost.
+    body = doc.copy()
+    body.pop("proof", None)
+    return body
 
 
 def _body_jcs(body: dict[str, Any], fast: bool) -> bytes:
@@ -359,6 +366,8 @@ def _verify(
     if status is not None:
         _check_status(body["credentialStatus"], issuer, status, now)
 
+    if not others:
+        return doc, footprint, ()
     assurances = tuple(_check_assurance(doc, p, registry, now, allow_did_key, fast) for p in others)
     return doc, footprint, assurances
 

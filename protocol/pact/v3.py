@@ -234,8 +234,13 @@ class CarbonFootprint(PactModel):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> CarbonFootprint:
-        geographies = [name for name in GEOGRAPHY_FIELDS if getattr(self, name) is not MISSING]
-        if len(geographies) > 1:
+        # Attribute reads rather than a loop of getattr: this runs for every footprint verified.
+        if (
+            (self.geography_region_or_subregion is not MISSING)
+            + (self.geography_country is not MISSING)
+            + (self.geography_country_subdivision is not MISSING)
+        ) > 1:
+            geographies = [name for name in GEOGRAPHY_FIELDS if getattr(self, name) is not MISSING]
             raise ValueError(f"at most one geography member may be defined, got {', '.join(geographies)}")
         if self.packaging_emissions_included is False and self.packaging_ghg_emissions is not MISSING:
             raise ValueError(
