@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.engine import EngineError, FootprintResult, compute
-from pcfx.node.engine.result import format_decimal
-from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.engine import FootprintResult
+    from rich.console import Console
 
 __all__ = ["compute_command"]
 
@@ -32,6 +34,8 @@ def _console() -> Console:
 def _num(value: object, places: int = 4) -> str:
     from decimal import Decimal
 
+    from pcfx.node.engine.result import format_decimal
+
     if value is None:
         return "-"
     assert isinstance(value, Decimal)
@@ -52,6 +56,8 @@ def compute_command(
     factors: list[Path] = typer.Option([], "--factors", help="extra factor file(s), YAML or JSON"),
 ) -> None:
     """Compute the product carbon footprint of INVENTORY per declared unit."""
+    from pcfx.node.engine import EngineError, compute
+
     try:
         result = compute(
             inventory,
@@ -71,6 +77,8 @@ def compute_command(
 
 
 def _print(result: FootprintResult) -> None:
+    from pcfx.node.engine.result import format_decimal
+
     console = _console()
     unit = f"kg CO2e / {format_decimal(result.declared_unit_amount)} {result.declared_unit}"
     rule = f"{result.rule_set} {result.rule_set_version}" if result.rule_set else "no rule set"

@@ -10,32 +10,18 @@ import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.config import resolve_home
-from pcfx.node.keystore import Identity, KeyFileError, KeyStore
-from pcfx.protocol.canonical import JsonParseError, load_json
-from pcfx.protocol.dates import format_datetime
-from pcfx.protocol.declaration import assure, build_declaration, declaration_bytes, sign_declaration
-from pcfx.protocol.did import did_web_url
-from pcfx.protocol.errors import ProofError, RegistryError
-from pcfx.protocol.pact.errors import InvalidFootprint
-from pcfx.protocol.pact.v3 import parse_footprint
-from pcfx.protocol.registry import (
-    RegistryEntry,
-    RegistryKey,
-    Role,
-    TrustRegistry,
-    sign_registry,
-    verify_registry,
-)
-from pcfx.protocol.status import MIN_ENTRIES
-from pcfx.protocol.verify import verify_declaration
-from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.keystore import Identity, KeyStore
+    from pcfx.protocol.registry import TrustRegistry
+    from rich.console import Console
 
 __all__ = [
     "assure_command",
@@ -61,6 +47,18 @@ AskOption = Annotated[
     bool, typer.Option("--passphrase", help=f"Prompt for the key passphrase (else {PASSPHRASE_ENV}).")
 ]
 
+# The protocol modules (pydantic models, cryptography) are imported by the commands that use them, so that
+# `pcfx --help` stays fast; the two protocol values typer needs when it builds the commands are mirrored here
+# (tests/test_cli_startup.py checks that they agree with pcfx.protocol).
+STATUS_INDEXES = 131_072  # pcfx.protocol.status.MIN_ENTRIES: the status lists' length
+
+
+class RoleChoice(StrEnum):
+    """The values of pcfx.protocol.registry.Role, for `--role`."""
+
+    SUPPLIER = "supplier"
+    VERIFIER = "verifier"
+
 
 def _console() -> Console:
     return make_console(markup=False)
@@ -72,6 +70,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _store(directory: Path | None, home: Path | None) -> KeyStore:
+    from pcfx.node.config import resolve_home
+    from pcfx.node.keystore import KeyStore
+
     return KeyStore(directory or resolve_home(home) / "keys")
 
 
@@ -82,6 +83,8 @@ def _passphrase(ask: bool, *, confirm: bool = False) -> str | None:
 
 
 def _read_json(path: Path) -> Any:
+    from pcfx.protocol.canonical import JsonParseError, load_json
+
     try:
         value, _ = load_json(path.read_bytes())
     except OSError as exc:
@@ -92,6 +95,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, value: Any, *, canonical: bool = False) -> None:
+    from pcfx.protocol.declaration import declaration_bytes
+
     data = (
         declaration_bytes(value)
         if canonical
@@ -101,6 +106,8 @@ def _write_json(path: Path, value: Any, *, canonical: bool = False) -> None:
 
 
 def _identity(store: KeyStore) -> Identity:
+    from pcfx.node.keystore import KeyFileError
+
     try:
         return store.identity()
     except KeyFileError as exc:
@@ -126,6 +133,8 @@ def keys_new(
     ask: AskOption = False,
 ) -> None:
     """Generate the company's keys (or rotate the signing key)."""
+    from pcfx.node.keystore import KeyFileError
+
     store = _store(directory, home)
     passphrase = _passphrase(ask, confirm=True)
     try:
@@ -164,6 +173,8 @@ def did_show(
     document: Annotated[bool, typer.Option("--document", help="Print only the DID document JSON.")] = False,
 ) -> None:
     """Show the DID, its current verification method and its DID document."""
+    from pcfx.protocol.did import did_web_url
+
     store = _store(directory, home)
     identity = _identity(store)
     doc = store.did_document()
@@ -182,6 +193,8 @@ def did_show(
 
 
 def _default_status_url(did: str) -> str | None:
+    from pcfx.protocol.did import did_web_url
+
     if did.startswith("did:web:"):
         return did_web_url(did).rsplit("/", 1)[0].replace("/.well-known", "") + "/pcfx/status"
     return None
@@ -204,13 +217,19 @@ def sign_command(
         typer.Option(
             "--status-index",
             min=0,
-            max=MIN_ENTRIES - 1,
+            max=STATUS_INDEXES - 1,
             help="Index in the status lists (default: from the footprint id).",
         ),
     ] = None,
     ask: AskOption = False,
 ) -> None:
     """Sign a footprint as a declaration (W3C VC 2.0, eddsa-jcs-2022)."""
+    from pcfx.node.keystore import KeyFileError
+    from pcfx.protocol.declaration import build_declaration, sign_declaration
+    from pcfx.protocol.pact.errors import InvalidFootprint
+    from pcfx.protocol.pact.v3 import parse_footprint
+    from pcfx.protocol.status import MIN_ENTRIES
+
     store = _store(directory, home)
     identity = _identity(store)
     try:
@@ -248,6 +267,9 @@ def sign_command(
 
 
 def _registry(path: Path, operator_key: str | None) -> TrustRegistry:
+    from pcfx.protocol.errors import RegistryError
+    from pcfx.protocol.registry import verify_registry
+
     doc = _read_json(path)
     pinned = operator_key
     if pinned is None:
@@ -274,6 +296,8 @@ def verify_command(
     ] = False,
 ) -> None:
     """Verify a declaration: exit 0 when valid; otherwise exit 1 with one line naming the reason."""
+    from pcfx.protocol.verify import verify_declaration
+
     try:
         raw = declaration.read_bytes()
     except OSError as exc:
@@ -303,6 +327,10 @@ def assure_command(
     ask: AskOption = False,
 ) -> None:
     """Countersign a declaration as a verifier (a proof chained to the issuer's)."""
+    from pcfx.node.keystore import KeyFileError
+    from pcfx.protocol.declaration import assure
+    from pcfx.protocol.errors import ProofError
+
     store = _store(directory, home)
     identity = _identity(store)
     doc = _read_json(declaration)
@@ -324,6 +352,8 @@ def assure_command(
 
 
 def _load_registry_draft(path: Path) -> TrustRegistry:
+    from pcfx.protocol.registry import TrustRegistry
+
     doc = _read_json(path)
     try:
         return TrustRegistry.model_validate(doc)
@@ -338,6 +368,8 @@ def registry_new(
     home: HomeOption = None,
 ) -> None:
     """Start an empty registry (version 1) operated by the identity in the key directory."""
+    from pcfx.protocol.registry import TrustRegistry
+
     identity = _identity(_store(directory, home))
     if out.exists():
         raise _fail(f"error: {out} exists", 2)
@@ -356,9 +388,12 @@ def registry_add(
     company_ids: Annotated[
         list[str], typer.Option("--company-id", help="Company id URN, e.g. urn:pcfx:uscc:<code>.")
     ],
-    roles: Annotated[list[Role], typer.Option("--role", help="supplier and/or verifier.")],
+    roles: Annotated[list[RoleChoice], typer.Option("--role", help="supplier and/or verifier.")],
 ) -> None:
     """Add (or replace) a company: DID and keys from its identity.json, retired keys closed at retirement."""
+    from pcfx.node.keystore import KeyStore
+    from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role, TrustRegistry
+
     registry = _load_registry_draft(registry_file)
     identity = _identity(KeyStore(identity_dir))
     keys = [
@@ -369,7 +404,11 @@ def registry_add(
     ]
     try:
         entry = RegistryEntry(
-            did=identity.did, legal_name=name, company_ids=company_ids, roles=roles, keys=keys
+            did=identity.did,
+            legal_name=name,
+            company_ids=company_ids,
+            roles=[Role(r.value) for r in roles],
+            keys=keys,
         )
     except ValueError as exc:
         raise _fail(f"error: {exc}", 2) from None
@@ -395,6 +434,10 @@ def registry_sign(
     ask: AskOption = False,
 ) -> None:
     """Sign the registry with the operator key."""
+    from pcfx.node.keystore import KeyFileError
+    from pcfx.protocol.errors import RegistryError
+    from pcfx.protocol.registry import sign_registry
+
     store = _store(directory, home)
     identity = _identity(store)
     registry = _load_registry_draft(registry_file)
@@ -414,6 +457,8 @@ def registry_sign(
 @registry_app.command("show")
 def registry_show(registry_file: Annotated[Path, typer.Argument(help="Registry file.")]) -> None:
     """Show version, operator and entries."""
+    from pcfx.protocol.dates import format_datetime
+
     registry = _load_registry_draft(registry_file)
     console = _console()
     signed = "signed" if registry.proof is not None else "unsigned draft"

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.config import ConfigError, Settings, load_settings
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.config import Settings
 
 __all__ = [
     "init_command",
@@ -38,6 +39,8 @@ NatsOption = Annotated[
 
 
 def _settings(home: Path | None, **overrides: object) -> Settings:
+    from pcfx.node.config import ConfigError, load_settings
+
     try:
         return load_settings(home, **overrides)
     except ConfigError as exc:
@@ -61,6 +64,7 @@ def init_command(
     """Create a node home: pcfx.toml, keys and a migrated database."""
     import os
 
+    from pcfx.node.config import ConfigError
     from pcfx.node.home import HomeExistsError, init_home
 
     try:
@@ -99,6 +103,8 @@ def run_command(
     ] = False,
 ) -> None:
     """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API."""
+    import asyncio
+
     from pcfx.node.service import run_node
 
     overrides: dict[str, object] = {"nats_url": nats, "http_port": http_port}
@@ -142,6 +148,8 @@ def publish_command(
     nats: NatsOption = None,
 ) -> None:
     """Publish a signed declaration of this node on the exchange."""
+    import asyncio
+
     from pcfx.node.service import Node, PublishRefusedError
 
     settings = _settings(home)
@@ -196,6 +204,8 @@ def unsubscribe_command(
     nats: NatsOption = None,
 ) -> None:
     """Stop following a supplier (deletes the durable consumer when NATS is reachable)."""
+    import asyncio
+
     from pcfx.node.service import Node, running_nats_url
 
     settings = _settings(home)
@@ -234,6 +244,8 @@ def pull_command(
     timeout: Annotated[float, typer.Option("--timeout", help="Request-reply timeout in seconds.")] = 2.0,
 ) -> None:
     """Fetch a supplier's latest declaration now (request-reply, else stream, else KV); verify and store it."""
+    import asyncio
+
     from pcfx.node.bus.ingest import Action
     from pcfx.node.service import Node
 

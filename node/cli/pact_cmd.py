@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.config import ConfigError, Settings, load_settings
-from pcfx.node.pact.auth import ALL_SCOPES
-from pcfx.node.pact.client import PactClient, PactClientError, PullReport, pull
-from pcfx.node.pact.devcert import make_dev_certificate
-from pcfx.node.pact.peers import FilePeerDirectory, PeerCredentials
-from pcfx.node.pact.store import (
-    add_client,
-    grant_access,
-    list_access_rules,
-    list_clients,
-    remove_client,
-    revoke_access,
-)
-from pcfx.node.pact.wiring import PEERS_FILE
-from pcfx.node.store.db import open_store, session_scope
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.config import Settings
+    from pcfx.node.pact.client import PullReport
+    from pcfx.node.pact.peers import FilePeerDirectory
+    from sqlalchemy import Engine
 
 __all__ = ["clients_app", "dev_cert_command", "pact_app"]
 
@@ -43,11 +31,26 @@ HomeOption = Annotated[
 
 
 def _settings(home: Path | None) -> Settings:
+    from pcfx.node.config import ConfigError, load_settings
+
     try:
         return load_settings(home)
     except ConfigError as exc:
         err.print(f"[red]config:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _open_store(home: Path | None) -> Engine:
+    from pcfx.node.store.db import open_store
+
+    return open_store(_settings(home).effective_database_url)
+
+
+def _peers(home: Path | None) -> FilePeerDirectory:
+    from pcfx.node.pact.peers import FilePeerDirectory
+    from pcfx.node.pact.wiring import PEERS_FILE
+
+    return FilePeerDirectory(_settings(home).home / PEERS_FILE)
 
 
 # --- clients -------------------------------------------------------------------------------------------------
@@ -65,7 +68,11 @@ def clients_add(
     home: HomeOption = None,
 ) -> None:
     """Register a client; its secret is printed once and stored only as a hash."""
-    engine = open_store(_settings(home).effective_database_url)
+    from pcfx.node.pact.auth import ALL_SCOPES
+    from pcfx.node.pact.store import add_client
+    from pcfx.node.store.db import session_scope
+
+    engine = _open_store(home)
     try:
         with session_scope(engine) as session:
             created = add_client(
@@ -85,7 +92,10 @@ def clients_add(
 @clients_app.command("list")
 def clients_list(home: HomeOption = None) -> None:
     """List registered clients and the footprints restricted to them."""
-    engine = open_store(_settings(home).effective_database_url)
+    from pcfx.node.pact.store import list_access_rules, list_clients
+    from pcfx.node.store.db import session_scope
+
+    engine = _open_store(home)
     try:
         with session_scope(engine) as session:
             rows = [(row.client_id, row.name, row.scopes, row.created_at) for row in list_clients(session)]
@@ -102,7 +112,10 @@ def clients_list(home: HomeOption = None) -> None:
 @clients_app.command("remove")
 def clients_remove(client_id: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Unregister a client (its tokens stop working within seconds)."""
-    engine = open_store(_settings(home).effective_database_url)
+    from pcfx.node.pact.store import remove_client
+    from pcfx.node.store.db import session_scope
+
+    engine = _open_store(home)
     try:
         with session_scope(engine) as session:
             removed = remove_client(session, client_id=client_id)
@@ -123,7 +136,10 @@ def clients_grant(
     home: HomeOption = None,
 ) -> None:
     """Restrict a footprint (or every footprint of a product) to named clients, naming this one."""
-    engine = open_store(_settings(home).effective_database_url)
+    from pcfx.node.pact.store import grant_access
+    from pcfx.node.store.db import session_scope
+
+    engine = _open_store(home)
     try:
         with session_scope(engine) as session:
             added = grant_access(session, subject=subject, client_id=client_id)
@@ -142,7 +158,10 @@ def clients_revoke(
     home: HomeOption = None,
 ) -> None:
     """Remove one access rule (when none is left for a subject it is public to all clients again)."""
-    engine = open_store(_settings(home).effective_database_url)
+    from pcfx.node.pact.store import revoke_access
+    from pcfx.node.store.db import session_scope
+
+    engine = _open_store(home)
     try:
         with session_scope(engine) as session:
             removed = revoke_access(session, subject=subject, client_id=client_id)
@@ -158,6 +177,8 @@ def clients_revoke(
 
 
 def _tls(ca_file: Path | None) -> Any:
+    import ssl
+
     return ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
 
 
@@ -212,6 +233,14 @@ def pact_pull(
     home: HomeOption = None,
 ) -> None:
     """Pull footprints from a PACT host: verified pcfx declarations are ingested, plain PACT kept unsigned."""
+    import asyncio
+
+    import httpx
+    from pcfx.node.pact.client import PactClient, PactClientError, pull
+    from pcfx.node.pact.peers import FilePeerDirectory, PeerCredentials
+    from pcfx.node.pact.wiring import PEERS_FILE
+    from pcfx.node.store.db import open_store
+
     settings = _settings(home)
     filters: list[tuple[str, str]] = []
     for name, values in (
@@ -258,7 +287,9 @@ def peer_add(
     home: HomeOption = None,
 ) -> None:
     """Keep credentials for a PACT host (used for Published pulls and authenticated callbacks)."""
-    FilePeerDirectory(_settings(home).home / PEERS_FILE).save(PeerCredentials(url, client_id, client_secret))
+    from pcfx.node.pact.peers import PeerCredentials
+
+    _peers(home).save(PeerCredentials(url, client_id, client_secret))
     console.print(f"saved credentials for {url}")
 
 
@@ -266,7 +297,7 @@ def peer_add(
 def peer_list(home: HomeOption = None) -> None:
     """List the PACT hosts this node holds credentials for (secrets not shown)."""
     table = Table("host", "client id")
-    for peer in FilePeerDirectory(_settings(home).home / PEERS_FILE).peers():
+    for peer in _peers(home).peers():
         table.add_row(peer.base_url, peer.client_id)
     console.print(table)
 
@@ -274,7 +305,7 @@ def peer_list(home: HomeOption = None) -> None:
 @peer_app.command("remove")
 def peer_remove(url: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Forget the credentials for a PACT host."""
-    if not FilePeerDirectory(_settings(home).home / PEERS_FILE).remove(url):
+    if not _peers(home).remove(url):
         err.print(f"[red]error:[/red] no credentials for {url}")
         raise typer.Exit(1)
     console.print(f"removed {url}")
@@ -291,6 +322,8 @@ def dev_cert_command(
     ] = None,
 ) -> None:
     """Make a self-signed TLS certificate for localhost / 127.0.0.1 / ::1 (development only)."""
+    from pcfx.node.pact.devcert import make_dev_certificate
+
     names = ("localhost", *(hostname or []))
     made = make_dev_certificate(out, hostnames=tuple(dict.fromkeys(names)), days=days)
     console.print(f"certificate: {made.cert_path}")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.engine.rules import RuleSet, UnknownRuleSetError, list_rule_sets, load_rule_set
-from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.engine.rules import RuleSet
+    from rich.console import Console
 
 __all__ = ["rules_app", "template_command"]
 
@@ -25,6 +28,8 @@ def _console() -> Console:
 
 
 def _rule_set_or_exit(rule_id: str) -> RuleSet:
+    from pcfx.node.engine.rules import UnknownRuleSetError, load_rule_set
+
     try:
         return load_rule_set(rule_id)
     except UnknownRuleSetError as exc:
@@ -40,6 +45,8 @@ def _unit(rule_set: RuleSet) -> str:
 @rules_app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List the shipped rule sets."""
+    from pcfx.node.engine.rules import list_rule_sets
+
     rule_sets = list_rule_sets()
     if as_json:
         rows = [

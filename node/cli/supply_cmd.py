@@ -6,19 +6,20 @@ Reading commands work on the node home alone (store + trust registry); `declare`
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pcfx.node.cli.output import make_console
-from pcfx.node.config import Settings
-from pcfx.node.supply.compute import Computation, input_rows
-from pcfx.node.supply.products import OwnProduct
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from pcfx.node.config import Settings
+    from pcfx.node.supply.compute import Computation
+    from pcfx.node.supply.products import OwnProduct
 
 __all__ = [
     "compute_product_command",
@@ -68,6 +69,8 @@ def short(text: str | None, keep: int = 18) -> str:
 
 def inputs_table(computation: Computation, *, title: str | None = None) -> Table:
     """Per purchased input: amount, kg CO2e, share, and where its value came from."""
+    from pcfx.node.supply.compute import input_rows
+
     table = Table(title=title or f"Purchased inputs of {computation.product_name}", title_justify="left")
     for column, justify in (
         ("input", "left"),
@@ -325,6 +328,8 @@ def compute_product_command(
 
 def declare_command(product: ProductArgument, home: HomeOption = None, nats: NatsOption = None) -> None:
     """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated)."""
+    import asyncio
+
     settings = _settings(home)
     pid = _match(settings, product)
     declared = asyncio.run(_with_service(settings, nats, lambda s: s.declare(pid)))
@@ -344,6 +349,8 @@ def follow_command(
     nats: NatsOption = None,
 ) -> None:
     """Subscribe to every supplier product the own inventories name (company ids via the trust registry)."""
+    import asyncio
+
     settings = _settings(home)
     pid = _match(settings, product) if product else None
     names = asyncio.run(_with_service(settings, nats, lambda s: s.follow_suppliers(pid)))
@@ -394,6 +401,8 @@ def review_approve_command(
     nats: NatsOption = None,
 ) -> None:
     """Publish a held result (the previous declaration becomes Deprecated)."""
+    import asyncio
+
     from pcfx.node.supply.resolve import SupplyError
 
     settings = _settings(home)

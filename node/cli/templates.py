@@ -11,10 +11,10 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pcfx.node.engine.loaders import TABLES
-from pcfx.node.engine.rules import DataItem, RuleSet
+if TYPE_CHECKING:
+    from pcfx.node.engine.rules import DataItem, RuleSet
 
 __all__ = [
     "FILL",
@@ -246,6 +246,9 @@ def template_tables(rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
 
 
 def _columns(table: str) -> list[str]:
+    # the inventory loaders bring the inventory model and the unit system: only tabular templates need them
+    from pcfx.node.engine.loaders import TABLES
+
     return ["key", "value"] if table == "product" else list(TABLES[table])
 
 

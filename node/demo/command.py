@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,8 @@ def demo_command(
 ) -> None:
     """Run a chain of company nodes on an embedded NATS server: supplier-specific values, verification,
     a revision propagating to the handset, forged and tampered declarations rejected (illustrative data)."""
+    import asyncio
+
     from pcfx.node.demo.scenario import run_demo
 
     console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 180)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 from pcfx.node.engine.errors import FactorError, UnitError
 from pcfx.node.engine.inventory import DataQuality, InlineFactor, Uncertainty
-from pcfx.node.engine.units import conversion_factor, parse_quantity, parse_unit, ureg
+from pcfx.node.engine.units import conversion_factor, is_mass, parse_quantity, parse_unit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
@@ -167,7 +167,7 @@ def _split_unit(unit: str, factor_id: str) -> tuple[str, str]:
             if per.startswith("(") and per.endswith(")"):
                 per = per[1:-1].strip()
             try:
-                if parse_unit(mass).dimensionality != ureg.kilogram.dimensionality:
+                if not is_mass(mass):
                     raise FactorError(f"factor '{factor_id}': unit '{unit}' must be <mass>/<activity unit>")
                 parse_unit(per)
             except UnitError as exc:

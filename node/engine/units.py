@@ -11,24 +11,69 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from threading import Lock
+from typing import TYPE_CHECKING, Any
 
-import pint
 from pcfx.node.engine.errors import UnitError
 
-__all__ = ["conversion_factor", "dimension_name", "is_mass", "parse_quantity", "parse_unit", "ureg"]
+if TYPE_CHECKING:
+    import pint
 
-ureg = pint.UnitRegistry(non_int_type=Decimal, on_redefinition="raise", autoconvert_offset_to_baseunit=False)
-for _definition in (
-    "m3 = meter ** 3",
-    "Nm3 = [normal_volume] = Ncum",
-    "tce = 29.3076 * gigajoule",
-    "piece = [count] = pcs = unit = item",
-    "set = piece",
-    "CNY = [currency_cny] = RMB = yuan",
-    "USD = [currency_usd]",
-    "EUR = [currency_eur]",
-):
-    ureg.define(_definition)
+__all__ = [
+    "conversion_factor",
+    "dimension_name",
+    "is_mass",
+    "parse_quantity",
+    "parse_unit",
+    "registry",
+    "ureg",
+]
+
+
+_registry: list[pint.UnitRegistry] = []
+_registry_lock = Lock()
+
+
+def registry() -> pint.UnitRegistry:
+    """The one unit registry, built on first use: importing pint and building it takes a third of a second, which
+    commands that never convert a unit (`pcfx --help`, `pcfx verify`) should not pay."""
+    if not _registry:
+        # one registry even when threads race to the first use: quantities of two registries do not mix
+        with _registry_lock:
+            if not _registry:
+                _registry.append(_build_registry())
+    return _registry[0]
+
+
+def _build_registry() -> pint.UnitRegistry:
+    import pint
+
+    ureg = pint.UnitRegistry(
+        non_int_type=Decimal, on_redefinition="raise", autoconvert_offset_to_baseunit=False
+    )
+    for definition in (
+        "m3 = meter ** 3",
+        "Nm3 = [normal_volume] = Ncum",
+        "tce = 29.3076 * gigajoule",
+        "piece = [count] = pcs = unit = item",
+        "set = piece",
+        "CNY = [currency_cny] = RMB = yuan",
+        "USD = [currency_usd]",
+        "EUR = [currency_eur]",
+    ):
+        ureg.define(definition)
+    return ureg
+
+
+ureg: pint.UnitRegistry  # the registry, made on first access by the module __getattr__ below
+
+
+def __getattr__(name: str) -> Any:
+    # `units.ureg` / `from pcfx.node.engine.units import ureg` keep working: the registry is made on that access
+    if name == "ureg":
+        return registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _DIMENSION_UNITS = {
     "mass": "kg",
@@ -54,8 +99,11 @@ def parse_unit(unit: str) -> pint.Quantity:
 
 @lru_cache(maxsize=4096)
 def _parse_unit(unit: str) -> pint.Quantity:
+    import pint
+
     if not unit:
         raise UnitError("unit is empty")
+    ureg = registry()
     try:
         quantity = ureg.parse_expression(unit)
     except (
@@ -79,6 +127,9 @@ def _parse_unit(unit: str) -> pint.Quantity:
 
 def parse_quantity(text: str) -> pint.Quantity:
     """A quantity written as text, e.g. "0.7174 kg/Nm3" or "2.5 GJ"."""
+    import pint
+
+    ureg = registry()
     try:
         quantity = ureg.parse_expression(text.strip())
     except Exception:
@@ -92,14 +143,14 @@ def dimension_name(unit: str) -> str:
     """A readable name of the unit's dimension ("mass", "volume", "energy", ...)."""
     dimensionality = parse_unit(unit).dimensionality
     for name, reference in _DIMENSION_UNITS.items():
-        if ureg.parse_expression(reference).dimensionality == dimensionality:
+        if registry().parse_expression(reference).dimensionality == dimensionality:
             return name
     return str(dimensionality)
 
 
 def is_mass(unit: str) -> bool:
     """True if `unit` measures mass."""
-    return parse_unit(unit).dimensionality == ureg.kilogram.dimensionality
+    return parse_unit(unit).dimensionality == registry().kilogram.dimensionality
 
 
 def conversion_factor(from_unit: str, to_unit: str, *, density: str | None = None) -> Decimal:
