@@ -153,12 +153,11 @@ def test_equal_rules_are_duplicates_and_different_rules_are_not(sample: dict[str
 
 
 def test_model_uniqueness_reports_the_first_duplicate_as_the_item_walk_does(sample: dict[str, Any]) -> None:
-    rules = [
+    # The third model is a separate object equal in content to the first: a duplicate by content.
+    sample["pcf"]["productOrSectorSpecificRules"] = [
         {"operator": "PEF", "ruleNames": ["A"]},
         {"operator": "EPD International", "ruleNames": ["A"]},
-        {"operator": "PEF", "ruleNames": ["A"]},
     ]
-    sample["pcf"]["productOrSectorSpecificRules"] = rules[:2]
     first, second = parse_footprint(sample).pcf.product_or_sector_specific_rules
     models = [first, second, parse_footprint(sample).pcf.product_or_sector_specific_rules[0]]
     expected = _reference_unique(_model_key, "rule", models)
