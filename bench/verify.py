@@ -10,7 +10,9 @@ registered supplier key and kept as wire bytes (RFC 8785 form).
 - signing: build + sign + canonical wire bytes per footprint, next to raw `cryptography` Ed25519 signing.
 - stages (unless --no-stages): the pipeline's parts timed one by one on the same declarations, next to the
   pipeline and raw `cryptography` verify in the same interleaved run, as microseconds and as a fraction of
-  one raw verify; "rest" is the pipeline minus the parts (result, key lookup, dates, company binding, calls).
+  one raw verify. "rest" is the pipeline minus the parts timed alone: its glue (key lookup, dates, company
+  binding, result) and what running all parts in one sequence costs over running each alone (caches: the
+  signature check evicts the Python side's working set), so most of it is not code that can be removed.
 Within a repetition the measured functions alternate in chunks of 100 operations, so each sees the same
 load of the (shared) host; the spread over repetitions shows the remaining noise.
 
