@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("pcfx.bus")
+T = TypeVar("T")
 
 CONTENT_TYPE = "application/vc"
 HEADER_DECLARATION_ID = "Pcfx-Declaration-Id"
@@ -44,6 +47,27 @@ class PublishError(RuntimeError):
     """JetStream did not acknowledge a publish before the deadline, or refused it."""
 
 
+async def _with_retries(
+    attempt: Callable[[], Awaitable[T]], *, what: str, deadline_seconds: float = 30.0
+) -> T:
+    """Run `attempt` until JetStream answers: transient failures (server restart, leader election) are
+    retried with back-off until the deadline. Safe because every attempt is idempotent (same Nats-Msg-Id,
+    or a compare-and-set)."""
+    deadline = time.monotonic() + deadline_seconds
+    delay = 0.05
+    while True:
+        try:
+            return await attempt()
+        except _TRANSIENT as exc:
+            if time.monotonic() + delay >= deadline:
+                raise PublishError(
+                    f"no JetStream answer for {what} within {deadline_seconds}s: {exc!r}"
+                ) from exc
+            log.info("%s not acknowledged (%r); retrying", what, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
 async def _publish(
     js: JetStreamContext,
     subject: str,
@@ -53,22 +77,14 @@ async def _publish(
     deadline_seconds: float,
     attempt_timeout: float,
 ) -> PubAck:
-    deadline = time.monotonic() + deadline_seconds
-    delay = 0.05
-    while True:
+    async def attempt() -> PubAck:
         try:
             # Never set Nats-Expected-Stream: cross-domain mirrors drop such messages (nats-server #5240).
             return await js.publish(subject, raw, timeout=attempt_timeout, headers=dict(headers))
-        except _TRANSIENT as exc:
-            if time.monotonic() + delay >= deadline:
-                raise PublishError(
-                    f"no JetStream ack for {subject} within {deadline_seconds}s: {exc!r}"
-                ) from exc
-            log.info("publish to %s not acknowledged (%r); retrying with the same Nats-Msg-Id", subject, exc)
         except APIError as exc:
             raise PublishError(f"JetStream refused {subject}: {exc}") from exc
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+
+    return await _with_retries(attempt, what=f"publish to {subject}", deadline_seconds=deadline_seconds)
 
 
 async def publish_declaration(
@@ -138,7 +154,8 @@ async def put_latest(kv: KeyValue, raw: bytes, *, issuer: str, product_id: str, 
     key = latest_key(issuer, product_id)
     new_created = parse_instant(created)
     assert new_created is not None
-    for _ in range(10):
+
+    async def compare_and_set() -> bool | None:
         try:
             entry = await kv.get(key)
         except (NotFoundError, KeyError):
@@ -155,10 +172,15 @@ async def put_latest(kv: KeyValue, raw: bytes, *, issuer: str, product_id: str, 
             await kv.update(key, raw, last=entry.revision)
             return True
         except KeyWrongLastSequenceError:
-            continue
+            return None
         except APIError as exc:
             # kv.create on an existing key reports "wrong last sequence" as a plain API error code 10071.
             if getattr(exc, "err_code", None) == 10071:
-                continue
+                return None
             raise
+
+    for _ in range(10):  # another writer moved the entry between our read and write: read again
+        outcome = await _with_retries(compare_and_set, what=f"KV {key}")
+        if outcome is not None:
+            return outcome
     return False
