@@ -669,12 +669,13 @@ def prepare(
         rows.append(j)
         cols.append(j)
         vals.append(float(column.amount))
+    index_of = {process.id: p for p, process in enumerate(inventory.processes)}
     for p, process in enumerate(inventory.processes):
         for k, item in enumerate(process.inputs):
             if item.from_process is None:
                 continue
             path = ("processes", p, "inputs", k)
-            q = next(i for i, other in enumerate(inventory.processes) if other.id == item.from_process)
+            q = index_of[item.from_process]
             row = column_of.get((q, item.flow))
             if row is None:
                 raise InventoryError(

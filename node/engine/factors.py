@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -157,7 +157,16 @@ class Factor(BaseModel):
 
 
 def _split_unit(unit: str, factor_id: str) -> tuple[str, str]:
-    # top-level "/" only: "t/(10^4 Nm3)" -> ("t", "10^4 Nm3")
+    """("kg", "kWh") for "kg/kWh"; FactorError naming the factor if the unit is not <mass>/<activity>."""
+    parts = _split(unit)
+    if isinstance(parts, str):
+        raise FactorError(f"factor '{factor_id}': {parts}")
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def _split(unit: str) -> tuple[str, str] | str:
+    # top-level "/" only: "t/(10^4 Nm3)" -> ("t", "10^4 Nm3"); an error comes back as its message
     depth = 0
     for i, char in enumerate(unit):
         depth += char == "("
@@ -168,12 +177,12 @@ def _split_unit(unit: str, factor_id: str) -> tuple[str, str]:
                 per = per[1:-1].strip()
             try:
                 if not is_mass(mass):
-                    raise FactorError(f"factor '{factor_id}': unit '{unit}' must be <mass>/<activity unit>")
+                    return f"unit '{unit}' must be <mass>/<activity unit>"
                 parse_unit(per)
             except UnitError as exc:
-                raise FactorError(f"factor '{factor_id}': {exc.message}") from None
+                return exc.message
             return mass, per
-    raise FactorError(f"factor '{factor_id}': unit '{unit}' must be <mass>/<activity unit>, e.g. kg/kWh")
+    return f"unit '{unit}' must be <mass>/<activity unit>, e.g. kg/kWh"
 
 
 _FORMULA_TOKEN = re.compile(r"([A-Z][a-z]?|\(|\))(\d*)")
