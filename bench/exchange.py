@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import gc
 import itertools
+import os
 import shutil
 import statistics
 import sys
@@ -30,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "node"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # node_kit
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/verify.py
 
 from node_kit import eventually, make_network
@@ -67,6 +69,15 @@ def _ingest_payloads(acme: Any, footprints: list[dict[str, Any]], n: int) -> lis
     return raws
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of another process (Linux /proc), 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -> dict[str, Any]:
     """End-to-end ingest rate of a backlog next to bench/verify.py's bare pipeline rate, `reps` times.
 
@@ -75,7 +86,9 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
     the n-th verified declaration (acks sent), so the figure is the catch-up rate of a backlog already in
     JetStream: fetch -> verify -> store -> ack. Right before it, the same repetition measures the bare rate
     (`measure_verify`: the protocol pipeline alone, in memory, on the same PACT samples), so both see the
-    same machine load; the ratio is taken per repetition."""
+    same machine load; the ratio is taken per repetition. CPU time per declaration is printed too (this
+    process, and the nats-server process during ingestion, next to the buyer's verifier alone on the same
+    bytes): on a shared machine it shows the cost of bus and store apart from the time spent waiting."""
     from verify import measure_verify, prepare  # bench/verify.py
 
     root = Path(tempfile.mkdtemp(prefix="pcfx-bench-"))
@@ -85,6 +98,7 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
     setup = prepare()
     raws = _ingest_payloads(acme, setup["footprints"], n)
     runs: list[dict[str, float]] = []
+    print(f"ingest: {n} declarations, {sum(map(len, raws)) / n:.0f} bytes on average; load {os.getloadavg()}")
     try:
         async with EmbeddedNats(store_dir=root / "nats") as server:
             supplier = await Node.start(acme.settings, nats_url=server.url)
@@ -93,13 +107,13 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
             for rep, name in enumerate(buyers, start=1):
                 bare = measure_verify(n, reps=1, setup=setup)["pipeline"]
                 buyer = await Node.start(net[name].settings, nats_url=server.url)
-                # Node-side bare rate: the buyer's own verifier on exactly the ingested bytes (with the
-                # supplier's status lists, fetched first as `pcfx pull` does).
+                # The buyer's own verifier alone on exactly the ingested bytes (with the supplier's status
+                # lists, fetched first as `pcfx pull` does): CPU time per declaration without bus and store.
                 await buyer._pull_status_lists(acme.did, raws[0])
                 with buyer.session() as session:
-                    start = time.perf_counter()
+                    cpu = time.process_time()
                     valid = sum(bool(buyer.verifier.verify_declaration(r, session=session).ok) for r in raws)
-                    node_bare = n / (time.perf_counter() - start)
+                    verify_cpu = (time.process_time() - cpu) / n
                 if valid != n:
                     raise RuntimeError(f"only {valid} of {n} benchmark declarations verify")
                 stored, done = 0, asyncio.Event()
@@ -111,19 +125,30 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
                         done.set()
 
                 buyer.add_listener(count)
-                start = time.perf_counter()
+                gc.collect()
+                cpu, server_cpu, start = time.process_time(), _cpu_seconds(server.pid), time.perf_counter()
                 await buyer.subscribe(acme.did)
                 await asyncio.wait_for(done.wait(), timeout=600)
                 ingest = n / (time.perf_counter() - start)
+                ingest_cpu = (time.process_time() - cpu) / n
+                nats_cpu = (_cpu_seconds(server.pid) - server_cpu) / n
                 with buyer.session() as session:
                     in_store = repo.count_declarations(session, origin=Origin.RECEIVED)
                 await buyer.stop()
-                run = {"ingest": ingest, "bare": bare, "node_bare": node_bare, "ratio": ingest / bare}
+                run = {
+                    "ingest": ingest,
+                    "bare": bare,
+                    "ratio": ingest / bare,
+                    "ingest_cpu": ingest_cpu * 1e6,
+                    "nats_cpu": nats_cpu * 1e6,
+                    "verify_cpu": verify_cpu * 1e6,
+                    "cpu_ratio": verify_cpu / (ingest_cpu + nats_cpu),
+                }
                 runs.append(run)
                 print(
-                    f"rep {rep}: ingest {ingest:7.0f}/s   bare verify (bench/verify.py) {bare:7.0f}/s   "
-                    f"ratio {100 * run['ratio']:5.1f}%   (node verifier on the same bytes {node_bare:7.0f}/s; "
-                    f"{in_store} stored)"
+                    f"rep {rep}: ingest {ingest:6.0f}/s   bare verify {bare:6.0f}/s   ratio {100 * run['ratio']:5.1f}%"
+                    f"   | CPU us/declaration: ingest {run['ingest_cpu']:4.0f} + nats-server {run['nats_cpu']:3.0f}"
+                    f", verifier alone {run['verify_cpu']:4.0f} ({100 * run['cpu_ratio']:.0f}%)   [{in_store} stored]"
                 )
             await supplier.stop()
     finally:
@@ -134,10 +159,14 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
         return f"{statistics.median(values):{fmt}} (min {min(values):{fmt}}, max {max(values):{fmt}})"
 
     print(
-        f"ingest of a {n}-declaration backlog (published before timing), fetch batch {batch}, {reps} reps:\n"
-        f"  end-to-end ingest/s       {span('ingest')}\n"
-        f"  bare verify/s             {span('bare')}   (bench/verify.py pipeline, same samples, same reps)\n"
-        f"  ingest / bare             {span('ratio', 100, '.1f')} %   goal >= 80%"
+        f"ingest of a {n}-declaration backlog (published before timing), fetch batch {batch}, {reps} reps, "
+        f"median (min, max):\n"
+        f"  end-to-end ingest/s         {span('ingest')}\n"
+        f"  bare verify/s               {span('bare')}   (bench/verify.py pipeline, same PACT samples)\n"
+        f"  ingest / bare               {span('ratio', 100, '.1f')} %   goal >= 80%\n"
+        f"  CPU us/declaration          ingest {span('ingest_cpu')} + nats-server {span('nats_cpu')}\n"
+        f"                              verifier alone {span('verify_cpu')}"
+        f" -> {span('cpu_ratio', 100, '.0f')} %"
     )
     return {
         "runs": runs,

@@ -88,12 +88,15 @@ class ConsumerGoneError(RuntimeError):
 class BatchPuller:
     """Pulls a durable consumer's messages in batches of at most `batch`.
 
-    One pull request (`batch` messages, expiring after `expires` seconds) is kept open at a time on a private
-    inbox; deliveries land in a buffer through a subscription callback, so a backlog arrives in full batches
-    while a single new message is handed over as soon as it is delivered (no wait for a batch to fill). The
-    next request goes out as soon as the previous one is satisfied or expired and the buffer is below one
-    batch, that is while the caller is still deciding the batch it took. A request lost with a server restart
-    is given up `expires` + 1 s after it was sent."""
+    Up to two pull requests (`batch` messages each, expiring after `expires` seconds) are kept open on a
+    private inbox; deliveries land in a buffer through a subscription callback, with no timer per message.
+    While the caller decides one batch, the server is already delivering the next, and a backlog is handed
+    over in full batches (`next_batch` lingers while messages keep arriving, at most `linger` seconds);
+    a single new message is handed over about a millisecond after it arrives. A request lost with a server
+    restart is given up `expires` + 1 s after it was sent."""
+
+    #: Open pull requests at a time: one being delivered while the caller works, one queued behind it.
+    DEPTH = 2
 
     def __init__(
         self,
@@ -103,22 +106,23 @@ class BatchPuller:
         consumer: str,
         batch: int = 64,
         expires: float = 1.0,
+        linger: float = 0.005,
         api_prefix: str = "$JS.API",
     ) -> None:
         self._nc, self._batch, self._expires = nc, max(1, batch), max(0.05, expires)
+        self._linger = linger
         self._next_subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._inbox = nc.new_inbox()
         self._buffer: collections.deque[Msg] = collections.deque()
         self._ready = asyncio.Event()
         self._sub: Subscription | None = None
-        self._request = 0  # number of the open request; its reply subject is `<inbox>.<number>`
-        self._open = False
-        self._deadline = 0.0
-        self._delivered = 0
+        self._number = 0  # of the last request sent; a request's reply subject is `<inbox>.<number>`
+        # Open requests, oldest first (the server serves them in order): number -> [undelivered, deadline].
+        self._open: collections.OrderedDict[int, list[float]] = collections.OrderedDict()
         self._error: str | None = None
 
     async def start(self) -> BatchPuller:
-        """Subscribe to the private inbox and send the first pull request."""
+        """Subscribe to the private inbox and send the first pull requests."""
         self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_message)
         await self._top_up()
         return self
@@ -130,23 +134,28 @@ class BatchPuller:
                 await self._sub.unsubscribe()
             self._sub = None
         self._buffer.clear()
+        self._open.clear()
 
     async def next_batch(self, *, timeout: float, stop: asyncio.Event | None = None) -> list[Msg]:
         """Up to `batch` messages in delivery order; [] when none arrived within `timeout` or `stop` is set."""
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise ConsumerGoneError(error)
+        self._raise_error()
         if not self._buffer:
             await self._top_up()
             await self._wait(timeout, stop)
-            if self._error is not None and not self._buffer:
-                error, self._error = self._error, None
-                raise ConsumerGoneError(error)
+            if not self._buffer:
+                self._raise_error()
+                return []
+        await self._fill()
         taken = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
         if not self._buffer:
             self._ready.clear()
         await self._top_up()
         return taken
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise ConsumerGoneError(error)
 
     async def _wait(self, timeout: float, stop: asyncio.Event | None) -> None:
         waits = [asyncio.ensure_future(self._ready.wait())]
@@ -158,18 +167,30 @@ class BatchPuller:
             for waiter in waits:
                 waiter.cancel()
 
+    async def _fill(self) -> None:
+        # Messages of a backlog arrive in a stream; take a full batch rather than the first few of it.
+        deadline = time.monotonic() + self._linger
+        while len(self._buffer) < self._batch and self._open and time.monotonic() < deadline:
+            before = len(self._buffer)
+            await asyncio.sleep(0.001)
+            if len(self._buffer) == before:
+                return  # a pause: nothing more is on its way right now
+
     async def _top_up(self) -> None:
-        if self._open and time.monotonic() > self._deadline:
-            self._open = False  # no answer within its lifetime: lost (server restart, reconnect)
-        if self._open or self._sub is None or len(self._buffer) >= self._batch:
-            return
-        self._request += 1
-        self._open, self._delivered = True, 0
-        self._deadline = time.monotonic() + self._expires + 1.0
-        request = {"batch": self._batch, "expires": int(self._expires * 1_000_000_000)}
-        await self._nc.publish(
-            self._next_subject, json.dumps(request).encode(), reply=f"{self._inbox}.{self._request}"
-        )
+        now = time.monotonic()
+        for number in [n for n, (_, deadline) in self._open.items() if now > deadline]:
+            del self._open[number]  # no answer within its lifetime: lost (server restart, reconnect)
+        while (
+            self._sub is not None
+            and len(self._open) < self.DEPTH
+            and len(self._buffer) + sum(left for left, _ in self._open.values()) < self.DEPTH * self._batch
+        ):
+            self._number += 1
+            self._open[self._number] = [self._batch, now + self._expires + 1.0]
+            request = {"batch": self._batch, "expires": int(self._expires * 1_000_000_000)}
+            await self._nc.publish(
+                self._next_subject, json.dumps(request).encode(), reply=f"{self._inbox}.{self._number}"
+            )
 
     async def _on_message(self, message: Msg) -> None:
         headers = message.headers
@@ -177,21 +198,23 @@ class BatchPuller:
         if status is None:
             self._buffer.append(message)
             self._ready.set()
-            self._delivered += 1
-            if self._delivered >= self._batch:
-                self._open = False
-                await self._top_up()
+            if self._open:
+                number, entry = next(iter(self._open.items()))
+                entry[0] -= 1
+                if entry[0] <= 0:  # the oldest request is satisfied
+                    del self._open[number]
+                    await self._top_up()
             return
-        if status == "100":  # idle heartbeat / flow control: not an answer to the request
+        if status == "100":  # idle heartbeat / flow control: not an answer to a request
             return
-        if message.subject.rpartition(".")[2] != str(self._request):
-            return  # the end of an earlier request
-        self._open = False
+        number = message.subject.rpartition(".")[2]
+        if not number.isdigit() or self._open.pop(int(number), None) is None:
+            return  # the end of a request given up already
         if status in ("404", "408"):  # no more messages for it, or it expired: ask again
             await self._top_up()
             return
         # Refused (409: consumer deleted, too many waiting requests, leadership change...; 503: no
-        # JetStream): the next request waits for the caller's next call, so a refusal cannot spin.
+        # JetStream): asked again on the caller's next call only, so a refusal cannot spin.
         description = (headers or {}).get("Description", "")
         log.info("pull from %s refused: %s %s", self._next_subject, status, description)
         if status == "503" or "deleted" in description.lower():

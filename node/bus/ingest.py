@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hashlib
 import inspect
 import json
@@ -33,7 +34,7 @@ from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from pcfx.node.bus.consumers import BatchPuller
 from pcfx.node.store import repository as repo
-from pcfx.node.store.db import session_scope
+from pcfx.node.store.db import durable_session_scope
 from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
 from pcfx.node.store.repository import StoreOutcome
@@ -179,6 +180,7 @@ class _Verdict:
     index: int
     item: Incoming
     digest: str
+    tokens: list[str] = field(default_factory=list)  # issuer and product tokens of the subject
     decision: Decision | None = None
     receipt: int | None = None  # position in the batch's receipt rows
     quarantine: tuple[str, str | None, str | None, str | None] | None = None  # reason, detail, id, issuer
@@ -209,7 +211,8 @@ class Ingestor:
         """Decide every message in one transaction (sync; the caller acks afterwards)."""
         try:
             try:
-                return self._decide_bulk(items)
+                with _collector_paused():
+                    return self._decide_bulk(items)
             except (OperationalError, PoolTimeoutError):
                 raise
             except Exception:
@@ -225,7 +228,7 @@ class Ingestor:
             ], []
 
     def _decide_each(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
-        with session_scope(self.engine) as session:
+        with durable_session_scope(self.engine) as session:
             decisions: list[Decision] = []
             events: list[StoredEvent] = []
             for item in items:
@@ -237,7 +240,7 @@ class Ingestor:
     def _decide_bulk(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
         decisions: list[Decision | None] = [None] * len(items)
         events: list[StoredEvent] = []
-        with session_scope(self.engine) as session:
+        with durable_session_scope(self.engine) as session:
             run: list[tuple[int, Incoming]] = []
             for index, item in enumerate(items):
                 if len(item.raw) <= self.max_bytes and item.subject.startswith(_STATUS_PREFIX):
@@ -306,7 +309,7 @@ class Ingestor:
             _reject(verdict, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {self.max_bytes}")
             return
         try:
-            kind, _, _ = parse_subject(item.subject)
+            kind, *verdict.tokens = parse_subject(item.subject)
         except ValueError as exc:
             _reject(verdict, IngestReason.UNKNOWN_SUBJECT, str(exc))
             return
@@ -366,8 +369,7 @@ class Ingestor:
         except (FactsError, ValueError) as exc:
             _reject(verdict, "malformed", str(exc))
             return False
-        _, issuer_token, product_token = parse_subject(item.subject)  # checked in `_screen`
-        if issuer_token != _token(facts.issuer) or product_token != _token(facts.product_id):
+        if verdict.tokens != [_token(facts.issuer), _token(facts.product_id)]:
             expected = decl_subject(facts.issuer, facts.product_id)
             _reject(
                 verdict,
@@ -781,6 +783,25 @@ _STATUS_PREFIX = "pcfx.v1.status."
 #: Subject tokens of identifiers (the issuer's repeats in every message, a product's in every version).
 _token = functools.lru_cache(maxsize=65536)(subject_token)
 _RETIRED_ON_NEW_VERSION = frozenset({DeclarationState.ACTIVE, DeclarationState.SUSPENDED})
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No automatic garbage collection while a batch is decided.
+
+    Each message leaves a few objects alive until the batch is written (its verdict, facts, rows); the
+    collector promotes them, and every few batches this triggers a full collection that rescans the whole
+    heap of the process (measured: ~35 us per message, a sixth of a verification). Reference counting still
+    frees everything acyclic at once; cycles made during one batch (at most a batch's worth) are collected
+    by the first collection after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _reject(
