@@ -101,12 +101,16 @@ def _print(result: FootprintResult) -> None:
     summary.add_row("exempted by cut-off (%)", _num(result.cutoff.exempted_percent, 2))
     summary.add_row("primary data share (%)", _num(result.primary_data_share, 1))
     summary.add_row(
-        "DQR tech / temporal / geo",
-        f"{result.dqr.technological} / {result.dqr.temporal} / {result.dqr.geographical}",
+        "DQR tech / temporal / geo / completeness / reliability",
+        f"{result.dqr.technological} / {result.dqr.temporal} / {result.dqr.geographical}"
+        f" / {result.dqr.completeness} / {result.dqr.reliability}",
     )
     if result.uncertainty is not None:
         u = result.uncertainty
-        summary.add_row(f"95 % range ({u.runs} runs)", f"{_num(u.p2_5)} .. {_num(u.p97_5)}")
+        if u.uncertain_factors:
+            summary.add_row(f"95 % range ({u.runs} runs)", f"{_num(u.p2_5)} .. {_num(u.p97_5)}")
+        else:  # a flat range would read as certainty; say that no factor gave a spread
+            summary.add_row("95 % range", "no factor in use carries an uncertainty")
     console.print(summary)
 
     stages = Table(title="By stage")
