@@ -4,7 +4,7 @@ Identifiers (DIDs, product URNs, status-list ids) may contain `.`, `:`, `*`, `>`
 that NATS subjects or JetStream KV keys reject or treat as wildcards, so they never appear raw in a subject.
 Each one becomes a *token*: a readable slug followed by 26 base32 characters of its SHA-256 hash, e.g.
 
-    did:web:acme.example  ->  did-web-acme-example-kz3f...  (slug "did-web-acme-example" + "-" + hash)
+    did:web:acme.example  ->  did-web-acme-example-on3e5vrupfkpaa5tb66tlfw7jv  (slug + "-" + hash)
 
 Tokens are deterministic (same id, same token, on every implementation), collision-resistant (130 bits of
 SHA-256; the slug is a reading aid only and carries no meaning), at most 59 characters from `[a-z0-9-]`,
