@@ -12,7 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pcfx.protocol.canonical import canonicalize
 from pcfx.protocol.context import DECLARATION_CONTEXT
-from pcfx.protocol.declaration import build_declaration, declaration_bytes, declaration_id, sign_declaration
+from pcfx.protocol.declaration import (
+    DECLARATION_NAMESPACE,
+    build_declaration,
+    declaration_bytes,
+    declaration_id,
+    sign_declaration,
+)
 from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.errors import FailureReason, ProofError, VerificationError
 from pcfx.protocol.keys import generate_signing_key, public_multikey
@@ -96,6 +102,16 @@ def test_declaration_id_is_stable_per_issuer_and_footprint(footprint: dict[str, 
     assert first["id"] == again["id"] == declaration_id(first)
     assert first["id"].startswith("urn:uuid:")
     assert other["id"] != first["id"]
+
+
+def test_declaration_id_matches_the_protocol_test_vector() -> None:
+    # PROTOCOL.md section 1: uuid5 in the pcfx namespace of "<issuer> <lower-cased footprint id>".
+    doc = {
+        "issuer": "did:web:acme.example",
+        "credentialSubject": {"id": "3893BB5D-DA16-4DC1-9185-11D97476C254"},
+    }
+    assert declaration_id(doc) == "urn:uuid:0e0824ea-c82e-5d8b-9b27-f182a6a90c77"
+    assert str(DECLARATION_NAMESPACE) == "b5fb15ee-4222-5022-8746-61929f39a94e"
 
 
 def test_declaration_id_ignores_footprint_id_case(footprint: dict[str, Any], net: Network) -> None:
