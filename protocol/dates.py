@@ -6,9 +6,11 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
-__all__ = ["format_datetime", "parse_datetime"]
+__all__ = ["DATETIME_STAMP_PATTERN", "format_datetime", "parse_datetime"]
 
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+#: The shape of a dateTimeStamp (the calendar is checked by the parse).
+DATETIME_STAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+_DATETIME = re.compile(DATETIME_STAMP_PATTERN)
 
 
 def format_datetime(value: datetime) -> str:

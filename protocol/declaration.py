@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, NotRequired
 
 from pcfx.protocol.canonical import canonicalize
 from pcfx.protocol.context import DECLARATION_CONTEXT
-from pcfx.protocol.dates import format_datetime, parse_datetime
+from pcfx.protocol.dates import DATETIME_STAMP_PATTERN, format_datetime, parse_datetime
 from pcfx.protocol.did import did_of
 from pcfx.protocol.errors import ProofError
 from pcfx.protocol.keys import Ed25519PrivateKey
@@ -45,7 +45,6 @@ __all__ = [
     "DeclarationBody",
     "DeclarationDict",
     "InvalidDeclaration",
-    "StatusMessage",
     "assure",
     "build_declaration",
     "check_body_consistency",
@@ -62,27 +61,21 @@ DECLARATION_TYPE: tuple[str, str] = ("VerifiableCredential", "ProductFootprintDe
 DECLARATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pcfx.dev/contexts/declaration-v1.jsonld")
 _NAMESPACE_BYTES = DECLARATION_NAMESPACE.bytes
 
+# Patterns of the envelope members, used by the schema models below and by the hand-written checks of the
+# verification path (validate_body), so both always apply the same rules.
+_ID_PATTERN = r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_DID_PATTERN = r"^did:[a-z0-9]+:\S+$"
+_INDEX_PATTERN = r"^(0|[1-9][0-9]{0,9})$"
+_HTTP_URL_PATTERN = r"^https?://\S+$"
 
 # XML Schema dateTimeStamp shape, checked in pydantic-core; the calendar check is `parse_datetime`'s job.
 DateTimeStamp = Annotated[
-    str,
-    Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
-        json_schema_extra={"format": "date-time"},
-    ),
+    str, Field(pattern=DATETIME_STAMP_PATTERN, json_schema_extra={"format": "date-time"})
 ]
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
 # The wire structure is declared as TypedDicts: pydantic-core validates them without building Python objects,
 # which keeps the envelope's share of verification time small next to the footprint's own validation.
-
-
-@with_config(_STRICT)
-class StatusMessage(TypedDict):
-    """One state of a "message" status entry."""
-
-    status: Annotated[str, Field(pattern=r"^0x[0-9a-f]+$")]
-    message: str
 
 
 @with_config(_STRICT)
@@ -92,8 +85,8 @@ class CredentialStatusEntry(TypedDict):
     id: str
     type: Literal["BitstringStatusListEntry"]
     statusPurpose: Literal["revocation", "suspension", "message"]
-    statusListIndex: Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,9})$")]
-    statusListCredential: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    statusListIndex: Annotated[str, Field(pattern=_INDEX_PATTERN)]
+    statusListCredential: Annotated[str, Field(pattern=_HTTP_URL_PATTERN)]
     statusSize: NotRequired[Annotated[int, Field(ge=1, le=1)]]
     # Checked against the pcfx messages by check_body_consistency (exact list), so no per-item validation.
     statusMessage: NotRequired[list[dict[str, str]]]
@@ -125,13 +118,11 @@ _BODY_FIELDS: dict[str, Any] = {
         ],
         Strict(False),
     ],
-    "id": Annotated[
-        str, Field(pattern=r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-    ],
+    "id": Annotated[str, Field(pattern=_ID_PATTERN)],
     "type": Annotated[
         tuple[Literal["VerifiableCredential"], Literal["ProductFootprintDeclaration"]], Strict(False)
     ],
-    "issuer": Annotated[str, Field(pattern=r"^did:[a-z0-9]+:\S+$")],
+    "issuer": Annotated[str, Field(pattern=_DID_PATTERN)],
     "validFrom": DateTimeStamp,
     "validUntil": DateTimeStamp,
     "credentialSubject": ProductFootprint,
@@ -150,8 +141,9 @@ DeclarationDict.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
 _ENTRY_REQUIRED = frozenset({"id", "type", "statusPurpose", "statusListIndex", "statusListCredential"})
 _ENTRY_KEYS = _ENTRY_REQUIRED | {"statusSize", "statusMessage"}
-_INDEX = re.compile(r"^(0|[1-9][0-9]{0,9})$")
-_HTTP_URL = re.compile(r"^https?://\S+$")
+_ENTRY_PURPOSES = ("revocation", "suspension", "message")
+_INDEX = re.compile(_INDEX_PATTERN)
+_HTTP_URL = re.compile(_HTTP_URL_PATTERN)
 
 
 def check_status_entries(entries: list[Any]) -> None:
@@ -159,28 +151,38 @@ def check_status_entries(entries: list[Any]) -> None:
     a "message" entry are exactly the deprecation messages, and one entry is for revocation."""
     revocation = False
     for entry in entries:
-        if type(entry) is not dict or not _ENTRY_REQUIRED <= entry.keys() <= _ENTRY_KEYS:
-            raise ValueError("a credentialStatus entry has exactly the BitstringStatusListEntry members")
+        if type(entry) is not dict:
+            raise ValueError("a credentialStatus entry must be an object")
+        if not _ENTRY_REQUIRED <= entry.keys() <= _ENTRY_KEYS:
+            raise ValueError(
+                f"credentialStatus entry members: missing {sorted(_ENTRY_REQUIRED - entry.keys())}, "
+                f"not allowed {sorted(entry.keys() - _ENTRY_KEYS)}"
+            )
         purpose, index, url = entry["statusPurpose"], entry["statusListIndex"], entry["statusListCredential"]
-        if (
-            type(entry["id"]) is not str
-            or entry["type"] != "BitstringStatusListEntry"
-            or purpose not in ("revocation", "suspension", "message")
-            or type(index) is not str
-            or not _INDEX.match(index)
-            or type(url) is not str
-            or not _HTTP_URL.match(url)
-            or ("statusSize" in entry and (type(entry["statusSize"]) is not int or entry["statusSize"] != 1))
-        ):
-            raise ValueError(f"invalid credentialStatus entry {entry.get('id')!r}")
+        if type(entry["id"]) is not str:
+            raise _entry_error(entry, "id must be a string")
+        if entry["type"] != "BitstringStatusListEntry":
+            raise _entry_error(entry, 'type must be "BitstringStatusListEntry"')
+        if purpose not in _ENTRY_PURPOSES:
+            raise _entry_error(entry, 'statusPurpose must be "revocation", "suspension" or "message"')
+        if type(index) is not str or not _INDEX.match(index):
+            raise _entry_error(entry, f"statusListIndex must be a string matching {_INDEX_PATTERN}")
+        if type(url) is not str or not _HTTP_URL.match(url):
+            raise _entry_error(entry, "statusListCredential must be an http(s) URL")
+        if "statusSize" in entry and (type(entry["statusSize"]) is not int or entry["statusSize"] != 1):
+            raise _entry_error(entry, "statusSize must be the integer 1")
         if purpose == "message":
             if entry.get("statusMessage") != DEPRECATION_MESSAGES:
-                raise ValueError('a "message" status entry must carry the pcfx deprecation messages')
+                raise _entry_error(entry, 'a "message" entry must carry the pcfx deprecation messages')
         elif "statusMessage" in entry:
-            raise ValueError("statusMessage belongs to message entries only")
+            raise _entry_error(entry, "statusMessage belongs to message entries only")
         revocation = revocation or purpose == "revocation"
     if not revocation:
         raise ValueError("credentialStatus needs a revocation entry")
+
+
+def _entry_error(entry: dict[str, Any], problem: str) -> ValueError:
+    return ValueError(f"credentialStatus entry {entry['id']!r}: {problem}")
 
 
 def check_body_consistency(body: Mapping[str, Any]) -> None:
@@ -200,9 +202,9 @@ def check_body_consistency(body: Mapping[str, Any]) -> None:
 _BODY_KEYS = frozenset(_BODY_FIELDS)
 _CONTEXT = list(DECLARATION_CONTEXT)
 _TYPE = list(DECLARATION_TYPE)
-_ID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-_ISSUER = re.compile(r"^did:[a-z0-9]+:\S+$")
-_DATETIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_ID = re.compile(_ID_PATTERN)
+_ISSUER = re.compile(_DID_PATTERN)
+_DATETIME_SHAPE = re.compile(DATETIME_STAMP_PATTERN)
 
 
 class InvalidDeclaration(ValueError):
