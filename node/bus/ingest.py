@@ -158,9 +158,6 @@ class Incoming:
     num_delivered: int = 1
 
 
-_Incoming = Incoming  # the name before it was public
-
-
 @dataclass(slots=True)
 class _Head:
     """The newest version of one (issuer, product) while a batch is decided: stored, or stored by the batch."""

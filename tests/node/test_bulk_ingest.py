@@ -51,7 +51,7 @@ class Supplier:
 
 
 @pytest.fixture
-def setup(tmp_path, engine):
+def acme_and_buyer(tmp_path, engine):
     """Supplier Acme and a buyer ingestor on the database under test (SQLite or PostgreSQL)."""
     net = make_network(tmp_path, ["Acme", "Globex"])
     acme = net["Acme"]
@@ -84,8 +84,8 @@ def forged(supplier: Supplier, product: str) -> bytes:
     return company.declaration(product, created=NOW - timedelta(minutes=10), issuer=impostor)
 
 
-def test_a_mixed_batch_is_decided_message_by_message_in_one_transaction(setup, engine):
-    supplier, ingestor = setup
+def test_a_mixed_batch_is_decided_message_by_message_in_one_transaction(acme_and_buyer, engine):
+    supplier, ingestor = acme_and_buyer
     stored_before = supplier.sign("lime", created=NOW - timedelta(hours=1))
     first, _ = ingestor.decide_batch([*supplier.status_messages(), supplier.message(stored_before)])
     assert [d.outcome for d in first] == ["status", "status", "stored"]
@@ -191,8 +191,8 @@ def test_a_mixed_batch_is_decided_message_by_message_in_one_transaction(setup, e
     assert count(engine, VerificationReceipt) - receipts_before == 9
 
 
-def test_a_revoked_declaration_in_a_batch_after_its_revocation_list_is_stored_revoked(setup, engine):
-    supplier, ingestor = setup
+def test_a_revoked_declaration_in_a_batch_after_its_revocation_list_is_stored_revoked(acme_and_buyer, engine):
+    supplier, ingestor = acme_and_buyer
     raw = supplier.sign("steel", created=NOW - timedelta(hours=1))
     revoked_index = supplier.index
     decisions, events = ingestor.decide_batch(
@@ -209,8 +209,10 @@ def test_a_revoked_declaration_in_a_batch_after_its_revocation_list_is_stored_re
         )
 
 
-def test_a_declaration_before_its_status_lists_is_retried_and_the_rest_of_the_batch_is_stored(setup, engine):
-    supplier, ingestor = setup
+def test_a_declaration_before_its_status_lists_is_retried_and_the_rest_of_the_batch_is_stored(
+    acme_and_buyer, engine
+):
+    supplier, ingestor = acme_and_buyer
     early = supplier.sign("steel", created=NOW - timedelta(hours=1))
     late = supplier.sign("cement", created=NOW - timedelta(hours=1))
     decisions, _ = ingestor.decide_batch(
@@ -226,8 +228,10 @@ def test_a_declaration_before_its_status_lists_is_retried_and_the_rest_of_the_ba
     assert count(engine, VerificationReceipt) == 1  # a retried message leaves no receipt
 
 
-def test_a_conflicting_version_with_a_stored_declaration_id_is_quarantined_as_conflict(setup, engine):
-    supplier, ingestor = setup
+def test_a_conflicting_version_with_a_stored_declaration_id_is_quarantined_as_conflict(
+    acme_and_buyer, engine
+):
+    supplier, ingestor = acme_and_buyer
     footprint = supplier.company.footprint("steel", created=NOW - timedelta(hours=1))
     original = supplier.sign("steel", created=NOW - timedelta(hours=1), footprint=footprint)
     other_bytes = supplier.sign(
@@ -242,8 +246,8 @@ def test_a_conflicting_version_with_a_stored_declaration_id_is_quarantined_as_co
     assert count(engine, Declaration) == 1
 
 
-def test_the_number_of_sql_statements_does_not_grow_with_the_batch(setup, engine):
-    supplier, ingestor = setup
+def test_the_number_of_sql_statements_does_not_grow_with_the_batch(acme_and_buyer, engine):
+    supplier, ingestor = acme_and_buyer
     ingestor.decide_batch(supplier.status_messages())
     statements: list[str] = []
 
@@ -270,8 +274,8 @@ def test_the_number_of_sql_statements_does_not_grow_with_the_batch(setup, engine
     assert count(engine, Declaration) == 43 and count(engine, AuditEntry) >= 43
 
 
-def test_a_message_stored_by_an_earlier_batch_is_acked_without_a_new_receipt(setup, engine):
-    supplier, ingestor = setup
+def test_a_message_stored_by_an_earlier_batch_is_acked_without_a_new_receipt(acme_and_buyer, engine):
+    supplier, ingestor = acme_and_buyer
     raw = supplier.sign("steel", created=NOW - timedelta(hours=1))
     ingestor.decide_batch([*supplier.status_messages(), supplier.message(raw)])
     receipts = count(engine, VerificationReceipt)
