@@ -12,7 +12,6 @@ pcfx is stricter than the suite in one place: when a proof carries `@context` it
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,8 +31,6 @@ __all__ = [
     "create_proof",
     "decode_proof_value",
     "ed25519_verify",
-    "hash_data",
-    "new_proof_id",
     "proofs_of",
     "signing_input",
     "verify_proof",
@@ -60,15 +57,6 @@ def proofs_of(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     raise ProofError("`proof` must be an object or a list of objects")
 
 
-def hash_data(proof_config: Mapping[str, Any], document: Mapping[str, Any], *, fast: bool = False) -> bytes:
-    """The 64 bytes eddsa-jcs-2022 signs: SHA-256(JCS(proof config)) || SHA-256(JCS(document)).
-
-    `fast=True` is for values `load_json` reported fast; it skips the check of the canonicaliser's fast path.
-    """
-    jcs = canonicalize_trusted if fast else canonicalize
-    return _sha256(jcs(proof_config)).digest() + _sha256(jcs(document)).digest()
-
-
 def signing_input(
     document: Mapping[str, Any],
     proof: Mapping[str, Any],
@@ -76,8 +64,10 @@ def signing_input(
     fast: bool = False,
     document_jcs: bytes | None = None,
 ) -> bytes:
-    """The 64-byte signing input of one of `document`'s proofs (`proofValue` ignored if present).
+    """The 64 bytes eddsa-jcs-2022 signs for one of `document`'s proofs (`proofValue` ignored if present):
+    SHA-256(JCS(proof config)) || SHA-256(JCS(document without `proof`, plus the chained proofs)).
 
+    `fast=True` is for values `load_json` reported fast; it skips the check of the canonicaliser's fast path.
     `document_jcs`, when the caller has it, is the canonical form of `document` without `proof`; it is
     used for a proof that chains to no other.
     """
@@ -92,12 +82,12 @@ def signing_input(
         config["@context"] = document["@context"]
     jcs = canonicalize_trusted if fast else canonicalize
     previous = config.get("previousProof")
-    if previous is None and document_jcs is not None:
-        return _sha256(jcs(config)).digest() + _sha256(document_jcs).digest()
-    unsecured = {k: v for k, v in document.items() if k != "proof"}
-    if previous is not None:
-        unsecured["proof"] = _matching_proofs(proofs_of(document), previous)
-    return _sha256(jcs(config)).digest() + _sha256(jcs(unsecured)).digest()
+    if previous is not None or document_jcs is None:
+        unsecured = {k: v for k, v in document.items() if k != "proof"}
+        if previous is not None:
+            unsecured["proof"] = _matching_proofs(proofs_of(document), previous)
+        document_jcs = jcs(unsecured)
+    return _sha256(jcs(config)).digest() + _sha256(document_jcs).digest()
 
 
 def _matching_proofs(all_proofs: Sequence[Mapping[str, Any]], previous: str | list[str]) -> list[Any]:
@@ -120,7 +110,6 @@ def create_proof(
     proof_purpose: str = "assertionMethod",
     proof_id: str | None = None,
     previous_proof: str | list[str] | None = None,
-    include_context: bool = True,
 ) -> dict[str, Any]:
     """A signed eddsa-jcs-2022 proof over `document` (whose existing proofs matter only via `previous_proof`)."""
     proof: dict[str, Any] = {}
@@ -135,7 +124,7 @@ def create_proof(
     }
     if previous_proof is not None:
         proof["previousProof"] = previous_proof
-    if include_context and "@context" in document:
+    if "@context" in document:
         proof["@context"] = document["@context"]
     try:
         parse_datetime(proof["created"])
@@ -170,11 +159,6 @@ def add_proof(
     secured = dict(document)
     secured["proof"] = [*existing, proof] if existing else proof
     return secured
-
-
-def new_proof_id() -> str:
-    """A fresh `urn:uuid:` proof id (needed by any proof a later proof will chain to)."""
-    return f"urn:uuid:{uuid.uuid4()}"
 
 
 def decode_proof_value(proof: Mapping[str, Any]) -> bytes:
