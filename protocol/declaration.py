@@ -53,6 +53,7 @@ __all__ = [
     "declaration_id",
     "issuer_proof",
     "sign_declaration",
+    "split_proofs",
     "validate_body",
 ]
 
@@ -338,14 +339,21 @@ def sign_declaration(
     )
 
 
-def issuer_proof(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The issuer's proof: the one proof that chains to no other."""
-    roots = [p for p in proofs_of(doc) if "previousProof" not in p]
+def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The issuer's proof (the one proof that chains to no other) and the other proofs, in order."""
+    proofs = proofs_of(doc)
+    roots = [p for p in proofs if "previousProof" not in p]
     if len(roots) != 1:
         raise ProofError(
             f"a declaration has exactly one issuer proof (one without previousProof), found {len(roots)}"
         )
-    return roots[0]
+    root = roots[0]
+    return root, [p for p in proofs if p is not root]
+
+
+def issuer_proof(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The issuer's proof: the one proof that chains to no other."""
+    return split_proofs(doc)[0]
 
 
 def assure(

@@ -1,8 +1,9 @@
 """Verification of a footprint declaration: one typed result, never a bare bool.
 
 Order of checks (the first failure is the reason reported):
-  1. malformed: not a JSON object; no single issuer proof; missing issuer / proof members; bad `created`
-  2. unsupported cryptosuite: the issuer proof is not DataIntegrityProof / eddsa-jcs-2022
+  1. malformed: not a JSON object; no single issuer proof; issuer not a string
+  2. unsupported cryptosuite: the issuer proof is not DataIntegrityProof / eddsa-jcs-2022; then malformed
+     again for a verificationMethod that is not a DID URL or a `created` that is not a dateTimeStamp
   3. unknown issuer, role not granted (issuer lacks "supplier"), key not authorised (verification method not a
      registered key of the issuer, or proof purpose not assertionMethod)
   4. bad signature (the signature is checked before the content is interpreted: a change to any signed
@@ -30,7 +31,7 @@ from typing import Any
 
 from pcfx.protocol.canonical import JsonParseError, canonicalize, canonicalize_trusted, load_json, utf8_length
 from pcfx.protocol.dates import parse_datetime
-from pcfx.protocol.declaration import InvalidDeclaration, validate_body
+from pcfx.protocol.declaration import InvalidDeclaration, split_proofs, validate_body
 from pcfx.protocol.did import did_of
 from pcfx.protocol.errors import (
     CanonicalizationError,
@@ -231,22 +232,6 @@ def _proof_member_length(doc: dict[str, Any]) -> int:
     return len(b'"proof":') + len(canonicalize_trusted(doc["proof"])) + (1 if len(doc) > 1 else 0)
 
 
-def _split_proofs(doc: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    proof = doc.get("proof")
-    if isinstance(proof, dict):
-        proofs = [proof]
-    elif isinstance(proof, list) and proof and all(isinstance(p, dict) for p in proof):
-        proofs = proof
-    else:
-        raise _fail(FailureReason.MALFORMED, "no proof (an object or a non-empty list of objects)")
-    roots = [p for p in proofs if "previousProof" not in p]
-    if len(roots) != 1:
-        raise _fail(
-            FailureReason.MALFORMED, f"expected one issuer proof (without previousProof), found {len(roots)}"
-        )
-    return roots[0], [p for p in proofs if p is not roots[0]]
-
-
 def _proof_basics(proof: Mapping[str, Any]) -> tuple[str, datetime]:
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
         raise _fail(
@@ -321,7 +306,10 @@ def _verify(
     partial.declaration = doc
     if isinstance(doc.get("id"), str):
         partial.declaration_id = doc["id"]
-    root, others = _split_proofs(doc)
+    try:
+        root, others = split_proofs(doc)
+    except ProofError as exc:
+        raise _fail(FailureReason.MALFORMED, str(exc)) from None
     issuer = doc.get("issuer")
     if not isinstance(issuer, str):
         raise _fail(FailureReason.MALFORMED, "issuer must be a DID string")
@@ -373,6 +361,13 @@ def _verify(
     return doc, footprint, assurances
 
 
+_STATUS_REASON = {
+    "revocation": FailureReason.REVOKED,
+    "suspension": FailureReason.SUSPENDED,
+    "message": FailureReason.DEPRECATED,
+}
+
+
 def _check_status(entries: list[dict[str, Any]], issuer: str, status: StatusLookup, now: datetime) -> None:
     for entry in entries:
         url, purpose = entry["statusListCredential"], entry["statusPurpose"]
@@ -391,11 +386,7 @@ def _check_status(entries: list[dict[str, Any]], issuer: str, status: StatusLook
         except ValueError as exc:
             raise _fail(FailureReason.STATUS_UNAVAILABLE, str(exc)) from None
         if value:
-            reason = {
-                "revocation": FailureReason.REVOKED,
-                "suspension": FailureReason.SUSPENDED,
-                "message": FailureReason.DEPRECATED,
-            }[purpose]
+            reason = _STATUS_REASON[purpose]
             raise _fail(reason, f"{reason.value} by its issuer ({entry['id']})")
 
 
