@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pcfx.node.keystore import KeyStore
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import parse_instant
-from pcfx.node.store.models import Declaration, Origin, StatusList
+from pcfx.node.store.models import StatusList
 from pcfx.protocol.declaration import build_declaration, declaration_bytes, sign_declaration
 from pcfx.protocol.did import did_web_url
 from pcfx.protocol.keys import Ed25519PrivateKey
@@ -48,6 +48,9 @@ class Issuer:
     did: str
     verification_method: str
     key: Ed25519PrivateKey
+    # own declaration rows read so far, and the lowest index not used by them nor handed out
+    _read_up_to: int = field(default=0, init=False, repr=False)
+    _next_index: int = field(default=0, init=False, repr=False)
 
     @classmethod
     def from_keystore(cls, keystore: KeyStore, passphrase: str | None = None) -> Issuer:
@@ -62,15 +65,19 @@ class Issuer:
     def list_urls(self) -> dict[str, str]:
         return status_list_urls(self.status_base)
 
-    # Declarations ----------------------------------------------------------------------------------------
+    # Declarations ---------------------------------------------------------------------------------------
     def next_status_index(self, session: Session) -> int:
-        """The lowest status index no own declaration uses yet."""
-        used = -1
-        for raw in session.exec(select(Declaration.raw).where(Declaration.origin == Origin.OWN)).all():
-            for entry in json.loads(raw).get("credentialStatus") or []:
-                if isinstance(entry, dict) and entry.get("statusListIndex", "").isdigit():
-                    used = max(used, int(entry["statusListIndex"]))
-        return used + 1
+        """A fresh status index: above every index the own declarations in the store use and every index this
+        issuer handed out before (each call hands out a new one, signed or not).
+
+        Only own declarations stored since the previous call are read, so signing costs the same however long
+        the history; a restarted node, or another process on the same store, reads what it has not seen."""
+        for row_id, raw in repo.own_declarations_after(session, row_id=self._read_up_to):
+            self._next_index = max(self._next_index, _highest_status_index(raw) + 1)
+            self._read_up_to = row_id
+        index = self._next_index
+        self._next_index += 1
+        return index
 
     def sign(
         self,
@@ -153,6 +160,17 @@ class Issuer:
         """The stored own lists."""
         urls = list(self.list_urls.values())
         return list(session.exec(select(StatusList).where(StatusList.list_id.in_(urls))).all())  # type: ignore[attr-defined]
+
+
+def _highest_status_index(raw: bytes) -> int:
+    """The highest statusListIndex of a declaration's credentialStatus entries (-1 without any)."""
+    entries = json.loads(raw).get("credentialStatus") or []
+    indexes = [
+        int(e["statusListIndex"])
+        for e in entries
+        if isinstance(e, dict) and str(e.get("statusListIndex", "")).isdigit()
+    ]
+    return max(indexes, default=-1)
 
 
 def _now() -> datetime:

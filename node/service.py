@@ -94,7 +94,6 @@ class Node:
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
     _issuer: Issuer | None = None
-    _next_status_index: int = 0
 
     # Lifecycle -------------------------------------------------------------------------------------------
     @classmethod
@@ -275,8 +274,7 @@ class Node:
     ) -> bytes:
         """Sign a PACT v3 footprint as this node's declaration (fresh status index); returns wire bytes."""
         with Session(self.engine) as session:
-            index = max(self.issuer.next_status_index(session), self._next_status_index)
-        self._next_status_index = index + 1
+            index = self.issuer.next_status_index(session)
         return self.issuer.sign(
             footprint, status_index=index, valid_from=valid_from, valid_until=valid_until, created=created
         )

@@ -206,6 +206,16 @@ def count_declarations(session: Session, *, origin: Origin | str | None = None) 
     return int(session.exec(query).one())
 
 
+def own_declarations_after(session: Session, *, row_id: int = 0) -> list[tuple[int, bytes]]:
+    """(row id, signed bytes) of the own declarations stored with a row id above `row_id`, by row id."""
+    query = (
+        select(Declaration.id, Declaration.raw)
+        .where(Declaration.origin == str(Origin.OWN), col(Declaration.id) > row_id)
+        .order_by(col(Declaration.id))
+    )
+    return [(int(row_id), bytes(raw)) for row_id, raw in session.exec(query).all()]
+
+
 def _is_older(facts: DeclarationFacts, newest: Declaration) -> bool:
     if facts.footprint_created != newest.footprint_created:
         return facts.footprint_created < newest.footprint_created
