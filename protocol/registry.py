@@ -288,7 +288,9 @@ def verify_registry(
     try:
         return TrustRegistry.model_validate(dict(doc))
     except ValidationError as exc:
-        raise RegistryError(f"registry content invalid: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "registry"
+        raise RegistryError(f"registry content invalid: {where}: {first['msg']}") from exc
 
 
 def newer(candidate: TrustRegistry, current: TrustRegistry | None) -> bool:

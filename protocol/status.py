@@ -56,7 +56,7 @@ DEPRECATION_MESSAGES: list[dict[str, str]] = [
     {"status": "0x0", "message": "active"},
     {"status": "0x1", "message": "deprecated"},
 ]
-_LIST_NAME = {"revocation": "revocation", "message": "deprecation", "suspension": "suspension"}
+_PURPOSES = frozenset({"revocation", "message", "suspension"})
 
 
 def status_list_urls(base_url: str) -> dict[str, str]:
@@ -159,7 +159,7 @@ def build_status_list_credential(
     valid_until: datetime | None = None,
 ) -> dict[str, Any]:
     """An unsigned BitstringStatusListCredential publishing `bits` for `purpose`."""
-    if purpose not in _LIST_NAME:
+    if purpose not in _PURPOSES:
         raise StatusListError(f"unsupported statusPurpose {purpose!r}")
     doc: dict[str, Any] = {
         "@context": [VC_V2_CONTEXT],
@@ -206,7 +206,7 @@ def verify_status_list(
         purpose, encoded = subject["statusPurpose"], subject["encodedList"]
         if credential.get("type") != ["VerifiableCredential", "BitstringStatusListCredential"]:
             raise StatusListError("not a BitstringStatusListCredential")
-        if subject.get("type") != "BitstringStatusList" or purpose not in _LIST_NAME:
+        if subject.get("type") != "BitstringStatusList" or purpose not in _PURPOSES:
             raise StatusListError("credentialSubject is not a BitstringStatusList of a known purpose")
         valid_from = parse_datetime(credential["validFrom"])
         valid_until = parse_datetime(credential["validUntil"]) if "validUntil" in credential else None
@@ -216,7 +216,9 @@ def verify_status_list(
         proof = proofs[0]
         created = parse_datetime(proof["created"])
         vm = proof["verificationMethod"]
-    except (KeyError, TypeError, ValueError, ProofError) as exc:
+    except KeyError as exc:
+        raise VerificationError(FailureReason.SCHEMA_INVALID, f"status list credential lacks {exc}") from exc
+    except (TypeError, ValueError, ProofError) as exc:
         raise VerificationError(FailureReason.SCHEMA_INVALID, f"status list credential: {exc}") from exc
     found = lookup_key(registry, issuer, vm, role=Role.SUPPLIER)
     try:
