@@ -47,12 +47,12 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 from pcfx.protocol.pact.decimals import as_decimal, format_decimal
 from pcfx.protocol.pact.primitives import urn_key
-from pcfx.protocol.pact.v2 import CarbonFootprintV2, ProductFootprintV2
+from pcfx.protocol.pact.v2 import CarbonFootprintV2, CrossSectoralStandardV2, DeclaredUnit, ProductFootprintV2
 from pcfx.protocol.pact.v3 import CarbonFootprint, ProductFootprint
 from pydantic import MISSING, ValidationError
 
@@ -62,13 +62,9 @@ V2_SPEC_VERSION = "2.3.0"
 V3_SPEC_VERSION = "3.0.0"
 
 _CPC_PREFIX = "urn:pact:productclassification:un-cpc:"
-_V2_UNITS = frozenset(
-    {"liter", "kilogram", "cubic meter", "kilowatt hour", "megajoule", "ton kilometer", "square meter"}
-)
+_V2_UNITS = frozenset(get_args(DeclaredUnit))
 _MASSLESS_UNITS = frozenset({"kilowatt hour", "megajoule", "ton kilometer"})
-_V2_STANDARDS = frozenset(
-    {"ISO14067", "ISO14083", "ISO14040-44", "GHGP-Product", "PEF", "PACT-1.0", "PACT-2.0", "PACT-3.0"}
-)
+_V2_STANDARDS = frozenset(get_args(CrossSectoralStandardV2))
 _STANDARD_USED = {
     "GHGP-Product": "GHG Protocol Product standard",
     "ISO14067": "ISO Standard 14067",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pcfx.protocol.pact.errors import InvalidFootprint
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -38,11 +39,11 @@ __all__ = [
     "excludes_when_false",
     "pact_alias",
     "parse_date_time",
-    "unique_sequence",
     "urn_key",
+    "validate_footprint",
 ]
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 # RFC 8141 assigned-name syntax: "urn" ":" NID ":" NSS, then optional r-, q- and f-components.
 _PCT = r"%[0-9A-Fa-f]{2}"
@@ -217,15 +218,14 @@ class PactModel(BaseModel):
     )
 
 
-def unique_sequence(items: Sequence[T]) -> list[T]:
-    """``items`` without repeats, first occurrence kept (order matters for round-trips)."""
-    seen: set[Any] = set()
-    out: list[T] = []
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            out.append(item)
-    return out
+def validate_footprint(model: type[M], data: dict[str, Any] | bytes | str) -> M:
+    """Validate a PACT footprint ``model`` from a JSON object or JSON text (raises InvalidFootprint)."""
+    try:
+        if isinstance(data, bytes | bytearray | str):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidFootprint.from_validation_error(exc) from None
 
 
 def at_most_one_of(*names: str) -> dict[str, Any]:

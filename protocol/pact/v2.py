@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pcfx.protocol.pact.decimals import DecimalString, NonNegativeDecimal, NonPositiveDecimal, PositiveDecimal
-from pcfx.protocol.pact.errors import InvalidFootprint
 from pcfx.protocol.pact.primitives import (
     DateTimeString,
     NonEmptyString,
@@ -24,12 +23,14 @@ from pcfx.protocol.pact.primitives import (
     UuidString,
     at_most_one_of,
     excludes_when_false,
+    validate_footprint,
 )
 from pcfx.protocol.pact.v3 import (
     GEOGRAPHY_ALIASES,
     GEOGRAPHY_FIELDS,
     DataModelExtension,
     EmissionFactorSource,
+    IpccReport,
     ProductOrSectorSpecificRule,
     RegionOrSubregion,
 )
@@ -38,8 +39,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StringConstraints,
-    ValidationError,
     model_validator,
 )
 
@@ -62,7 +61,6 @@ CrossSectoralStandardV2 = Literal[
 CrossSectoralStandardUsed = Literal[
     "GHG Protocol Product standard", "ISO Standard 14067", "ISO Standard 14044"
 ]
-IpccReport = Annotated[str, StringConstraints(pattern=r"^AR[0-9]+$")]
 
 
 def _number(lo: int, hi: int) -> Any:
@@ -184,12 +182,7 @@ class ProductFootprintV2(PactModel):
 
 def parse_footprint_v2(data: dict[str, Any] | bytes | str) -> ProductFootprintV2:
     """Validate a PACT v2.3 ProductFootprint from a JSON object or JSON text (raises InvalidFootprint)."""
-    try:
-        if isinstance(data, bytes | bytearray | str):
-            return ProductFootprintV2.model_validate_json(data)
-        return ProductFootprintV2.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidFootprint.from_validation_error(exc) from None
+    return validate_footprint(ProductFootprintV2, data)
 
 
 def dump_footprint_v2(fp: ProductFootprintV2) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pcfx.protocol.pact.primitives import (
     UuidString,
     at_most_one_of,
     excludes_when_false,
+    validate_footprint,
 )
 from pydantic import (
     MISSING,
@@ -42,7 +43,6 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
@@ -55,6 +55,7 @@ __all__ = [
     "DeclaredUnitOfMeasurement",
     "EmissionFactorSource",
     "InvalidFootprint",
+    "IpccReport",
     "ProductFootprint",
     "ProductOrSectorSpecificRule",
     "RegionOrSubregion",
@@ -285,12 +286,7 @@ class ProductFootprint(PactModel):
 
 def parse_footprint(data: dict[str, Any] | bytes | str) -> ProductFootprint:
     """Validate a PACT v3.0 ProductFootprint from a JSON object or JSON text (raises InvalidFootprint)."""
-    try:
-        if isinstance(data, bytes | bytearray | str):
-            return ProductFootprint.model_validate_json(data)
-        return ProductFootprint.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidFootprint.from_validation_error(exc) from None
+    return validate_footprint(ProductFootprint, data)
 
 
 def dump_footprint(fp: ProductFootprint) -> dict[str, Any]:
