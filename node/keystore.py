@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pcfx.protocol.dates import format_datetime
-from pcfx.protocol.did import did_key, did_key_document, did_web, did_web_document
+from pcfx.protocol.did import did_key, did_key_document, did_web, did_web_document, did_web_domain_path
 from pcfx.protocol.errors import KeyFormatError
 from pcfx.protocol.keys import (
     Ed25519PrivateKey,
@@ -224,7 +224,6 @@ class KeyStore:
         identity = self.identity()
         if identity.did.startswith("did:key:"):
             return did_key_document(identity.did)
-        host_path = identity.did.removeprefix("did:web:").replace(":", "/").replace("%3A", ":")
         # Retired keys leave the DID document: what they signed while valid is checked against the trust
         # registry's key windows, never against the DID document.
         active = [
@@ -233,7 +232,9 @@ class KeyStore:
             if k.retired is None
         ]
         agreement = x25519_from_multikey(identity.key_agreement_multibase)
-        return did_web_document(host_path, active, [(identity.key_agreement_multibase, agreement)])
+        return did_web_document(
+            did_web_domain_path(identity.did), active, [(identity.key_agreement_multibase, agreement)]
+        )
 
     def _write_identity(self, identity: Identity) -> None:
         data = {

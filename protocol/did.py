@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -27,6 +27,7 @@ __all__ = [
     "did_of",
     "did_web",
     "did_web_document",
+    "did_web_domain_path",
     "did_web_url",
     "resolve_did_key",
 ]
@@ -97,15 +98,25 @@ def did_web(domain_path: str) -> str:
     return "did:web:" + ":".join(parts)
 
 
-def did_web_url(did: str) -> str:
-    """The HTTPS URL where a did:web document is published."""
+def _did_web_parts(did: str) -> tuple[str, list[str]]:
     if not did.startswith("did:web:"):
         raise ValueError(f"not a did:web: {did!r}")
     host, *path = did.removeprefix("did:web:").split(":")
-    host = unquote(host)
+    return unquote(host), [unquote(p) for p in path]
+
+
+def did_web_url(did: str) -> str:
+    """The HTTPS URL where a did:web document is published."""
+    host, path = _did_web_parts(did)
     if path:
-        return f"https://{host}/" + "/".join(unquote(p) for p in path) + "/did.json"
+        return f"https://{host}/" + "/".join(path) + "/did.json"
     return f"https://{host}/.well-known/did.json"
+
+
+def did_web_domain_path(did: str) -> str:
+    """The domain and path a did:web names, as `did_web` takes them: `did_web(did_web_domain_path(d)) == d`."""
+    host, path = _did_web_parts(did)
+    return "/".join([host, *path])
 
 
 def did_web_document(
@@ -124,20 +135,19 @@ def did_web_document(
     """
     did = did_web(domain_path)
     methods: list[dict[str, Any]] = []
-    assertion: list[str] = []
-    agreement: list[str] = []
-    for item in assertion_keys:
-        fragment, key = item if isinstance(item, tuple) else (None, item)
-        multikey = public_multikey(key)
-        vm_id = f"{did}#{fragment or multikey}"
-        methods.append(_multikey_vm(vm_id, did, multikey))
-        assertion.append(vm_id)
-    for item in key_agreement_keys:
-        fragment, xkey = item if isinstance(item, tuple) else (None, item)
-        multikey = x25519_multikey(xkey)
-        vm_id = f"{did}#{fragment or multikey}"
-        methods.append(_multikey_vm(vm_id, did, multikey))
-        agreement.append(vm_id)
+
+    def add(items: Sequence[Any], multikey_of: Callable[[Any], str]) -> list[str]:
+        ids = []
+        for item in items:
+            fragment, key = item if isinstance(item, tuple) else (None, item)
+            multikey = multikey_of(key)
+            vm_id = f"{did}#{fragment or multikey}"
+            methods.append(_multikey_vm(vm_id, did, multikey))
+            ids.append(vm_id)
+        return ids
+
+    assertion = add(assertion_keys, public_multikey)
+    agreement = add(key_agreement_keys, x25519_multikey)
     if len({m["id"] for m in methods}) != len(methods):
         raise ValueError("verification method ids must be unique")
     doc: dict[str, Any] = {

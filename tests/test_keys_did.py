@@ -14,6 +14,7 @@ from pcfx.protocol.did import (
     did_key_verification_method,
     did_web,
     did_web_document,
+    did_web_domain_path,
     did_web_url,
     resolve_did_key,
 )
@@ -135,6 +136,17 @@ def test_did_key_document_has_assertion_and_derived_key_agreement() -> None:
 def test_did_web_identifier_and_document_url(domain_path: str, did: str, url: str) -> None:
     assert did_web(domain_path) == did
     assert did_web_url(did) == url
+    assert did_web_domain_path(did) == domain_path
+
+
+@pytest.mark.parametrize("domain_path", ["acme.example:8443/plants/wuhan", "acme.example/plant 2/a%b"])
+def test_keystore_did_web_document_names_its_own_did(tmp_path: Path, domain_path: str) -> None:
+    store = KeyStore(tmp_path)
+    identity = store.create(web_domain=domain_path)
+    assert did_web(did_web_domain_path(identity.did)) == identity.did
+    doc = store.did_document()
+    assert doc["id"] == identity.did
+    assert doc["assertionMethod"] == [identity.verification_method]
 
 
 def test_did_web_document_lists_both_keys_during_rotation_and_x25519_for_agreement() -> None:

@@ -124,7 +124,8 @@ def keys_new(
     web: Annotated[
         str | None,
         typer.Option(
-            "--web", help="did:web domain with optional path (example.com:pcfx); default: a did:key."
+            "--web",
+            help="did:web domain, with optional port and path (example.com:8443/pcfx); default: a did:key.",
         ),
     ] = None,
     rotate: Annotated[
