@@ -2,7 +2,8 @@
 
 A restriction names either a footprint id or a product id (URN); a footprint is restricted when any rule
 names its id or one of its product ids, and then only the clients named by those rules may read it
-(others get 403 AccessDenied on GetFootprint and do not see it in ListFootprints).
+(others get 403 AccessDenied on GetFootprint and do not see it in ListFootprints; see
+`pcfx.node.pact.source.ServedFootprint.readable_by`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pcfx.node.pact.errors import AccessDeniedError
-
-__all__ = ["AccessRule", "check_readable", "readers_for"]
+__all__ = ["AccessRule", "readers_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +29,3 @@ def readers_for(footprint: Mapping[str, Any], rules: Iterable[AccessRule]) -> fr
     subjects.update(str(product).casefold() for product in footprint.get("productIds") or ())
     readers = {rule.client_id for rule in rules if rule.subject.casefold() in subjects}
     return frozenset(readers) if readers else None
-
-
-def check_readable(readers: frozenset[str] | None, client_id: str) -> None:
-    """Raise 403 AccessDenied unless `client_id` may read a footprint with these `readers`."""
-    if readers is not None and client_id not in readers:
-        raise AccessDeniedError("access to this footprint has not been granted to the client")

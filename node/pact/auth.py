@@ -40,6 +40,7 @@ __all__ = [
     "StaticClientRegistry",
     "TokenSigner",
     "bearer_token",
+    "discovery_document",
     "grant_client_credentials",
     "hash_secret",
     "load_or_create_token_key",
@@ -309,6 +310,18 @@ def grant_client_credentials(
     # Scope names other than PACT's are ignored (RFC 6749 section 3.3 lets the server do so).
     granted = known or client.scopes
     return signer.issue(client.client_id, granted)
+
+
+def discovery_document(origin: str) -> dict[str, object]:
+    """The OpenID Provider metadata of the host at `origin` (`scheme://host`): where to get tokens, and how."""
+    return {
+        "issuer": origin,
+        "token_endpoint": f"{origin}/auth/token",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": sorted(ALL_SCOPES),
+        "response_types_supported": ["token"],
+    }
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -13,7 +13,6 @@ Anything malformed is `400 BadRequest` before any work starts.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import re
@@ -232,7 +231,7 @@ def answer_request(
 ) -> dict[str, Any]:
     """The RequestFulfilled (matching readable footprints) or RequestRejected event answering `event`."""
     wanted = _request_filter(event)
-    matches = [fp for fp in snapshot.footprints if fp.readable_by(client_id) and wanted.matches(fp.index)]
+    matches = [fp for fp in snapshot.readable(client_id) if wanted.matches(fp.index)]
     types = EVENT_TYPES[event.api_version]
     answer: dict[str, Any] = {
         "specversion": "1.0",
@@ -240,11 +239,11 @@ def answer_request(
         "source": own_source,
         "time": _now_text(),
     }
-    pfs: list[Any] = []
+    pfs: list[Any]
     if event.api_version == 3:
         pfs = [fp.document for fp in matches]
     else:
-        pfs = [json.loads(body) for body in map(snapshot.v2_body, matches) if body is not None]
+        pfs = [doc for doc in map(snapshot.v2_document, matches) if doc is not None]
     if pfs:
         answer["type"] = types[EventKind.REQUEST_FULFILLED]
         answer["data"] = {"requestEventId": event.id, "pfs": pfs}

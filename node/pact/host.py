@@ -15,9 +15,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from pcfx.node.pact import openapi
-from pcfx.node.pact.access import check_readable
 from pcfx.node.pact.auth import (
-    ALL_SCOPES,
     SCOPE_LIST,
     SCOPE_READ,
     AuthenticatedClient,
@@ -25,17 +23,26 @@ from pcfx.node.pact.auth import (
     ClientRegistry,
     OAuthError,
     TokenSigner,
+    discovery_document,
     grant_client_credentials,
 )
-from pcfx.node.pact.errors import BadRequestError, NotFoundError, install_error_handlers
+from pcfx.node.pact.errors import AccessDeniedError, BadRequestError, NotFoundError, install_error_handlers
 from pcfx.node.pact.events import EventDispatcher, EventProcessor, parse_event
 from pcfx.node.pact.filters import parse_filter
-from pcfx.node.pact.odata import Predicate, compile_filter
+from pcfx.node.pact.odata import compile_filter
 from pcfx.node.pact.pagination import next_link, page_bounds
 from pcfx.node.pact.source import FootprintSnapshot, FootprintSource, ServedFootprint
 from starlette.responses import Response
 
-__all__ = ["PactHost", "build_router", "install_pact", "list_page", "request_origin"]
+__all__ = [
+    "PactHost",
+    "build_router",
+    "install_pact",
+    "list_page",
+    "request_origin",
+    "select_v2",
+    "select_v3",
+]
 
 # An event is a few footprints at most; anything larger is refused before parsing.
 MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -92,29 +99,60 @@ def list_page(
     return page, False
 
 
-def _readable(snapshot: FootprintSnapshot, client_id: str) -> Iterable[ServedFootprint]:
-    if snapshot.all_public:
-        return snapshot.footprints
-    return (item for item in snapshot.footprints if item.readable_by(client_id))
+def select_v3(
+    snapshot: FootprintSnapshot, client_id: str, query: Iterable[tuple[str, str]]
+) -> Iterable[ServedFootprint]:
+    """What a v3 ListFootprints lists: the footprints `client_id` may read that match the query's filters."""
+    wanted = parse_filter(query)
+    readable = snapshot.readable(client_id)
+    if wanted.is_unrestricted:
+        return readable
+    return (item for item in readable if wanted.matches(item.index))
 
 
-def _list_response(
-    request: Request,
-    items: list[ServedFootprint],
-    more: bool,
-    next_offset: int,
-    body: Callable[[ServedFootprint], bytes],
-) -> Response:
+def select_v2(
+    snapshot: FootprintSnapshot, client_id: str, query: Iterable[tuple[str, str]]
+) -> Iterator[ServedFootprint]:
+    """What a v2.3 ListFootprints lists: the readable footprints PACT v2.3 can express that match every
+    `$filter` of the query (400 BadRequest for a filter pcfx does not understand)."""
+    predicates = [compile_filter(value) for name, value in query if name == "$filter"]
+    return (
+        item
+        for item in snapshot.readable(client_id)
+        if (document := snapshot.v2_document(item)) is not None and all(p(document) for p in predicates)
+    )
+
+
+def _v3_body(snapshot: FootprintSnapshot, item: ServedFootprint) -> bytes:
+    return item.body
+
+
+def _v2_body(snapshot: FootprintSnapshot, item: ServedFootprint) -> bytes:
+    # select_v2 passes only footprints with a v2.3 form.
+    return snapshot.v2_body(item) or b""
+
+
+_Select = Callable[[FootprintSnapshot, str, Iterable[tuple[str, str]]], Iterable[ServedFootprint]]
+_Body = Callable[[FootprintSnapshot, ServedFootprint], bytes]
+
+
+def _list_footprints(request: Request, host: PactHost, select: _Select, body: _Body) -> Response:
+    client = host.authenticate(request)
+    client.require(SCOPE_LIST)
+    query = request.query_params.multi_items()
+    page = page_bounds(query)
+    snapshot = host.source.snapshot()
+    items, more = list_page(select(snapshot, client.client_id, query), offset=page.offset, size=page.size)
     headers: dict[str, str] = {}
-    if more:
+    if more and page.size > 0:
         headers["link"] = next_link(
             scheme=request.url.scheme,
             host=request_origin(request).split("://", 1)[1],
             path=request.url.path,
-            query=request.query_params.multi_items(),
-            next_offset=next_offset,
+            query=query,
+            next_offset=page.offset + len(items),
         )
-    content = b'{"data":[' + b",".join(body(item) or b"" for item in items) + b"]}"
+    content = b'{"data":[' + b",".join(body(snapshot, item) for item in items) + b"]}"
     return Response(content, media_type=_JSON, headers=headers)
 
 
@@ -167,31 +205,13 @@ def build_router(host: PactHost) -> APIRouter:
     async def openid_configuration(request: Request) -> Response:
         """Discovery document naming the token endpoint."""
         host.require_tls(request)
-        origin = request_origin(request)
-        document = {
-            "issuer": origin,
-            "token_endpoint": f"{origin}/auth/token",
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "scopes_supported": sorted(ALL_SCOPES),
-            "response_types_supported": ["token"],
-        }
+        document = discovery_document(request_origin(request))
         return Response(json.dumps(document).encode(), media_type=_JSON)
 
     @router.get("/3/footprints", openapi_extra=openapi.LIST_V3, response_class=Response)
     async def list_footprints_v3(request: Request) -> Response:
         """Action ListFootprints (PACT v3)."""
-        client = host.authenticate(request)
-        client.require(SCOPE_LIST)
-        query = request.query_params.multi_items()
-        page = page_bounds(query)
-        wanted = parse_filter(query)
-        snapshot = host.source.snapshot()
-        candidates = _readable(snapshot, client.client_id)
-        if not wanted.is_unrestricted:
-            candidates = (item for item in candidates if wanted.matches(item.index))
-        items, more = list_page(candidates, offset=page.offset, size=page.size)
-        return _list_response(request, items, more and page.size > 0, page.offset + len(items), _v3_body)
+        return _list_footprints(request, host, select_v3, _v3_body)
 
     @router.get("/3/footprints/{id}", openapi_extra=openapi.GET_V3, response_class=Response)
     async def get_footprint_v3(request: Request) -> Response:
@@ -209,19 +229,7 @@ def build_router(host: PactHost) -> APIRouter:
     @router.get("/2/footprints", openapi_extra=openapi.LIST_V2, response_class=Response)
     async def list_footprints_v2(request: Request) -> Response:
         """Action ListFootprints (PACT v2.3, OData `$filter`)."""
-        client = host.authenticate(request)
-        client.require(SCOPE_LIST)
-        query = request.query_params.multi_items()
-        page = page_bounds(query)
-        expressions = [value for name, value in query if name == "$filter"]
-        snapshot = host.source.snapshot()
-        candidates = _readable(snapshot, client.client_id)
-        for expression in expressions:
-            candidates = _matching_v2(snapshot, candidates, compile_filter(expression))
-        items, more = list_page(candidates, offset=page.offset, size=page.size)
-        return _list_response(
-            request, items, more and page.size > 0, page.offset + len(items), snapshot.v2_body
-        )
+        return _list_footprints(request, host, select_v2, _v2_body)
 
     @router.get("/2/footprints/{id}", openapi_extra=openapi.GET_V2, response_class=Response)
     async def get_footprint_v2(request: Request) -> Response:
@@ -243,21 +251,12 @@ def build_router(host: PactHost) -> APIRouter:
     return router
 
 
-def _v3_body(item: ServedFootprint) -> bytes:
-    return item.body
-
-
-def _matching_v2(
-    snapshot: FootprintSnapshot, candidates: Iterable[ServedFootprint], predicate: Predicate
-) -> Iterator[ServedFootprint]:
-    return (item for item in candidates if predicate(json.loads(snapshot.v2_body(item) or b"{}")))
-
-
 def _find(snapshot: FootprintSnapshot, footprint_id: str, client_id: str) -> ServedFootprint:
     item = snapshot.by_id.get(footprint_id.lower())
     if item is None:
         raise NotFoundError(f"no footprint with id {footprint_id!r}")
-    check_readable(item.readers, client_id)
+    if not item.readable_by(client_id):
+        raise AccessDeniedError("access to this footprint has not been granted to the client")
     return item
 
 

@@ -78,26 +78,43 @@ class FootprintSnapshot:
     to_v2: V2Converter | None = None
     by_id: dict[str, ServedFootprint] = field(init=False)
     all_public: bool = field(init=False)
-    _v2_bodies: dict[str, bytes | None] = field(default_factory=dict)
+    # Footprint id -> (PACT v2.3 JSON bytes, document), or None when v2.3 cannot express the footprint.
+    _v2: dict[str, tuple[bytes, Mapping[str, Any]] | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.by_id = {item.id: item for item in self.footprints}
         self.all_public = all(item.readers is None for item in self.footprints)
 
+    def readable(self, client_id: str) -> Iterable[ServedFootprint]:
+        """The footprints `client_id` may read, in snapshot order."""
+        if self.all_public:
+            return self.footprints
+        return (item for item in self.footprints if item.readable_by(client_id))
+
     def v2_body(self, item: ServedFootprint) -> bytes | None:
         """The footprint's PACT v2.3 JSON bytes (converted once, then cached); None if v2.3 cannot express it."""
-        if item.id in self._v2_bodies:
-            return self._v2_bodies[item.id]
-        body: bytes | None = None
+        converted = self._v2_form(item)
+        return None if converted is None else converted[0]
+
+    def v2_document(self, item: ServedFootprint) -> Mapping[str, Any] | None:
+        """The footprint's PACT v2.3 document (shared: not to be modified); None if v2.3 cannot express it."""
+        converted = self._v2_form(item)
+        return None if converted is None else converted[1]
+
+    def _v2_form(self, item: ServedFootprint) -> tuple[bytes, Mapping[str, Any]] | None:
+        if item.id in self._v2:
+            return self._v2[item.id]
+        converted: tuple[bytes, Mapping[str, Any]] | None = None
         if self.to_v2 is not None:
             try:
-                body = dump_json(self.to_v2(item.document))
+                document = self.to_v2(item.document)
+                converted = (dump_json(document), document)
             except ValueError as exc:  # UnmappableFootprint, InvalidFootprint
                 log.info("footprint %s is not served as PACT v2.3: %s", item.id, exc)
         with self._lock:
-            self._v2_bodies[item.id] = body
-        return body
+            self._v2[item.id] = converted
+        return converted
 
 
 class FootprintSource(Protocol):

@@ -66,6 +66,37 @@ def test_case_4_list_footprints_validates_against_the_v2_3_spec(http, auth, pact
     ]
 
 
+@pytest.fixture()
+def with_hourly_footprint(pact_node) -> Any:
+    """Node A serving, beside three samples, a footprint per hour (a unit PACT v2.3 does not have)."""
+    hourly = json.loads(json.dumps(pact_node.footprints[0]))
+    hourly["id"] = "6f1e0a4c-2b7d-4c3e-9f0a-1d2e3f4a5b6c"
+    hourly["pcf"]["declaredUnitOfMeasurement"] = "hour"
+    first, second, third = pact_node.footprints[:3]
+    pact_node.host.source.replace([first, hourly, second, third])
+    try:
+        yield hourly
+    finally:
+        pact_node.host.source.replace(pact_node.footprints)
+
+
+def test_v2_list_leaves_out_footprints_v2_cannot_express(http, auth, pact_node, with_hourly_footprint):
+    expressible = [fp["id"] for fp in pact_node.footprints[:3]]
+    for query in ("", "?$filter=not (companyName eq 'nobody')", "?limit=1"):
+        url: str | None = f"/2/footprints{query}"
+        seen: list[str] = []
+        while url is not None:
+            response = http.get(url, headers=auth)
+            assert response.status_code == 200
+            seen.extend(fp["id"] for fp in response.json()["data"])
+            link = response.headers.get("link")
+            url = link[1 : link.index(">")] if link else None
+        assert seen == expressible, query
+    assert http.get(f"/2/footprints/{with_hourly_footprint['id']}", headers=auth).status_code == 404
+    v3 = http.get("/3/footprints", headers=auth).json()["data"]
+    assert with_hourly_footprint["id"] in [fp["id"] for fp in v3]
+
+
 def test_v2_documents_are_the_protocol_conversion_of_the_v3_ones(http, auth, pact_node):
     document = pact_node.footprints[0]
     served = http.get(f"/2/footprints/{document['id']}", headers=auth).json()["data"]
