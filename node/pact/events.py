@@ -26,8 +26,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pcfx.node.pact.errors import BadRequestError
-from pcfx.node.pact.filters import FILTER_PARAMETERS, FootprintFilter, filter_from_event_data, parse_timestamp
+from pcfx.node.pact.filters import (
+    DATE_CRITERIA,
+    LIST_CRITERIA,
+    FootprintFilter,
+    filter_from_event_data,
+    parse_timestamp,
+)
 from pcfx.node.pact.source import FootprintSnapshot, dump_json
+from pcfx.protocol.dates import format_datetime
+from pcfx.protocol.pact.primitives import UUID_PATTERN
 
 __all__ = [
     "EVENT_TYPES",
@@ -71,7 +79,7 @@ EVENT_TYPES: dict[int, dict[EventKind, str]] = {
     },
 }
 _KIND_OF_TYPE = {version: {t: k for k, t in types.items()} for version, types in EVENT_TYPES.items()}
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(UUID_PATTERN)
 _ERROR_CODES = frozenset(
     {
         "BadRequest",
@@ -83,8 +91,6 @@ _ERROR_CODES = frozenset(
         "NotImplemented",
     }
 )
-_V3_LIST_CRITERIA = ("productId", "companyId", "geography", "classification", "status")
-_V3_DATE_CRITERIA = ("validOn", "validAfter", "validBefore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +119,13 @@ def _require_string_list(data: Mapping[str, Any], name: str) -> None:
 
 
 def _check_request_criteria_v3(data: Mapping[str, Any]) -> None:
-    for name in _V3_LIST_CRITERIA:
+    for name in LIST_CRITERIA:
         _require_string_list(data, name)
-    for name in _V3_DATE_CRITERIA:
+    for name in DATE_CRITERIA:
         value = data.get(name)
         if value is not None and (not isinstance(value, str) or parse_timestamp(value) is None):
             raise BadRequestError(f"data.{name} must be a date-time")
-    if not any(name in data for name in (*_V3_LIST_CRITERIA, *_V3_DATE_CRITERIA)):
+    if not any(name in data for name in (*LIST_CRITERIA, *DATE_CRITERIA)):
         raise BadRequestError("a RequestCreated event must name at least one criterion")
 
 
@@ -218,12 +224,7 @@ def _request_filter(event: CloudEvent) -> FootprintFilter:
     if not criteria:
         # A fragment naming only properties pcfx cannot match on selects nothing.
         return FootprintFilter(unsatisfiable=True)
-    assert set(criteria) <= set(FILTER_PARAMETERS.values())
     return filter_from_event_data(criteria)
-
-
-def _now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def answer_request(
@@ -237,7 +238,7 @@ def answer_request(
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "source": own_source,
-        "time": _now_text(),
+        "time": format_datetime(datetime.now(UTC)),
     }
     pfs: list[Any]
     if event.api_version == 3:

@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 __all__ = [
+    "DATE_CRITERIA",
     "FILTER_PARAMETERS",
+    "LIST_CRITERIA",
     "FootprintFilter",
     "FootprintIndex",
     "filter_from_event_data",
@@ -23,20 +25,11 @@ __all__ = [
     "validity_period",
 ]
 
+#: Criteria naming values (any of them matches) and criteria naming an instant.
+LIST_CRITERIA = ("productId", "companyId", "geography", "classification", "status")
+DATE_CRITERIA = ("validOn", "validAfter", "validBefore")
 # Lower-cased query parameter name -> canonical PACT name.
-FILTER_PARAMETERS: dict[str, str] = {
-    name.lower(): name
-    for name in (
-        "productId",
-        "companyId",
-        "geography",
-        "classification",
-        "validOn",
-        "validAfter",
-        "validBefore",
-        "status",
-    )
-}
+FILTER_PARAMETERS: dict[str, str] = {name.lower(): name for name in (*LIST_CRITERIA, *DATE_CRITERIA)}
 
 # PACT v3 "Validity period": without an explicit period a PCF is valid for 3 years after referencePeriodEnd.
 _DEFAULT_VALIDITY_YEARS = 3
