@@ -53,6 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_JSON = "application/json"
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _MAX_PAGES = 100_000
 
@@ -205,9 +206,6 @@ class PactClient:
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"},
         )
         return response.status_code
-
-
-_JSON = "application/json"
 
 
 def _next_link(values: list[str]) -> str | None:

@@ -25,7 +25,6 @@ class Page:
 
     offset: int
     size: int
-    limit_given: int | None
 
 
 def _non_negative_int(name: str, text: str) -> int:
@@ -49,7 +48,7 @@ def page_bounds(items: Iterable[tuple[str, str]]) -> Page:
         elif lowered == "offset":
             offset = _non_negative_int("offset", value)
     size = DEFAULT_PAGE_SIZE if limit is None else min(limit, MAX_PAGE_SIZE)
-    return Page(offset=offset, size=size, limit_given=limit)
+    return Page(offset=offset, size=size)
 
 
 def next_link(

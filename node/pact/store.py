@@ -116,10 +116,7 @@ def grant_access(session: Session, *, subject: str, client_id: str) -> bool:
     """Restrict `subject` (footprint id or product id) to named clients, naming `client_id`; False if known."""
     if get_client(session, client_id=client_id) is None:
         raise ValueError(f"client {client_id!r} is not registered")
-    existing = session.exec(
-        select(PactAccessRule).where(PactAccessRule.subject == subject, PactAccessRule.client_id == client_id)
-    ).first()
-    if existing is not None:
+    if _access_rule(session, subject=subject, client_id=client_id) is not None:
         return False
     session.add(PactAccessRule(subject=subject, client_id=client_id, created_at=utcnow()))
     session.flush()
@@ -128,14 +125,18 @@ def grant_access(session: Session, *, subject: str, client_id: str) -> bool:
 
 def revoke_access(session: Session, *, subject: str, client_id: str) -> bool:
     """Remove one access rule; False when there was none."""
-    row = session.exec(
-        select(PactAccessRule).where(PactAccessRule.subject == subject, PactAccessRule.client_id == client_id)
-    ).first()
+    row = _access_rule(session, subject=subject, client_id=client_id)
     if row is None:
         return False
     session.delete(row)
     session.flush()
     return True
+
+
+def _access_rule(session: Session, *, subject: str, client_id: str) -> PactAccessRule | None:
+    return session.exec(
+        select(PactAccessRule).where(PactAccessRule.subject == subject, PactAccessRule.client_id == client_id)
+    ).first()
 
 
 def list_access_rules(session: Session) -> list[AccessRule]:
@@ -162,24 +163,22 @@ def save_unsigned(session: Session, *, document: Mapping[str, Any], source: str)
     ).first()
     if row is not None and row.document == text:
         return UnsignedOutcome.DUPLICATE
-    outcome = UnsignedOutcome.UPDATED if row is not None else UnsignedOutcome.STORED
-    row = row or UnsignedFootprint(
-        footprint_id=footprint_id,
-        source=source,
-        company_name="",
-        product_ids="[]",
-        status="",
-        footprint_created=created,
-        document="",
-        received_at=utcnow(),
-    )
-    row.company_name = str(document.get("companyName", ""))[:512]
-    row.product_ids = json.dumps(list(document.get("productIds") or []))
-    row.status = str(document.get("status", ""))[:16]
-    row.footprint_created = created
-    row.document = text
-    row.received_at = utcnow()
-    session.add(row)
+    facts: dict[str, Any] = {
+        "company_name": str(document.get("companyName", ""))[:512],
+        "product_ids": json.dumps(list(document.get("productIds") or [])),
+        "status": str(document.get("status", ""))[:16],
+        "footprint_created": created,
+        "document": text,
+        "received_at": utcnow(),
+    }
+    if row is None:
+        session.add(UnsignedFootprint(footprint_id=footprint_id, source=source, **facts))
+        outcome = UnsignedOutcome.STORED
+    else:
+        for name, value in facts.items():
+            setattr(row, name, value)
+        session.add(row)
+        outcome = UnsignedOutcome.UPDATED
     session.flush()
     return outcome
 

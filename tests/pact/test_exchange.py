@@ -21,7 +21,7 @@ from pcfx.node.pact.events import EventDispatcher, RetryPolicy
 from pcfx.node.pact.host import install_pact
 from pcfx.node.pact.peers import PeerCredentials, StaticPeerDirectory
 from pcfx.node.pact.policy import ValueSource, choose_supplier_value
-from pcfx.node.pact.store import add_client, list_unsigned
+from pcfx.node.pact.store import UnsignedOutcome, add_client, list_unsigned, save_unsigned
 from pcfx.node.pact.wiring import build_pact_host
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import open_store, session_scope
@@ -74,6 +74,20 @@ def test_pull_follows_pagination_and_keeps_plain_pact_as_unsigned(pact_node, buy
     with session_scope(buyer_engine) as session:
         stored = {row.footprint_id for row in list_unsigned(session)}
     assert stored == set(expected)
+
+
+def test_unsigned_footprint_is_stored_then_a_duplicate_then_updated(pact_node, buyer_engine):
+    document = copy.deepcopy(pact_node.footprints[0])
+    source = "https://supplier.example"
+    with session_scope(buyer_engine) as session:
+        assert save_unsigned(session, document=document, source=source) is UnsignedOutcome.STORED
+        assert save_unsigned(session, document=document, source=source) is UnsignedOutcome.DUPLICATE
+        document["status"] = "Deprecated"
+        assert save_unsigned(session, document=document, source=source) is UnsignedOutcome.UPDATED
+    with session_scope(buyer_engine) as session:
+        (row,) = list_unsigned(session)
+        assert (row.footprint_id, row.source, row.status) == (document["id"].lower(), source, "Deprecated")
+        assert json.loads(row.document) == document
 
 
 def test_pull_over_v2_converts_back_to_v3(pact_node, buyer_engine):
