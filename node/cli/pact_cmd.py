@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
     from pcfx.node.config import Settings
     from pcfx.node.pact.client import PullReport
     from pcfx.node.pact.peers import FilePeerDirectory
-    from sqlalchemy import Engine
+    from sqlmodel import Session
 
 __all__ = ["clients_app", "dev_cert_command", "pact_app"]
 
@@ -40,17 +42,24 @@ def _settings(home: Path | None) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _open_store(home: Path | None) -> Engine:
-    from pcfx.node.store.db import open_store
+@contextmanager
+def _session(home: Path | None) -> Iterator[Session]:
+    """A transaction on the node store (committed when the block ends without an error)."""
+    from pcfx.node.store.db import open_store, session_scope
 
-    return open_store(_settings(home).effective_database_url)
+    engine = open_store(_settings(home).effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
-def _peers(home: Path | None) -> FilePeerDirectory:
+def _peers(settings: Settings) -> FilePeerDirectory:
     from pcfx.node.pact.peers import FilePeerDirectory
     from pcfx.node.pact.wiring import PEERS_FILE
 
-    return FilePeerDirectory(_settings(home).home / PEERS_FILE)
+    return FilePeerDirectory(settings.home / PEERS_FILE)
 
 
 # --- clients -------------------------------------------------------------------------------------------------
@@ -70,19 +79,15 @@ def clients_add(
     """Register a client; its secret is printed once and stored only as a hash."""
     from pcfx.node.pact.auth import ALL_SCOPES
     from pcfx.node.pact.store import add_client
-    from pcfx.node.store.db import session_scope
 
-    engine = _open_store(home)
     try:
-        with session_scope(engine) as session:
+        with _session(home) as session:
             created = add_client(
                 session, name=name, client_id=client_id, scopes=frozenset(scope) if scope else ALL_SCOPES
             )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     console.print(f"client_id:     {created.client_id}")
     console.print(f"client_secret: {created.client_secret}")
     console.print(f"scopes:        {' '.join(sorted(created.scopes))}")
@@ -93,15 +98,10 @@ def clients_add(
 def clients_list(home: HomeOption = None) -> None:
     """List registered clients and the footprints restricted to them."""
     from pcfx.node.pact.store import list_access_rules, list_clients
-    from pcfx.node.store.db import session_scope
 
-    engine = _open_store(home)
-    try:
-        with session_scope(engine) as session:
-            rows = [(row.client_id, row.name, row.scopes, row.created_at) for row in list_clients(session)]
-            rules = list_access_rules(session)
-    finally:
-        engine.dispose()
+    with _session(home) as session:
+        rows = [(row.client_id, row.name, row.scopes, row.created_at) for row in list_clients(session)]
+        rules = list_access_rules(session)
     table = Table("client id", "name", "scopes", "registered", "restricted footprints/products")
     for client_id, name, scopes, created in rows:
         subjects = ", ".join(rule.subject for rule in rules if rule.client_id == client_id) or "-"
@@ -113,14 +113,9 @@ def clients_list(home: HomeOption = None) -> None:
 def clients_remove(client_id: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Unregister a client (its tokens stop working within seconds)."""
     from pcfx.node.pact.store import remove_client
-    from pcfx.node.store.db import session_scope
 
-    engine = _open_store(home)
-    try:
-        with session_scope(engine) as session:
-            removed = remove_client(session, client_id=client_id)
-    finally:
-        engine.dispose()
+    with _session(home) as session:
+        removed = remove_client(session, client_id=client_id)
     if not removed:
         err.print(f"[red]error:[/red] no client {client_id!r}")
         raise typer.Exit(1)
@@ -137,17 +132,13 @@ def clients_grant(
 ) -> None:
     """Restrict a footprint (or every footprint of a product) to named clients, naming this one."""
     from pcfx.node.pact.store import grant_access
-    from pcfx.node.store.db import session_scope
 
-    engine = _open_store(home)
     try:
-        with session_scope(engine) as session:
+        with _session(home) as session:
             added = grant_access(session, subject=subject, client_id=client_id)
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     console.print(f"{subject} readable by {client_id}" + ("" if added else " (already)"))
 
 
@@ -159,14 +150,9 @@ def clients_revoke(
 ) -> None:
     """Remove one access rule (when none is left for a subject it is public to all clients again)."""
     from pcfx.node.pact.store import revoke_access
-    from pcfx.node.store.db import session_scope
 
-    engine = _open_store(home)
-    try:
-        with session_scope(engine) as session:
-            removed = revoke_access(session, subject=subject, client_id=client_id)
-    finally:
-        engine.dispose()
+    with _session(home) as session:
+        removed = revoke_access(session, subject=subject, client_id=client_id)
     if not removed:
         err.print(f"[red]error:[/red] no rule naming {client_id} for {subject}")
         raise typer.Exit(1)
@@ -237,8 +223,7 @@ def pact_pull(
 
     import httpx
     from pcfx.node.pact.client import PactClient, PactClientError, pull
-    from pcfx.node.pact.peers import FilePeerDirectory, PeerCredentials
-    from pcfx.node.pact.wiring import PEERS_FILE
+    from pcfx.node.pact.peers import PeerCredentials
     from pcfx.node.store.db import open_store
 
     settings = _settings(home)
@@ -275,7 +260,7 @@ def pact_pull(
     finally:
         engine.dispose()
     if save_peer:
-        FilePeerDirectory(settings.home / PEERS_FILE).save(PeerCredentials(url, client_id, client_secret))
+        _peers(settings).save(PeerCredentials(url, client_id, client_secret))
     _print_report(report)
 
 
@@ -289,7 +274,7 @@ def peer_add(
     """Keep credentials for a PACT host (used for Published pulls and authenticated callbacks)."""
     from pcfx.node.pact.peers import PeerCredentials
 
-    _peers(home).save(PeerCredentials(url, client_id, client_secret))
+    _peers(_settings(home)).save(PeerCredentials(url, client_id, client_secret))
     console.print(f"saved credentials for {url}")
 
 
@@ -297,7 +282,7 @@ def peer_add(
 def peer_list(home: HomeOption = None) -> None:
     """List the PACT hosts this node holds credentials for (secrets not shown)."""
     table = Table("host", "client id")
-    for peer in _peers(home).peers():
+    for peer in _peers(_settings(home)).peers():
         table.add_row(peer.base_url, peer.client_id)
     console.print(table)
 
@@ -305,7 +290,7 @@ def peer_list(home: HomeOption = None) -> None:
 @peer_app.command("remove")
 def peer_remove(url: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Forget the credentials for a PACT host."""
-    if not _peers(home).remove(url):
+    if not _peers(_settings(home)).remove(url):
         err.print(f"[red]error:[/red] no credentials for {url}")
         raise typer.Exit(1)
     console.print(f"removed {url}")
