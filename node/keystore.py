@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,27 @@ class KeyInfo:
     created: str
     file: str
     retired: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KeyInfo:
+        """A key record as `identity.json` holds it."""
+        return cls(
+            id=data["id"],
+            public_key_multibase=data["publicKeyMultibase"],
+            created=data["created"],
+            file=data["file"],
+            retired=data.get("retired"),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The record written to `identity.json` (`retired` only once retired)."""
+        data = {
+            "id": self.id,
+            "publicKeyMultibase": self.public_key_multibase,
+            "created": self.created,
+            "file": self.file,
+        }
+        return data | ({"retired": self.retired} if self.retired else {})
 
 
 @dataclass(frozen=True)
@@ -163,8 +184,7 @@ class KeyStore:
         write_private_key(self.directory / SIGNING_FILE, signing, passphrase)
         multikey = public_multikey(signing)
         keys = tuple(
-            KeyInfo(k.id, k.public_key_multibase, k.created, retired_file, stamp) if k.retired is None else k
-            for k in identity.keys
+            replace(k, file=retired_file, retired=stamp) if k.retired is None else k for k in identity.keys
         )
         new = KeyInfo(
             id=f"{identity.did}#{multikey}", public_key_multibase=multikey, created=stamp, file=SIGNING_FILE
@@ -181,16 +201,7 @@ class KeyStore:
             data = json.loads((self.directory / IDENTITY_FILE).read_text("utf-8"))
             return Identity(
                 did=data["did"],
-                keys=tuple(
-                    KeyInfo(
-                        id=k["id"],
-                        public_key_multibase=k["publicKeyMultibase"],
-                        created=k["created"],
-                        file=k["file"],
-                        retired=k.get("retired"),
-                    )
-                    for k in data["keys"]
-                ),
+                keys=tuple(KeyInfo.from_json(k) for k in data["keys"]),
                 key_agreement_multibase=data["keyAgreement"]["publicKeyMultibase"],
             )
         except FileNotFoundError as exc:
@@ -239,16 +250,7 @@ class KeyStore:
     def _write_identity(self, identity: Identity) -> None:
         data = {
             "did": identity.did,
-            "keys": [
-                {
-                    "id": k.id,
-                    "publicKeyMultibase": k.public_key_multibase,
-                    "created": k.created,
-                    "file": k.file,
-                    **({"retired": k.retired} if k.retired else {}),
-                }
-                for k in identity.keys
-            ],
+            "keys": [k.as_json() for k in identity.keys],
             "keyAgreement": {"publicKeyMultibase": identity.key_agreement_multibase},
         }
         tmp = self.directory / (IDENTITY_FILE + ".tmp")
