@@ -30,6 +30,6 @@ def parse_datetime(text: str) -> datetime:
 # Declarations of one issuer share a handful of validFrom/validUntil/created values; datetimes are immutable.
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> datetime:
-    if _DATETIME.match(text) is None:
+    if _DATETIME.fullmatch(text) is None:
         raise ValueError(f"not an XML Schema dateTimeStamp: {text!r}")
     return datetime.fromisoformat(text)

@@ -166,9 +166,9 @@ def check_status_entries(entries: list[Any]) -> None:
             raise _entry_error(entry, 'type must be "BitstringStatusListEntry"')
         if purpose not in _ENTRY_PURPOSES:
             raise _entry_error(entry, 'statusPurpose must be "revocation", "suspension" or "message"')
-        if type(index) is not str or not _INDEX.match(index):
+        if type(index) is not str or not _INDEX.fullmatch(index):
             raise _entry_error(entry, f"statusListIndex must be a string matching {_INDEX_PATTERN}")
-        if type(url) is not str or not _HTTP_URL.match(url):
+        if type(url) is not str or not _HTTP_URL.fullmatch(url):
             raise _entry_error(entry, "statusListCredential must be an http(s) URL")
         if "statusSize" in entry and (type(entry["statusSize"]) is not int or entry["statusSize"] != 1):
             raise _entry_error(entry, "statusSize must be the integer 1")
@@ -232,7 +232,7 @@ def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
         ("validUntil", _DATETIME_SHAPE),
     ):
         value = doc[name]
-        if not isinstance(value, str) or pattern.match(value) is None:
+        if not isinstance(value, str) or pattern.fullmatch(value) is None:
             raise InvalidDeclaration(f"{name}: {value!r} does not match {pattern.pattern}")
     status = doc["credentialStatus"]
     if type(status) is not list or not status:

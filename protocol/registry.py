@@ -85,7 +85,7 @@ def _timestamp(value: Any) -> datetime:
         if value.tzinfo is None:
             raise ValueError("datetime must be timezone-aware")
         return value.astimezone(UTC).replace(microsecond=0)
-    if not isinstance(value, str) or not _WHOLE_SECONDS.match(value):
+    if not isinstance(value, str) or not _WHOLE_SECONDS.fullmatch(value):
         raise ValueError("expected a dateTimeStamp with whole seconds, e.g. 2026-01-01T00:00:00Z")
     return parse_datetime(value).astimezone(UTC)
 
@@ -101,7 +101,7 @@ Timestamp = Annotated[
 def uscc_urn(code: str) -> str:
     """`urn:pcfx:uscc:<code>` for an 18-character unified social credit code (format checked, not the check digit)."""
     code = code.strip().upper()
-    if not _USCC.match(code):
+    if not _USCC.fullmatch(code):
         raise ValueError(f"not a unified social credit code (18 characters, GB 32100 alphabet): {code!r}")
     return f"urn:pcfx:uscc:{code}"
 

@@ -88,7 +88,7 @@ def subject_token(identifier: str) -> str:
 
 def is_token(text: str) -> bool:
     """True when `text` has the shape of a token (it does not check which identifier it came from)."""
-    return bool(_TOKEN.match(text)) and len(text) <= TOKEN_SLUG_CHARS + 1 + TOKEN_HASH_CHARS
+    return bool(_TOKEN.fullmatch(text)) and len(text) <= TOKEN_SLUG_CHARS + 1 + TOKEN_HASH_CHARS
 
 
 def decl_subject(issuer_did: str, product_id: str) -> str:

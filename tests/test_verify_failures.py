@@ -286,7 +286,10 @@ def test_valid_until_is_exclusive(net: Network, footprint: dict[str, Any]) -> No
 _ENTRY_CHANGES: list[tuple[str, Any]] = [
     ("statusListIndex", "07"),
     ("statusListIndex", 7),
+    # Python's `$` also matches before a final newline; the schema's patterns do not.
+    ("statusListIndex", "7\n"),
     ("statusListCredential", "ftp://supplier.example/status"),
+    ("statusListCredential", "https://supplier.example/status/revocation\n"),
     ("statusPurpose", "refresh"),
     ("type", "StatusList2021Entry"),
     ("id", 5),
@@ -332,9 +335,11 @@ _ENVELOPE_CHANGES: list[tuple[str, Any]] = [
     ("id", "urn:uuid:5B279B60-BFB3-5D86-8DAC-01F3A16D93A5"),
     ("id", 5),
     ("issuer", "did:Web:supplier.example"),
+    ("issuer", "did:web:supplier.example\n"),
     ("issuer", None),
     ("validFrom", "2026-05-30T12:00:00"),
     ("validFrom", "2026-13-01T00:00:00Z"),
+    ("validFrom", "2026-05-30T12:00:00Z\n"),
     ("validFrom", 20260530),
     ("credentialStatus", []),
     ("credentialStatus", "https://supplier.example/status"),

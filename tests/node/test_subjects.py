@@ -58,6 +58,13 @@ def test_tokens_are_valid_subject_tokens_and_kv_keys(value):
     assert subjects.is_token(token)
 
 
+def test_a_token_with_a_trailing_newline_is_not_a_token():
+    token = subject_token("did:web:acme.example")
+    assert not subjects.is_token(token + "\n")
+    with pytest.raises(ValueError):
+        subjects.parse_subject(f"pcfx.v1.decl.{token}.{token}\n")
+
+
 @pytest.mark.parametrize("value", ["", "a\nb", "x" * 2049])
 def test_unusable_identifiers_are_refused(value):
     with pytest.raises(InvalidIdentifierError):
