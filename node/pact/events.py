@@ -144,7 +144,7 @@ def _check_data(api_version: int, kind: EventKind, data: Mapping[str, Any]) -> N
         ids = data.get("pfIds")
         if ids is None:
             return
-        if not isinstance(ids, list) or not all(isinstance(i, str) and _UUID.match(i) for i in ids):
+        if not isinstance(ids, list) or not all(isinstance(i, str) and _UUID.fullmatch(i) for i in ids):
             raise BadRequestError("data.pfIds must be an array of footprint UUIDs")
     elif kind is EventKind.REQUEST_CREATED:
         if "comment" in data and not isinstance(data["comment"], str):

@@ -356,6 +356,13 @@ def test_case_15_published_event_with_an_unknown_uuid_is_accepted(http, auth, pa
     assert response.content == b""
 
 
+def test_published_event_with_a_uuid_and_a_trailing_newline_is_bad_request(http, auth, pact_node):
+    body = event(
+        "PublishedEvent", {"pfIds": ["3a6c14a7-4deb-498a-b5ea-16ce2535b576\n"]}, source=pact_node.receiver_url
+    )
+    assert post_event(http, auth, body).status_code == 400
+
+
 def test_case_40_published_event_with_a_urn_is_bad_request(http, auth, pact_node):
     body = event("PublishedEvent", {"pfIds": ["urn:gtin:4712345060507"]}, source=pact_node.receiver_url)
     response = post_event(http, auth, body)
