@@ -61,6 +61,9 @@ DECLARATION_TYPE: tuple[str, str] = ("VerifiableCredential", "ProductFootprintDe
 #: uuid5 namespace of declaration ids (uuid5 of the URL namespace and the project context URL).
 DECLARATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pcfx.dev/contexts/declaration-v1.jsonld")
 _NAMESPACE_BYTES = DECLARATION_NAMESPACE.bytes
+_sha1 = hashlib.sha1
+# Hex digit 16 of a uuid5 -> the same digit with the RFC 4122 variant bits (10xx) set.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 # Patterns of the envelope members, used by the schema models below and by the hand-written checks of the
 # verification path (validate_body), so both always apply the same rules.
@@ -203,9 +206,17 @@ def check_body_consistency(body: Mapping[str, Any]) -> None:
 _BODY_KEYS = frozenset(_BODY_FIELDS)
 _CONTEXT = list(DECLARATION_CONTEXT)
 _TYPE = list(DECLARATION_TYPE)
-_ID = re.compile(_ID_PATTERN)
-_ISSUER = re.compile(_DID_PATTERN)
 _DATETIME_SHAPE = re.compile(DATETIME_STAMP_PATTERN)
+# (member, pattern, its bound fullmatch): one tuple walk, no attribute lookups per member.
+_STRING_MEMBERS = tuple(
+    (name, pattern, pattern.fullmatch)
+    for name, pattern in (
+        ("id", re.compile(_ID_PATTERN)),
+        ("issuer", re.compile(_DID_PATTERN)),
+        ("validFrom", _DATETIME_SHAPE),
+        ("validUntil", _DATETIME_SHAPE),
+    )
+)
 
 
 class InvalidDeclaration(ValueError):
@@ -217,22 +228,18 @@ def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises InvalidDeclaration naming the first violation.
     """
-    if not isinstance(doc, Mapping) or doc.keys() != _BODY_KEYS:
+    # `type(doc) is dict` first: the wire path always passes a dict, and the ABC check costs more.
+    if (type(doc) is not dict and not isinstance(doc, Mapping)) or doc.keys() != _BODY_KEYS:
         missing = sorted(_BODY_KEYS - doc.keys()) if isinstance(doc, Mapping) else []
         extra = sorted(doc.keys() - _BODY_KEYS) if isinstance(doc, Mapping) else []
         raise InvalidDeclaration(f"declaration members: missing {missing}, not allowed {extra}")
-    for name, expected in (("@context", _CONTEXT), ("type", _TYPE)):
+    if not _is_array_of(doc["@context"], _CONTEXT):
+        raise InvalidDeclaration(f"@context must be {_CONTEXT}")
+    if not _is_array_of(doc["type"], _TYPE):
+        raise InvalidDeclaration(f"type must be {_TYPE}")
+    for name, pattern, fullmatch in _STRING_MEMBERS:
         value = doc[name]
-        if type(value) not in (list, tuple) or list(value) != expected:
-            raise InvalidDeclaration(f"{name} must be {expected}")
-    for name, pattern in (
-        ("id", _ID),
-        ("issuer", _ISSUER),
-        ("validFrom", _DATETIME_SHAPE),
-        ("validUntil", _DATETIME_SHAPE),
-    ):
-        value = doc[name]
-        if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        if not isinstance(value, str) or fullmatch(value) is None:
             raise InvalidDeclaration(f"{name}: {value!r} does not match {pattern.pattern}")
     status = doc["credentialStatus"]
     if type(status) is not list or not status:
@@ -252,6 +259,13 @@ def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _is_array_of(value: Any, expected: list[str]) -> bool:
+    # A JSON array of exactly these strings (a tuple counts: the schema model accepts one too).
+    if type(value) is list:
+        return value == expected
+    return type(value) is tuple and list(value) == expected
+
+
 class Declaration(RootModel[DeclarationDict]):  # type: ignore[type-var]
     """A signed ProductFootprintDeclaration (its JSON Schema is generated from this model)."""
 
@@ -262,12 +276,10 @@ class Declaration(RootModel[DeclarationDict]):  # type: ignore[type-var]
 
 
 def _uuid5(name: str) -> str:
-    # RFC 4122 name-based SHA-1 uuid, as uuid.uuid5 computes it, without building UUID objects (hot path).
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # RFC 4122 name-based SHA-1 uuid, as uuid.uuid5 computes it, without building UUID objects (hot path):
+    # the version nibble (hex digit 12) becomes 5, the variant bits (top two of hex digit 16) become 10.
+    h = _sha1(_NAMESPACE_BYTES + name.encode("utf-8")).hexdigest()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def _derived_id(issuer: str, footprint_id: str) -> str:

@@ -1,13 +1,14 @@
 """The verification hot path's shortcuts give exactly the answers of the plain computations they replace.
 
 Each shortcut (calendar check without a parse, uniqueness without a key per item, the astral-character scan,
-the proof-less body copy, the proof config copy) is compared with the straightforward form over the inputs
-that reach it.
+the proof-less body copy, the proof config copy, the declaration id's uuid5, the fixed-array check) is compared
+with the straightforward form over the inputs that reach it.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pcfx.protocol.canonical import canonicalize, load_json
+from pcfx.protocol.declaration import DECLARATION_NAMESPACE, _is_array_of, _uuid5
 from pcfx.protocol.pact.errors import InvalidFootprint
 from pcfx.protocol.pact.primitives import (
     DATE_TIME_PATTERN,
@@ -208,6 +210,33 @@ def test_signing_input_is_the_same_with_or_without_proof_value() -> None:
     }
     assert signing_input(doc, proof) == signing_input(doc, {**proof, "proofValue": "z111"})
     assert "proofValue" not in proof
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80))
+def test_declaration_uuid5_is_the_standard_uuid5(name: str) -> None:
+    assert _uuid5(name) == f"urn:uuid:{uuid.uuid5(DECLARATION_NAMESPACE, name)}"
+
+
+_EXPECTED = ["VerifiableCredential", "ProductFootprintDeclaration"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _EXPECTED,
+        tuple(_EXPECTED),
+        list(reversed(_EXPECTED)),
+        _EXPECTED[:1],
+        [*_EXPECTED, "x"],
+        "VerifiableCredential",
+        {"VerifiableCredential": 1, "ProductFootprintDeclaration": 2},
+        None,
+        [],
+    ],
+)
+def test_fixed_array_check_is_the_list_comparison(value: Any) -> None:
+    assert _is_array_of(value, _EXPECTED) is (type(value) in (list, tuple) and list(value) == _EXPECTED)
 
 
 @pytest.fixture
