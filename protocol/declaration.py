@@ -329,8 +329,24 @@ def build_declaration(
     }
 
 
-def _proof_id(doc: Mapping[str, Any], verification_method: str, created: str) -> str:
-    return _uuid5(f"{doc.get('id')} {verification_method} {created}")
+def _add_identified_proof(
+    doc: Mapping[str, Any],
+    *,
+    key: Ed25519PrivateKey,
+    verification_method: str,
+    created: datetime,
+    previous_proof: str | None = None,
+) -> dict[str, Any]:
+    # The proof id is derived (declaration id, method, time), so re-signing the same way gives the same id.
+    stamp = format_datetime(created)
+    return add_proof(
+        doc,
+        key=key,
+        verification_method=verification_method,
+        created=stamp,
+        proof_id=_uuid5(f"{doc.get('id')} {verification_method} {stamp}"),
+        previous_proof=previous_proof,
+    )
 
 
 def sign_declaration(
@@ -341,14 +357,7 @@ def sign_declaration(
         raise ProofError("declaration is already signed")
     if did_of(verification_method) != doc.get("issuer"):
         raise ProofError(f"{verification_method} is not a key of the issuer {doc.get('issuer')}")
-    stamp = format_datetime(created)
-    return add_proof(
-        doc,
-        key=key,
-        verification_method=verification_method,
-        created=stamp,
-        proof_id=_proof_id(doc, verification_method, stamp),
-    )
+    return _add_identified_proof(doc, key=key, verification_method=verification_method, created=created)
 
 
 def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -375,13 +384,11 @@ def assure(
     root = issuer_proof(declaration)
     if root.get("type") != PROOF_TYPE or root.get("cryptosuite") != CRYPTOSUITE or "id" not in root:
         raise ProofError("the issuer proof must be an eddsa-jcs-2022 proof with an id to be assured")
-    stamp = format_datetime(created)
-    return add_proof(
+    return _add_identified_proof(
         declaration,
         key=key,
         verification_method=verification_method,
-        created=stamp,
-        proof_id=_proof_id(declaration, verification_method, stamp),
+        created=created,
         previous_proof=root["id"],
     )
 
