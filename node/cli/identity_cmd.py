@@ -20,6 +20,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from pcfx.node.keystore import Identity, KeyStore
+    from pcfx.protocol.keys import Ed25519PrivateKey
     from pcfx.protocol.registry import TrustRegistry
     from rich.console import Console
 
@@ -103,6 +104,15 @@ def _write_json(path: Path, value: Any, *, canonical: bool = False) -> None:
         else (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
     )
     path.write_bytes(data)
+
+
+def _signing_key(store: KeyStore, ask: bool) -> Ed25519PrivateKey:
+    from pcfx.node.keystore import KeyFileError
+
+    try:
+        return store.signing_key(_passphrase(ask))
+    except KeyFileError as exc:
+        raise _fail(f"error: {exc}", 2) from None
 
 
 def _identity(store: KeyStore) -> Identity:
@@ -225,7 +235,6 @@ def sign_command(
     ask: AskOption = False,
 ) -> None:
     """Sign a footprint as a declaration (W3C VC 2.0, eddsa-jcs-2022)."""
-    from pcfx.node.keystore import KeyFileError
     from pcfx.protocol.declaration import build_declaration, sign_declaration
     from pcfx.protocol.pact.errors import InvalidFootprint
     from pcfx.protocol.pact.v3 import parse_footprint
@@ -246,10 +255,7 @@ def sign_command(
         if status_index is not None
         else int(hashlib.sha256(fp.id.lower().encode()).hexdigest(), 16) % MIN_ENTRIES
     )
-    try:
-        key = store.signing_key(_passphrase(ask))
-    except KeyFileError as exc:
-        raise _fail(f"error: {exc}", 2) from None
+    key = _signing_key(store, ask)
     now = datetime.now(UTC)
     doc = build_declaration(
         fp,
@@ -328,20 +334,17 @@ def assure_command(
     ask: AskOption = False,
 ) -> None:
     """Countersign a declaration as a verifier (a proof chained to the issuer's)."""
-    from pcfx.node.keystore import KeyFileError
     from pcfx.protocol.declaration import assure
     from pcfx.protocol.errors import ProofError
 
     store = _store(directory, home)
     identity = _identity(store)
     doc = _read_json(declaration)
+    key = _signing_key(store, ask)
     try:
-        key = store.signing_key(_passphrase(ask))
         assured = assure(
             doc, key=key, verification_method=identity.verification_method, created=datetime.now(UTC)
         )
-    except KeyFileError as exc:
-        raise _fail(f"error: {exc}", 2) from None
     except (ProofError, AttributeError) as exc:
         raise _fail(f"error: {declaration} cannot be assured: {exc}", 2) from None
     target = out or declaration
@@ -435,19 +438,18 @@ def registry_sign(
     ask: AskOption = False,
 ) -> None:
     """Sign the registry with the operator key."""
-    from pcfx.node.keystore import KeyFileError
     from pcfx.protocol.errors import RegistryError
     from pcfx.protocol.registry import sign_registry
 
     store = _store(directory, home)
     identity = _identity(store)
     registry = _load_registry_draft(registry_file)
+    key = _signing_key(store, ask)
     try:
-        key = store.signing_key(_passphrase(ask))
         signed = sign_registry(
             registry, key=key, verification_method=identity.verification_method, created=datetime.now(UTC)
         )
-    except (KeyFileError, RegistryError) as exc:
+    except RegistryError as exc:
         raise _fail(f"error: {exc}", 2) from None
     _write_json(out or registry_file, signed)
     _console().print(
