@@ -8,6 +8,7 @@ literals compare as instants, everything else as strings or numbers. Anything el
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -26,7 +27,14 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?(?![\w:/-]))|"
     r"(?P<punct>[():,])|(?P<name>[A-Za-z_$][\w$]*(?:/[A-Za-z_$][\w$]*)*))"
 )
-_COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
 _MISSING = object()
 
 
@@ -66,21 +74,13 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def _compare(operator: str, left: Any, right: Any) -> bool:
+def _compare(op: str, left: Any, right: Any) -> bool:
     if left is _MISSING or right is _MISSING:
-        return operator == "ne"
+        return op == "ne"
     pair = _comparable(left, right)
     if pair is None:
-        return operator == "ne" if operator in ("eq", "ne") else False
-    a, b = pair
-    return {
-        "eq": a == b,
-        "ne": a != b,
-        "lt": a < b,
-        "le": a <= b,
-        "gt": a > b,
-        "ge": a >= b,
-    }[operator]
+        return op == "ne" if op in ("eq", "ne") else False
+    return _COMPARISONS[op](*pair)
 
 
 class _Parser:
@@ -142,9 +142,9 @@ class _Parser:
         if token is None or token[0] != "name" or token[1].lower() not in _COMPARISONS:
             # A lambda or a boolean property stands alone as a condition.
             return lambda doc, scope: left(doc, scope) is True
-        operator = self.take()[1].lower()
+        op = self.take()[1].lower()
         right = self.parse_operand()
-        return lambda doc, scope: _compare(operator, left(doc, scope), right(doc, scope))
+        return lambda doc, scope: _compare(op, left(doc, scope), right(doc, scope))
 
     def parse_operand(self) -> _Eval:
         kind, text = self.take()
