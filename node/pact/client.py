@@ -276,7 +276,7 @@ async def ingest_footprint(
     """Validate one received footprint and take it in: verified declaration, or unsigned third-party data."""
     footprint_id = str(document.get("id", ""))
     try:
-        plain, declaration = split_served_footprint(document)
+        plain, declaration = split_served_footprint(document, api_version=api_version)
     except EnvelopeMismatch as exc:
         return PulledFootprint(footprint_id, "rejected", f"envelope: {exc}")
     try:

@@ -1,9 +1,9 @@
 """The signed pcfx declaration carried inside a served PACT footprint, as a PACT DataModelExtension.
 
 A served footprint is the declaration's `credentialSubject` (a PACT v3 ProductFootprint) with one more
-entry in `extensions` whose `data.declaration` is the whole signed credential. A plain PACT client sees
-valid PACT; a pcfx-aware client takes the credential out, checks that its subject is the footprint it was
-served, and verifies it.
+entry in `extensions` whose `data.declaration` is the whole signed credential (under `/2/`, the v2.3 form of
+that footprint, carrying the same extension). A plain PACT client sees valid PACT; a pcfx-aware client takes
+the credential out, checks that its subject is (the v3 form of) the footprint it was served, and verifies it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import Any
+
+from pcfx.protocol.pact import dump_footprint_v2, parse_footprint, v3_to_v2
 
 __all__ = [
     "DECLARATION_EXTENSION_SCHEMA",
@@ -55,11 +57,14 @@ def _without_status(footprint: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in footprint.items() if key != "status"}
 
 
-def split_served_footprint(footprint: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def split_served_footprint(
+    footprint: Mapping[str, Any], *, api_version: int = 3
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(the footprint without the envelope, the carried declaration or None).
 
     Raises EnvelopeMismatch when a declaration is carried but its subject differs from the footprint
-    (other than in `status`, which the serving host keeps current).
+    (other than in `status`, which the serving host keeps current); a PACT v2.3 footprint (`api_version=2`)
+    is compared with the v2.3 conversion of the subject.
     """
     plain = copy.deepcopy(dict(footprint))
     extensions = plain.get("extensions")
@@ -80,7 +85,18 @@ def split_served_footprint(footprint: Mapping[str, Any]) -> tuple[dict[str, Any]
     if not isinstance(declaration, Mapping):
         raise EnvelopeMismatch("the pcfx declaration extension carries no declaration")
     subject = declaration.get("credentialSubject")
+    if not isinstance(subject, Mapping):
+        raise EnvelopeMismatch("the carried declaration has no credentialSubject footprint")
     # `status` may differ: a host reports a later version's deprecation without re-signing the old one.
-    if not isinstance(subject, Mapping) or _without_status(subject) != _without_status(plain):
+    if _without_status(_served_form(subject, api_version)) != _without_status(plain):
         raise EnvelopeMismatch("the carried declaration declares a different footprint")
     return plain, dict(declaration)
+
+
+def _served_form(subject: Mapping[str, Any], api_version: int) -> Mapping[str, Any]:
+    if api_version == 3:
+        return subject
+    try:
+        return dump_footprint_v2(v3_to_v2(parse_footprint(dict(subject))))
+    except ValueError as exc:  # InvalidFootprint, UnmappableFootprint
+        raise EnvelopeMismatch(f"the carried declaration's footprint has no PACT v2.3 form: {exc}") from None

@@ -21,6 +21,7 @@ from pcfx.node.pact.events import EventDispatcher, RetryPolicy
 from pcfx.node.pact.host import install_pact
 from pcfx.node.pact.peers import PeerCredentials, StaticPeerDirectory
 from pcfx.node.pact.policy import ValueSource, choose_supplier_value
+from pcfx.node.pact.source import to_v2_document
 from pcfx.node.pact.store import UnsignedOutcome, add_client, list_unsigned, save_unsigned
 from pcfx.node.pact.wiring import build_pact_host
 from pcfx.node.store import repository as repo
@@ -247,6 +248,39 @@ def test_pulled_declaration_is_verified_before_it_is_stored(supplier, buyer_engi
     assert choice.source is ValueSource.VERIFIED
     assert choice.declaration_id == declaration_id
     assert run(go()).footprints[0].outcome == "duplicate"
+
+
+def test_declaration_pulled_over_v2_is_verified_like_over_v3(supplier, buyer_engine, dev_cert):
+    ingestor = buyer_ingestor(buyer_engine, supplier)
+
+    async def go():
+        async with PactClient(
+            supplier["url"],
+            supplier["buyer"].client_id,
+            supplier["buyer"].client_secret,
+            verify=dev_cert.ssl_context(),
+        ) as client:
+            return await pull(client, engine=buyer_engine, declarations=ingestor, api_version=2)
+
+    declaration_id = json.loads(supplier["raw"])["id"]
+    assert [(item.outcome, item.declaration_id) for item in run(go()).footprints] == [
+        ("verified", declaration_id)
+    ]
+    with session_scope(buyer_engine) as session:
+        row = repo.get_declaration(session, declaration_id=declaration_id, origin=Origin.RECEIVED)
+        assert row is not None and row.raw == supplier["raw"]
+
+
+def test_v2_footprint_differing_from_its_carried_declaration_is_rejected(supplier, buyer_engine):
+    served = to_v2_document(wrap_declaration(json.loads(supplier["raw"])))
+    served["pcf"]["pCfExcludingBiogenic"] = "0.01"
+    outcome = run(
+        ingest_footprint(
+            served, source=supplier["url"], engine=buyer_engine, declarations=None, api_version=2
+        )
+    )
+    assert outcome.outcome == "rejected"
+    assert outcome.reason == "envelope: the carried declaration declares a different footprint"
 
 
 def test_tampered_declaration_is_rejected_and_not_stored(supplier, buyer_engine):
