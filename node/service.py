@@ -106,38 +106,64 @@ class Node:
         engine: Engine | None = None,
         serve_requests: bool = True,
         consume: bool = True,
+        nats_options: Mapping[str, Any] | None = None,
     ) -> Node:
         """Open the store (migrating it), connect to NATS (starting the embedded server when neither
         `nats_url` nor `settings.nats_url` is set), set up stream and KV, resume subscriptions, answer requests,
-        and publish any own declaration the stream has not acknowledged yet."""
+        and publish any own declaration the stream has not acknowledged yet. `nats_options` go to
+        `nats.connect` (a one-shot command gives up after a few attempts instead of reconnecting forever).
+        When a step fails, what the earlier steps started is stopped again."""
+        own_engine = engine is None
         engine = engine or open_store(settings.effective_database_url)
-        url = nats_url or settings.nats_url
-        embedded = None
-        if url is None:
-            embedded = EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port)
-            url = await embedded.start()
-        nc = await connect(url, name=f"pcfx-node {settings.name}", creds=settings.nats_creds)
-        js = nc.jetstream()
-        kv = await ensure_exchange(
-            js,
-            ExchangeLimits(
-                history=settings.stream_history, duplicate_window_seconds=settings.duplicate_window_seconds
-            ),
-        )
-        if verifier is None:
-            from pcfx.node.bus.verifier import ProtocolVerifier
+        embedded: EmbeddedNats | None = None
+        nc: Client | None = None
+        try:
+            if verifier is None:
+                from pcfx.node.bus.verifier import ProtocolVerifier
 
-            verifier = ProtocolVerifier.from_settings(settings)
+                verifier = ProtocolVerifier.from_settings(settings)
+            url = nats_url or settings.nats_url
+            if url is None:
+                embedded = EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port)
+                url = await embedded.start()
+            nc = await connect(
+                url, name=f"pcfx-node {settings.name}", creds=settings.nats_creds, **(nats_options or {})
+            )
+            js = nc.jetstream()
+            kv = await ensure_exchange(
+                js,
+                ExchangeLimits(
+                    history=settings.stream_history,
+                    duplicate_window_seconds=settings.duplicate_window_seconds,
+                ),
+            )
+        except BaseException:
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+            if embedded is not None:
+                await embedded.stop()
+            if own_engine:
+                engine.dispose()
+            raise
         ingestor = Ingestor(engine=engine, verifier=verifier, max_bytes=settings.max_declaration_bytes)
         node = cls(settings, engine, nc, js, kv, ingestor, verifier, embedded)
-        if serve_requests:
-            node._responder = await serve_latest(nc, issuer=settings.did, lookup=node._own_latest_by_subject)
-        await node._republish_pending()
-        if KeyStore(settings.keys_path).exists():
-            await node.publish_own_status_lists()
-        if consume:
-            await node._sync_subscriptions()
-            node._watcher = asyncio.create_task(node._watch_subscriptions(), name="pcfx-subscription-watch")
+        try:
+            if serve_requests:
+                node._responder = await serve_latest(
+                    nc, issuer=settings.did, lookup=node._own_latest_by_subject
+                )
+            await node._republish_pending()
+            if KeyStore(settings.keys_path).exists():
+                await node.publish_own_status_lists()
+            if consume:
+                await node._sync_subscriptions()
+                node._watcher = asyncio.create_task(
+                    node._watch_subscriptions(), name="pcfx-subscription-watch"
+                )
+        except BaseException:
+            await node.stop()
+            raise
         return node
 
     async def _sync_subscriptions(self) -> None:

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Any
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="pcfx: signed product carbon footprints exchanged over NATS.")
+import click
+import typer
+from typer.core import TyperGroup
+
+
+class _Commands(TyperGroup):
+    """Every pcfx command: a typed error of the engine, store, supply side, bus or keystore (`user_errors`)
+    ends it with one line naming the reason on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from pcfx.node.cli.common import err, user_errors
+            from rich.markup import escape
+
+            if not isinstance(exc, user_errors()):
+                raise
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+
+
+app = typer.Typer(
+    cls=_Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    help="pcfx: signed product carbon footprints exchanged over NATS.",
+)
 
 from pcfx.node.cli.rules_cmd import rules_app, template_command  # noqa: E402
 

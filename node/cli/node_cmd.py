@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pcfx.node.cli.common import HomeOption, NatsOption, command_node, err, home_settings, store_session
 from pcfx.node.cli.output import make_console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from pcfx.node.config import Settings
+    from pcfx.node.bus.ingest import Decision
+    from pcfx.node.service import Node
 
 __all__ = [
     "init_command",
@@ -26,26 +28,8 @@ __all__ = [
 ]
 
 console = make_console(piped_width=None)
-err = make_console(stderr=True, piped_width=None)
 
 node_app = typer.Typer(no_args_is_help=True, help="Run the company node.")
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
-]
-NatsOption = Annotated[
-    str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")
-]
-
-
-def _settings(home: Path | None, **overrides: object) -> Settings:
-    from pcfx.node.config import ConfigError, load_settings
-
-    try:
-        return load_settings(home, **overrides)
-    except ConfigError as exc:
-        err.print(f"[red]config:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def init_command(
@@ -114,15 +98,15 @@ def run_command(
         )
     if plain_http:
         overrides["allow_plain_http"] = True
-    settings = _settings(home, **overrides)
+    settings = home_settings(home, **overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    def ready(node: object, port: int | None) -> None:
+    def ready(node: Node, port: int | None) -> None:
         from pcfx.node.supply.recompute import SupplyService
 
         # own products are recomputed on every new supplier version (republish_policy decides the rest)
-        SupplyService.attach(node)  # type: ignore[arg-type]
-        url = getattr(getattr(node, "nc", None), "connected_url", None)
+        SupplyService.attach(node)
+        url = node.nc.connected_url
         nats_url = url.geturl() if url is not None else "?"
         console.print(
             f"pcfx node [bold]{settings.name}[/bold] ready: NATS {nats_url}, HTTP port {port}",
@@ -130,16 +114,6 @@ def run_command(
         )
 
     asyncio.run(run_node(settings, nats_url=nats, http=not no_http, ready=ready))
-
-
-def _nats_url(settings: Settings, nats: str | None) -> str:
-    from pcfx.node.service import running_nats_url
-
-    url = nats or running_nats_url(settings)
-    if url is None:
-        err.print("[red]no NATS server:[/red] start `pcfx node run`, configure nats_url, or pass --nats")
-        raise typer.Exit(2)
-    return url
 
 
 def publish_command(
@@ -150,19 +124,14 @@ def publish_command(
     """Publish a signed declaration of this node on the exchange."""
     import asyncio
 
-    from pcfx.node.service import Node, PublishRefusedError
+    from pcfx.node.service import PublishRefusedError
 
-    settings = _settings(home)
+    settings = home_settings(home)
     raw = declaration.read_bytes()
 
     async def go() -> None:
-        node = await Node.start(
-            settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False
-        )
-        try:
+        async with command_node(settings, nats) as node:
             result = await node.publish(raw)
-        finally:
-            await node.stop()
         state = "already published" if result.duplicate else "published"
         console.print(f"{state} {result.declaration_id} on {result.subject} (stream seq {result.stream_seq})")
 
@@ -184,7 +153,7 @@ def subscribe_command(
     from pcfx.node.store.db import open_store, session_scope
     from pcfx.protocol.subjects import consumer_name
 
-    settings = _settings(home)
+    settings = home_settings(home)
     filters = subscription_filters(issuer, product)
     name = consumer_name(settings.did, filters)
     engine = open_store(settings.effective_database_url)
@@ -208,7 +177,7 @@ def unsubscribe_command(
 
     from pcfx.node.service import Node, running_nats_url
 
-    settings = _settings(home)
+    settings = home_settings(home)
 
     async def go() -> bool:
         url = nats or running_nats_url(settings)
@@ -247,27 +216,21 @@ def pull_command(
     import asyncio
 
     from pcfx.node.bus.ingest import Action
-    from pcfx.node.service import Node
 
-    settings = _settings(home)
+    settings = home_settings(home)
 
-    async def go() -> object:
-        node = await Node.start(
-            settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False
-        )
-        try:
+    async def go() -> Decision | None:
+        async with command_node(settings, nats) as node:
             return await node.pull(issuer, product, timeout=timeout)
-        finally:
-            await node.stop()
 
     decision = asyncio.run(go())
     if decision is None:
         err.print(f"no declaration of {product} by {issuer} is available")
         raise typer.Exit(1)
-    if decision.action is Action.ACK:  # type: ignore[attr-defined]
-        console.print(f"{decision.outcome}: {decision.declaration_id}")  # type: ignore[attr-defined]
+    if decision.action is Action.ACK:
+        console.print(f"{decision.outcome}: {decision.declaration_id}")
         return
-    err.print(f"rejected: {decision.reason}")  # type: ignore[attr-defined]
+    err.print(f"rejected: {decision.reason}")
     raise typer.Exit(1)
 
 
@@ -279,13 +242,10 @@ def quarantine_command(
 ) -> None:
     """List rejected messages with the reason each was rejected."""
     from pcfx.node.store import repository as repo
-    from pcfx.node.store.db import open_store, session_scope
 
-    settings = _settings(home)
-    engine = open_store(settings.effective_database_url)
-    with session_scope(engine) as session:
+    settings = home_settings(home)
+    with store_session(settings) as session:
         rows = repo.list_quarantine(session, reason=reason, limit=limit)
-    engine.dispose()
     if as_json:
         for row in rows:
             print(json.dumps(row.model_dump(mode="json", exclude={"raw"}), ensure_ascii=False))

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pcfx.node.cli.output import make_console
+from pcfx.node.cli.common import HomeOption, NatsOption, command_node, err, home_settings, store_session
+from pcfx.node.cli.output import make_console, num, short
 from rich.table import Table
 
 if TYPE_CHECKING:
     from pcfx.node.config import Settings
     from pcfx.node.supply.compute import Computation
     from pcfx.node.supply.products import OwnProduct
+    from sqlmodel import Session
 
 __all__ = [
     "compute_product_command",
@@ -33,40 +34,16 @@ __all__ = [
 ]
 
 console = make_console(piped_width=None)
-err = make_console(stderr=True, piped_width=None)
 
 products_app = typer.Typer(
     invoke_without_command=True, help="Own products: inventory, latest result, latest declaration."
 )
 review_app = typer.Typer(no_args_is_help=True, help="Recomputed results held for review (policy hold).")
 
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
-]
-NatsOption = Annotated[
-    str | None, typer.Option("--nats", help="NATS server URL (default: configured/running).")
-]
 ProductArgument = Annotated[str, typer.Argument(help="Product id (URN), or a unique suffix or name of it.")]
 
 
-# Formatting ------------------------------------------------------------------------------------------------
-def num(value: Decimal | str | None, places: int = 4) -> str:
-    """A decimal rounded for display (declared values stay exact in the store)."""
-    if value is None:
-        return "-"
-    from pcfx.protocol.pact.decimals import format_decimal
-
-    quantum = Decimal(1).scaleb(-places)
-    return format_decimal(Decimal(value).quantize(quantum))
-
-
-def short(text: str | None, keep: int = 18) -> str:
-    """Long ids shortened for tables: head ... tail."""
-    if not text:
-        return "-"
-    return text if len(text) <= keep + 6 else f"{text[: keep // 2 + 4]}…{text[-(keep // 2) :]}"
-
-
+# Tables ----------------------------------------------------------------------------------------------------
 def inputs_table(computation: Computation, *, title: str | None = None) -> Table:
     """Per purchased input: amount, kg CO2e, share, and where its value came from."""
     from pcfx.node.supply.compute import input_rows
@@ -154,16 +131,6 @@ def products_table(products: Sequence[OwnProduct]) -> Table:
 
 
 # Helpers -----------------------------------------------------------------------------------------------
-def _settings(home: Path | None) -> Settings:
-    from pcfx.node.config import ConfigError, load_settings
-
-    try:
-        return load_settings(home)
-    except ConfigError as exc:
-        err.print(f"[red]config:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
 def _registry(settings: Settings) -> Any:
     from pcfx.node.bus.verifier import RegistryUnavailableError, load_registry
 
@@ -174,16 +141,11 @@ def _registry(settings: Settings) -> Any:
         return None
 
 
-def _match(settings: Settings, text: str) -> str:
+def _match(session: Session, text: str) -> str:
+    """The own product id `text` names (exactly, by suffix or by name); no or several matches end the command."""
     from pcfx.node.store import repository as repo
-    from pcfx.node.store.db import open_store, session_scope
 
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            rows = repo.list_inventories(session)
-    finally:
-        engine.dispose()
+    rows = repo.list_inventories(session)
     exact = [r.product_id for r in rows if r.product_id == text]
     found = exact or [
         r.product_id
@@ -198,39 +160,29 @@ def _match(settings: Settings, text: str) -> str:
     raise typer.Exit(1)
 
 
-def _offline(settings: Settings, product_id: str, *, defaults: bool = False) -> Computation:
-    from pcfx.node.store.db import open_store, session_scope
+def _matched(settings: Settings, text: str) -> str:
+    with store_session(settings) as session:
+        return _match(session, text)
+
+
+def _compute(
+    session: Session, settings: Settings, text: str, *, defaults: bool = False
+) -> tuple[OwnProduct, Computation]:
+    """The own product `text` names and its footprint now (supplier values, or only defaults)."""
     from pcfx.node.supply.compute import compute_product
     from pcfx.node.supply.products import get_product
 
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            product = get_product(session, product_id, issuer=settings.did)
-            return compute_product(session, product, registry=_registry(settings), use_suppliers=not defaults)
-    finally:
-        engine.dispose()
-
-
-def _nats_url(settings: Settings, nats: str | None) -> str:
-    from pcfx.node.service import running_nats_url
-
-    url = nats or running_nats_url(settings)
-    if url is None:
-        err.print("[red]no NATS server:[/red] start `pcfx node run`, configure nats_url, or pass --nats")
-        raise typer.Exit(2)
-    return url
+    product = get_product(session, _match(session, text), issuer=settings.did)
+    return product, compute_product(
+        session, product, registry=_registry(settings), use_suppliers=not defaults
+    )
 
 
 async def _with_service(settings: Settings, nats: str | None, work: Any) -> Any:
-    from pcfx.node.service import Node
     from pcfx.node.supply.recompute import SupplyService
 
-    node = await Node.start(settings, nats_url=_nats_url(settings, nats), serve_requests=False, consume=False)
-    try:
+    async with command_node(settings, nats) as node:
         return await work(SupplyService(node, "review"))
-    finally:
-        await node.stop()
 
 
 # Commands ----------------------------------------------------------------------------------------------
@@ -239,16 +191,11 @@ def products_command(ctx: typer.Context, home: HomeOption = None) -> None:
     """List own products (add one with `pcfx products add INVENTORY`)."""
     if ctx.invoked_subcommand is not None:
         return
-    from pcfx.node.store.db import open_store, session_scope
     from pcfx.node.supply.products import list_products
 
-    settings = _settings(home)
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            products = list_products(session, issuer=settings.did)
-    finally:
-        engine.dispose()
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        products = list_products(session, issuer=settings.did)
     console.print(products_table(products))
 
 
@@ -261,21 +208,11 @@ def products_add_command(
     home: HomeOption = None,
 ) -> None:
     """Store (or replace) the inventory of an own product."""
-    from pcfx.node.engine import EngineError
-    from pcfx.node.store.db import open_store, session_scope
     from pcfx.node.supply.products import add_product
-    from pcfx.node.supply.resolve import SupplyError
 
-    settings = _settings(home)
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
-    except (EngineError, SupplyError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
     console.print(f"product {pid}")
 
 
@@ -289,8 +226,9 @@ def inputs_command(
 ) -> None:
     """Per purchased input: the supplier declaration and its verification receipt, or the default factor and
     why; the total and the primary data share that follow."""
-    settings = _settings(home)
-    computation = _offline(settings, _match(settings, product), defaults=defaults)
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        _, computation = _compute(session, settings, product, defaults=defaults)
     if as_json:
         typer.echo(json.dumps(computation.document(), indent=2, ensure_ascii=False))
         return
@@ -304,24 +242,14 @@ def compute_product_command(
     defaults: Annotated[bool, typer.Option("--defaults", help="Ignore supplier declarations.")] = False,
 ) -> None:
     """Compute an own product with its suppliers' current values and record the result."""
-    from pcfx.node.store.db import open_store, session_scope
     from pcfx.node.supply.compute import record_computation
-    from pcfx.node.supply.products import get_product
 
-    settings = _settings(home)
-    pid = _match(settings, product)
-    computation = _offline(settings, pid, defaults=defaults)
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            row = record_computation(
-                session,
-                computation,
-                inventory_id=get_product(session, pid, issuer=settings.did).inventory_row_id,
-                trigger="pcfx compute-product",
-            )
-    finally:
-        engine.dispose()
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        own, computation = _compute(session, settings, product, defaults=defaults)
+        row = record_computation(
+            session, computation, inventory_id=own.inventory_row_id, trigger="pcfx compute-product"
+        )
     console.print(inputs_table(computation))
     console.print(totals_table([(f"result #{row.id}", computation)]))
 
@@ -330,8 +258,8 @@ def declare_command(product: ProductArgument, home: HomeOption = None, nats: Nat
     """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated)."""
     import asyncio
 
-    settings = _settings(home)
-    pid = _match(settings, product)
+    settings = home_settings(home)
+    pid = _matched(settings, product)
     declared = asyncio.run(_with_service(settings, nats, lambda s: s.declare(pid)))
     from pcfx.protocol.pact.decimals import format_decimal
 
@@ -351,8 +279,8 @@ def follow_command(
     """Subscribe to every supplier product the own inventories name (company ids via the trust registry)."""
     import asyncio
 
-    settings = _settings(home)
-    pid = _match(settings, product) if product else None
+    settings = home_settings(home)
+    pid = _matched(settings, product) if product else None
     names = asyncio.run(_with_service(settings, nats, lambda s: s.follow_suppliers(pid)))
     console.print(f"{len(names)} supplier subscription(s): {', '.join(names) or 'none'}")
 
@@ -361,23 +289,18 @@ def follow_command(
 def review_list_command(home: HomeOption = None) -> None:
     """Results held for review, with the change they would publish."""
     from pcfx.node.store import repository as repo
-    from pcfx.node.store.db import open_store, session_scope
 
-    settings = _settings(home)
-    engine = open_store(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            rows = [r for r in repo.list_results(session, limit=1000) if r.state == "held"]
-            previous = {}
-            for r in rows:
-                done = [
-                    x
-                    for x in repo.list_results(session, product_id=r.product_id, limit=1000)
-                    if x.state == "published"
-                ]
-                previous[r.id] = done[0].total if done else None
-    finally:
-        engine.dispose()
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        rows = [r for r in repo.list_results(session, limit=1000) if r.state == "held"]
+        previous = {}
+        for r in rows:
+            done = [
+                x
+                for x in repo.list_results(session, product_id=r.product_id, limit=1000)
+                if x.state == "published"
+            ]
+            previous[r.id] = done[0].total if done else None
     table = Table(title="Held for review", title_justify="left")
     for column in ("result", "product", "computed", "published total", "new total", "trigger"):
         table.add_column(column)
@@ -403,12 +326,6 @@ def review_approve_command(
     """Publish a held result (the previous declaration becomes Deprecated)."""
     import asyncio
 
-    from pcfx.node.supply.resolve import SupplyError
-
-    settings = _settings(home)
-    try:
-        declared = asyncio.run(_with_service(settings, nats, lambda s: s.approve(result_id)))
-    except SupplyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    settings = home_settings(home)
+    declared = asyncio.run(_with_service(settings, nats, lambda s: s.approve(result_id)))
     console.print(f"approved result #{result_id}: declaration {declared.declaration_id}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pcfx.node.bus.server import EmbeddedNats
+from pcfx.node.cli.output import num, short
 from pcfx.node.demo.network import CHAIN, DemoCompany, build_network, revised
 from pcfx.node.service import Node
 from pcfx.node.store import repository as repo
@@ -88,12 +89,6 @@ class _Clock:
 
     def say(self, message: str) -> None:
         self.console.print(f"[dim]{time.monotonic() - self.start:5.1f}s[/dim]  {message}")
-
-
-def _num(value: Decimal | None, places: int = 4) -> str:
-    from pcfx.node.cli.supply_cmd import num
-
-    return num(value, places)
 
 
 @contextlib.contextmanager
@@ -215,7 +210,7 @@ class _Demo:
                 )
                 self.clock.say(
                     f"{company.short_name} declared {company.inventory.product.name.split(' (')[0]}: "
-                    f"{_num(declared.total, 2)} kg CO2e / {_unit(company)}"
+                    f"{num(declared.total, 2)} kg CO2e / {_unit(company)}"
                     f"{f' ({used} supplier value(s) used)' if used else ''}, signed and published "
                     f"[dim]{declared.declaration_id}[/dim]"
                 )
@@ -365,8 +360,8 @@ class _Demo:
                 f"{step.at_ms:.0f}",
                 step.company,
                 step.what,
-                _num(step.before),
-                _num(step.after),
+                num(step.before),
+                num(step.after),
                 _short(step.declaration_id) if step.declaration_id else "-",
             )
         self.console.print(table)
@@ -381,12 +376,12 @@ class _Demo:
             else ""
         )
         self.clock.say(
-            f"{battery.short_name} republished {_num(before_battery)} -> {_num(battery_outcome.total)} kg CO2e/kWh "
+            f"{battery.short_name} republished {num(before_battery)} -> {num(battery_outcome.total)} kg CO2e/kWh "
             f"with precedingPfIds {escape(repr([self.declared[BATTERY].footprint_id]))}{deprecated}"
         )
         self.clock.say(
-            f"{handset.short_name} recomputed: {_num(self.facts.handset_supplier)} -> "
-            f"{_num(self.facts.handset_after_revision)} kg CO2e per handset"
+            f"{handset.short_name} recomputed: {num(self.facts.handset_supplier)} -> "
+            f"{num(self.facts.handset_after_revision)} kg CO2e per handset"
         )
         self.declared[BATTERY] = battery_outcome.declared
 
@@ -477,8 +472,8 @@ class _Demo:
         rejected = ", ".join(sorted({f"{r.attack}: {r.reason}" for r in f.rejections}))
         self.console.print(
             f"\n[bold]Summary[/bold] ({f.companies} nodes, {f.seconds:.1f} s): handset "
-            f"{_num(f.handset_default)} kg CO2e with default factors -> {_num(f.handset_supplier)} with verified "
-            f"supplier values -> {_num(f.handset_after_revision)} after the copper revision propagated; "
+            f"{num(f.handset_default)} kg CO2e with default factors -> {num(f.handset_supplier)} with verified "
+            f"supplier values -> {num(f.handset_after_revision)} after the copper revision propagated; "
             f"rejected: {rejected}. All figures are illustrative demo data."
         )
 
@@ -489,8 +484,6 @@ def _unit(company: DemoCompany) -> str:
 
 
 def _short(text: str | None, keep: int = 26) -> str:
-    from pcfx.node.cli.supply_cmd import short
-
     return short(text, keep)
 
 
@@ -526,18 +519,18 @@ def _comparison_table(default: Computation, specific: Computation) -> Table:
         )
         table.add_row(
             label,
-            f"{_num(c.amount)} {c.unit}",
-            _num(c.co2e),
-            _num(new.co2e),
-            _num(new.co2e - c.co2e) if new.co2e != c.co2e else "",
+            f"{num(c.amount)} {c.unit}",
+            num(c.co2e),
+            num(new.co2e),
+            num(new.co2e - c.co2e) if new.co2e != c.co2e else "",
             value_used,
         )
     table.add_row(
         "[bold]total[/bold]",
         "",
-        f"[bold]{_num(default.total)}[/bold]",
-        f"[bold]{_num(specific.total)}[/bold]",
-        _num(specific.total - default.total),
+        f"[bold]{num(default.total)}[/bold]",
+        f"[bold]{num(specific.total)}[/bold]",
+        num(specific.total - default.total),
         "",
     )
     return table

@@ -144,3 +144,14 @@ async def test_embedded_nats_server_exits_when_the_node_process_is_killed(tmp_pa
 def _is_zombie(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] == "Z"
+
+
+async def test_node_run_without_a_trust_registry_says_so_in_one_line(tmp_path):
+    from pcfx.node.home import init_home
+
+    home = init_home(tmp_path / "lone", name="Lone", company_id="urn:pcfx:uscc:911100001000000017").home
+    code, _, err = await pcfx("node", "run", "--home", str(home), "--http-port", "0")
+    assert code == 1
+    assert err.splitlines()[-1] == f"error: no trust registry at {home / 'registry.json'}"
+    assert "Traceback" not in err
+    assert not (home / "run" / "nats.url").exists()

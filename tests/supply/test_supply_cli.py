@@ -123,3 +123,40 @@ async def test_declare_and_review_approve_through_the_cli(tmp_path, nats_server)
     # while the pack was not declared yet
     assert states == ["published", "published", "computed"]
     assert Decimal(held.total) == Decimal("1.8")
+
+
+def test_declaring_an_inventory_the_engine_refuses_prints_one_line_naming_the_reason(tmp_path, nats_server):
+    net = make_network(tmp_path, ["SteelCo"])
+    home = str(net["SteelCo"].settings.home)
+    inventory = steel_inventory()
+    del inventory["product"]["fossil_carbon_content"]
+    (tmp_path / "steel.yaml").write_text(yaml.safe_dump(inventory))
+    runner = CliRunner()
+
+    added = runner.invoke(app, ["products", "add", str(tmp_path / "steel.yaml"), "--home", home])
+    declared = runner.invoke(app, ["declare", "hrc", "--home", home, "--nats", nats_server.url])
+
+    assert added.exit_code == 0, added.output
+    assert declared.exit_code == 1
+    assert declared.output.splitlines() == [
+        "error: PACT needs the product's fossil carbon content: set product.fossil_carbon_content"
+    ]
+
+
+def test_a_command_given_the_url_of_a_stopped_nats_server_says_so_instead_of_waiting(tmp_path):
+    net = make_network(tmp_path, ["PackCo"])
+    settings = net["PackCo"].settings
+    inventory = tmp_path / "pack.yaml"
+    inventory.write_text(yaml.safe_dump(pack_inventory("urn:pcfx:uscc:91110000000000009A")))
+    runner = CliRunner()
+    runner.invoke(app, ["products", "add", str(inventory), "--home", str(settings.home)])
+    # what a node killed without its clean shutdown leaves behind
+    (settings.home / "run").mkdir()
+    (settings.home / "run" / "nats.url").write_text("nats://127.0.0.1:1\n")
+
+    declared = runner.invoke(app, ["declare", "pack", "--home", str(settings.home)])
+
+    assert declared.exit_code == 2
+    assert declared.output.splitlines()[-1] == (
+        "no NATS server at nats://127.0.0.1:1: is `pcfx node run` running? (or pass --nats)"
+    )
