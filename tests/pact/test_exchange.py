@@ -221,6 +221,19 @@ def test_served_footprint_is_valid_pact_carrying_the_signed_declaration(
     assert plain == json.loads(supplier["raw"])["credentialSubject"]
 
 
+@pytest.mark.parametrize("extra", [1, 2**70], ids=["json-copy", "deepcopy-fallback"])
+def test_wrapped_footprint_shares_no_member_with_its_declaration(samples, extra):
+    declaration = {"id": "urn:uuid:x", "credentialSubject": copy.deepcopy(samples[0])}
+    declaration["credentialSubject"]["extensions"] = [
+        {"specVersion": "2.0.0", "dataSchema": "https://x.example/schema.json", "data": {"n": extra}}
+    ]
+    before = copy.deepcopy(declaration)
+    served = wrap_declaration(declaration)
+    served["pcf"]["pcfExcludingBiogenicUptake"] = "0.01"
+    served["extensions"][0]["data"]["n"] = 0
+    assert served["extensions"][-1]["data"]["declaration"] == before == declaration
+
+
 def test_pulled_declaration_is_verified_before_it_is_stored(supplier, buyer_engine, dev_cert):
     ingestor = buyer_ingestor(buyer_engine, supplier)
 
