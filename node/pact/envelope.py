@@ -75,9 +75,10 @@ def split_served_footprint(
 
     Raises EnvelopeMismatch when a declaration is carried but its subject differs from the footprint
     (other than in `status`, which the serving host keeps current); a PACT v2.3 footprint (`api_version=2`)
-    is compared with the v2.3 conversion of the subject.
+    is compared with the v2.3 conversion of the subject. `footprint` is left unchanged; the results share
+    its nested members (read them, or copy before changing them).
     """
-    plain = copy.deepcopy(dict(footprint))
+    plain = dict(footprint)  # only top-level members change below
     extensions = plain.get("extensions")
     if not isinstance(extensions, list):
         return plain, None

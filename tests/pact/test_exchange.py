@@ -234,6 +234,15 @@ def test_wrapped_footprint_shares_no_member_with_its_declaration(samples, extra)
     assert served["extensions"][-1]["data"]["declaration"] == before == declaration
 
 
+def test_splitting_a_served_footprint_leaves_it_unchanged(samples):
+    declaration = {"id": "urn:uuid:x", "credentialSubject": copy.deepcopy(samples[0])}
+    served = wrap_declaration(declaration)
+    before = copy.deepcopy(served)
+    plain, carried = split_served_footprint(served)
+    assert (plain, carried) == (samples[0], declaration)
+    assert served == before
+
+
 def test_pulled_declaration_is_verified_before_it_is_stored(supplier, buyer_engine, dev_cert):
     ingestor = buyer_ingestor(buyer_engine, supplier)
 
