@@ -56,7 +56,16 @@ from pcfx.protocol.subjects import (
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-__all__ = ["Node", "PublishRefusedError", "PublishResult", "run_node", "running_nats_url", "runtime_url_file"]
+__all__ = [
+    "Node",
+    "PublishRefusedError",
+    "PublishResult",
+    "record_subscription",
+    "run_node",
+    "running_nats_url",
+    "runtime_url_file",
+    "subscription_consumer",
+]
 
 log = logging.getLogger("pcfx.node")
 
@@ -358,7 +367,7 @@ class Node:
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
         """Follow `issuer` (all its products, or one): a durable consumer that first delivers each product's
         current version, then every new one; survives restarts. Returns the consumer name."""
-        name, filters = await ensure_consumer(
+        name, _ = await ensure_consumer(
             self.js,
             owner=self.did,
             issuer=issuer,
@@ -366,16 +375,13 @@ class Node:
             ack_wait=self.settings.ack_wait_seconds,
         )
         with session_scope(self.engine) as session:
-            repo.add_subscription(
-                session, issuer=issuer, product_id=product_id, consumer=name, filter_subjects=filters
-            )
-            repo.add_audit(session, event="subscribed", detail={"issuer": issuer, "product_id": product_id})
+            record_subscription(session, owner=self.did, issuer=issuer, product_id=product_id)
         self._start_consumer(name)
         return name
 
     async def unsubscribe(self, issuer: str, product_id: str | None = None) -> bool:
         """Stop following; deletes the durable consumer. False when there was no such subscription."""
-        name = consumer_name(self.did, subscription_filters(issuer, product_id))
+        name = subscription_consumer(self.did, issuer, product_id)
         task = self._consumers.pop(name, None)
         if task is not None:
             task.cancel()
@@ -560,6 +566,24 @@ async def run_node(
                 await server_task
         await node.stop()
         url_file.unlink(missing_ok=True)
+
+
+def subscription_consumer(owner: str, issuer: str, product_id: str | None = None) -> str:
+    """The durable consumer name of `owner`'s subscription to `issuer` (all its products, or one)."""
+    return consumer_name(owner, subscription_filters(issuer, product_id))
+
+
+def record_subscription(session: Session, *, owner: str, issuer: str, product_id: str | None = None) -> str:
+    """Store `owner`'s subscription to `issuer` (all its products, or one) unless it is active already;
+    returns its consumer name. A running node starts consuming a stored subscription within seconds."""
+    filters = subscription_filters(issuer, product_id)
+    name = consumer_name(owner, filters)
+    if all(row.consumer != name for row in repo.list_subscriptions(session)):
+        repo.add_subscription(
+            session, issuer=issuer, product_id=product_id, consumer=name, filter_subjects=filters
+        )
+        repo.add_audit(session, event="subscribed", detail={"issuer": issuer, "product_id": product_id})
+    return name
 
 
 def runtime_url_file(settings: Settings) -> Path:

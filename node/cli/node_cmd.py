@@ -148,21 +148,11 @@ def subscribe_command(
     home: HomeOption = None,
 ) -> None:
     """Follow a supplier (or one of its products); the running node starts consuming within seconds."""
-    from pcfx.node.bus.consumers import subscription_filters
-    from pcfx.node.store import repository as repo
-    from pcfx.node.store.db import open_store, session_scope
-    from pcfx.protocol.subjects import consumer_name
+    from pcfx.node.service import record_subscription
 
     settings = home_settings(home)
-    filters = subscription_filters(issuer, product)
-    name = consumer_name(settings.did, filters)
-    engine = open_store(settings.effective_database_url)
-    with session_scope(engine) as session:
-        repo.add_subscription(
-            session, issuer=issuer, product_id=product, consumer=name, filter_subjects=filters
-        )
-        repo.add_audit(session, event="subscribed", detail={"issuer": issuer, "product_id": product})
-    engine.dispose()
+    with store_session(settings) as session:
+        name = record_subscription(session, owner=settings.did, issuer=issuer, product_id=product)
     console.print(f"subscribed to {issuer} {product or '(all products)'}: consumer {name}")
 
 
@@ -175,31 +165,23 @@ def unsubscribe_command(
     """Stop following a supplier (deletes the durable consumer when NATS is reachable)."""
     import asyncio
 
-    from pcfx.node.service import Node, running_nats_url
+    from pcfx.node.service import running_nats_url, subscription_consumer
+    from pcfx.node.store import repository as repo
 
     settings = home_settings(home)
+    url = nats or running_nats_url(settings)
+    if url is None:
+        with store_session(settings) as session:
+            name = subscription_consumer(settings.did, issuer, product)
+            found = repo.deactivate_subscription(session, consumer=name) is not None
+    else:
 
-    async def go() -> bool:
-        url = nats or running_nats_url(settings)
-        if url is None:
-            from pcfx.node.bus.consumers import subscription_filters
-            from pcfx.node.store import repository as repo
-            from pcfx.node.store.db import open_store, session_scope
-            from pcfx.protocol.subjects import consumer_name
+        async def go() -> bool:
+            async with command_node(settings, url) as node:
+                return await node.unsubscribe(issuer, product)
 
-            engine = open_store(settings.effective_database_url)
-            with session_scope(engine) as session:
-                name = consumer_name(settings.did, subscription_filters(issuer, product))
-                found = repo.deactivate_subscription(session, consumer=name) is not None
-            engine.dispose()
-            return found
-        node = await Node.start(settings, nats_url=url, serve_requests=False, consume=False)
-        try:
-            return await node.unsubscribe(issuer, product)
-        finally:
-            await node.stop()
-
-    if not asyncio.run(go()):
+        found = asyncio.run(go())
+    if not found:
         err.print("no such subscription")
         raise typer.Exit(1)
     console.print(f"unsubscribed from {issuer} {product or '(all products)'}")
