@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -129,9 +129,16 @@ def _own_product(session: Session, row: InventoryRow, *, issuer: str) -> OwnProd
     )
 
 
-def list_products(session: Session, *, issuer: str) -> list[OwnProduct]:
-    """Every own product (by product id) with its latest result and latest own declaration."""
-    return [_own_product(session, row, issuer=issuer) for row in repo.list_inventories(session)]
+def list_products(
+    session: Session, *, issuer: str, where: Callable[[Inventory], bool] | None = None
+) -> list[OwnProduct]:
+    """Every own product (by product id), or those whose inventory `where` accepts, with its latest result
+    and latest own declaration."""
+    return [
+        _own_product(session, row, issuer=issuer)
+        for row in repo.list_inventories(session)
+        if where is None or where(_inventory_of(row))
+    ]
 
 
 def get_product(session: Session, product_id: str, *, issuer: str) -> OwnProduct:

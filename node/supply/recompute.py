@@ -271,25 +271,32 @@ class SupplyService:
     def affected_products(self, issuer: str, product_id: str) -> list[OwnProduct]:
         """Own products with an input naming (issuer, product_id)."""
         registry = self.registry
-        found = []
-        for product in self.products():
-            for item in purchased_inputs(product.inventory):
-                if item.supplier.product_id != product_id:
-                    continue
-                dids = supplier_dids(item.supplier, registry)
-                if issuer in dids or (not dids and registry is None):
-                    found.append(product)
-                    break
-        return found
+
+        def names_it(inventory: Inventory) -> bool:
+            for item in purchased_inputs(inventory):
+                if item.supplier.product_id == product_id:
+                    dids = supplier_dids(item.supplier, registry)
+                    if issuer in dids or (not dids and registry is None):
+                        return True
+            return False
+
+        with self.node.session() as session:
+            return list_products(session, issuer=self.node.did, where=names_it)
 
     def add_callback(self, callback: Callback) -> None:
         """`callback(Recomputed)` (sync or async) after each product an event touched."""
         self.callbacks.append(callback)
 
     async def on_event(self, event: StoredEvent) -> list[Recomputed]:
-        """Recompute the own products that use (event.issuer, event.product_id) and act by policy."""
+        """Recompute the own products that use (event.issuer, event.product_id) and act by policy.
+
+        Only the supplier's newest stored version is ever used, so an event about an older one (the
+        deprecation of the version a revision replaced, a version overtaken in the same batch) changes no
+        result and recomputes nothing."""
         outcomes: list[Recomputed] = []
         async with self._lock:
+            if not self._is_newest(event):
+                return outcomes
             for product in self.affected_products(event.issuer, event.product_id):
                 try:
                     outcomes.append(await self._recompute(product, event))
@@ -306,6 +313,11 @@ class SupplyService:
                 except Exception:
                     log.exception("supply callback failed")
         return outcomes
+
+    def _is_newest(self, event: StoredEvent) -> bool:
+        with self.node.session() as session:
+            newest = repo.newest_declaration(session, issuer=event.issuer, product_id=event.product_id)
+        return newest is not None and newest.declaration_id == event.declaration_id
 
     async def _recompute(self, product: OwnProduct, event: StoredEvent) -> Recomputed:
         with self.node.session() as session:

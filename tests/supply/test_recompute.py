@@ -153,3 +153,28 @@ async def test_a_supplier_event_that_changes_nothing_leaves_the_product_alone(tm
             own = repo.list_declarations(session, origin=Origin.OWN, product_id=PACK)
     assert [(o.action, o.total) for o in outcomes] == [("unchanged", Decimal("1.9"))]
     assert [r.declaration_id for r in own] == [chain.pack_v1.declaration_id]
+
+
+async def test_an_event_about_a_version_the_supplier_has_since_replaced_recomputes_nothing(
+    tmp_path, nats_server
+):
+    # e.g. a buyer catching up gets v1 and v2 in one batch: only v2's event may recompute
+    async with Chain(tmp_path, nats_server.url, "auto") as chain:
+        steel_v2 = await chain.revise_steel("1600")
+        republished = await asyncio.wait_for(chain.outcomes.get(), 10)
+        outcomes = await chain.packs.on_event(
+            StoredEvent(
+                declaration_id=chain.steel_v1.declaration_id,
+                issuer=chain.net["SteelCo"].did,
+                product_id=STEEL,
+                state="active",
+            )
+        )
+        with chain.buyer.session() as session:
+            own = repo.list_declarations(session, origin=Origin.OWN, product_id=PACK)
+    assert (republished.action, republished.trigger) == ("republished", steel_v2.declaration_id)
+    assert outcomes == []
+    assert [r.declaration_id for r in own] == [
+        republished.declared.declaration_id,
+        chain.pack_v1.declaration_id,
+    ]
