@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pcfx.node.cli.output import make_console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from pcfx.node.config import Settings
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["clients_app", "dev_cert_command", "pact_app"]
 
-console = make_console(piped_width=None)
-err = make_console(stderr=True, piped_width=None)
+# Without markup: client ids, subjects, URLs and remote hosts' footprint ids and messages may hold brackets.
+console = make_console(piped_width=None, markup=False)
+err = make_console(stderr=True, piped_width=None, markup=False)
 
 clients_app = typer.Typer(no_args_is_help=True, help="Clients (buyers) allowed to call this node's PACT API.")
 pact_app = typer.Typer(no_args_is_help=True, help="Exchange footprints with PACT hosts.")
@@ -32,13 +34,18 @@ HomeOption = Annotated[
 ]
 
 
+def _report(label: str, message: str, style: str = "red") -> None:
+    """One line on stderr: a coloured label, then the message as it is."""
+    err.print(Text.assemble((f"{label}:", style), " ", message))
+
+
 def _settings(home: Path | None) -> Settings:
     from pcfx.node.config import ConfigError, load_settings
 
     try:
         return load_settings(home)
     except ConfigError as exc:
-        err.print(f"[red]config:[/red] {exc}")
+        _report("config", str(exc))
         raise typer.Exit(2) from exc
 
 
@@ -86,7 +93,7 @@ def clients_add(
                 session, name=name, client_id=client_id, scopes=frozenset(scope) if scope else ALL_SCOPES
             )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _report("error", str(exc))
         raise typer.Exit(1) from exc
     console.print(f"client_id:     {created.client_id}")
     console.print(f"client_secret: {created.client_secret}")
@@ -117,7 +124,7 @@ def clients_remove(client_id: Annotated[str, typer.Argument()], home: HomeOption
     with _session(home) as session:
         removed = remove_client(session, client_id=client_id)
     if not removed:
-        err.print(f"[red]error:[/red] no client {client_id!r}")
+        _report("error", f"no client {client_id!r}")
         raise typer.Exit(1)
     console.print(f"removed {client_id}")
 
@@ -137,7 +144,7 @@ def clients_grant(
         with _session(home) as session:
             added = grant_access(session, subject=subject, client_id=client_id)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _report("error", str(exc))
         raise typer.Exit(1) from exc
     console.print(f"{subject} readable by {client_id}" + ("" if added else " (already)"))
 
@@ -154,7 +161,7 @@ def clients_revoke(
     with _session(home) as session:
         removed = revoke_access(session, subject=subject, client_id=client_id)
     if not removed:
-        err.print(f"[red]error:[/red] no rule naming {client_id} for {subject}")
+        _report("error", f"no rule naming {client_id} for {subject}")
         raise typer.Exit(1)
     console.print(f"revoked {client_id} on {subject}")
 
@@ -175,7 +182,7 @@ def _declaration_sink(settings: Settings, engine: Any) -> Any:
     try:
         verifier = ProtocolVerifier.from_settings(settings)
     except RegistryUnavailableError as exc:
-        err.print(f"[yellow]warning:[/yellow] {exc}; signed declarations cannot be verified and are rejected")
+        _report("warning", f"{exc}; signed declarations cannot be verified and are rejected", "yellow")
         return None
     return Ingestor(engine=engine, verifier=verifier, max_bytes=settings.max_declaration_bytes)
 
@@ -255,7 +262,7 @@ def pact_pull(
     try:
         report = asyncio.run(run())
     except (PactClientError, httpx.HTTPError, OSError) as exc:
-        err.print(f"[red]pull failed:[/red] {exc}")
+        _report("pull failed", str(exc) or type(exc).__name__)
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
@@ -291,7 +298,7 @@ def peer_list(home: HomeOption = None) -> None:
 def peer_remove(url: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Forget the credentials for a PACT host."""
     if not _peers(_settings(home)).remove(url):
-        err.print(f"[red]error:[/red] no credentials for {url}")
+        _report("error", f"no credentials for {url}")
         raise typer.Exit(1)
     console.print(f"removed {url}")
 

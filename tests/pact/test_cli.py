@@ -61,6 +61,18 @@ def test_clients_add_refuses_a_taken_id(home):
     assert "already registered" in result.output
 
 
+def test_client_ids_and_names_with_brackets_print_as_they_are(home):
+    added = invoke("clients", "add", "[bold]Acme[/x]", "--client-id", "[/x]acme", "--home", home)
+    assert added.exit_code == 0, added.output
+    assert "client_id:     [/x]acme" in added.output
+    listed = invoke("clients", "list", "--home", home)
+    assert listed.exit_code == 0, listed.output
+    assert "[/x]acme" in listed.output and "[bold]Acme[/x]" in listed.output
+    again = invoke("clients", "add", "B", "--client-id", "[/x]acme", "--home", home)
+    assert again.exit_code == 1
+    assert "error: client '[/x]acme' is already registered" in again.output
+
+
 def test_dev_cert_covers_localhost_and_loopback_with_a_private_key_file(tmp_path):
     result = invoke("dev-cert", "--out", tmp_path / "tls")
     assert result.exit_code == 0, result.output
