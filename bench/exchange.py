@@ -2,7 +2,9 @@
 
 - ingest: verified declarations ingested per second end to end (JetStream -> verify -> store -> ack) from a
   backlog published before timing, next to bench/verify.py's bare verification rate of the same PACT
-  samples, both in each of `--ingest-reps` repetitions. Goal (issue 4): ingest >= 80% of the bare rate.
+  samples, both in each of `--ingest-reps` repetitions, once with `verify_workers` = 0 (verification in the
+  node's process) and once with `--workers` (default 1: verification in a second process, on a second
+  core, overlapping the node's store work). Goal (issue 4): ingest >= 80% of the bare rate.
 - latency: propagation through a 4-tier chain - the tier-4 supplier publishes a revision, tiers 3, 2 and 1
   recompute and republish (policy auto), until the tier-0 product's new declaration is published; p50 and
   p95 over `--revisions` revisions, repeated `--reps` times. Goal (issue 4): p50 < 250 ms on one machine.
@@ -10,7 +12,7 @@
   event loop with a real embedded nats-server.
 
     .venv/bin/python bench/exchange.py [N] [--part all|ingest|latency] [--revisions 50] [--reps 3]
-                                       [--ingest-reps 3] [--batch 256]
+                                       [--ingest-reps 3] [--batch 256] [--workers 1]
 
 Prints figures; asserts nothing."""
 
@@ -78,7 +80,9 @@ def _cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
-async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -> dict[str, Any]:
+async def ingest_throughput(
+    n: int = 2000, *, reps: int = 3, batch: int = 256, workers: int = 1
+) -> dict[str, Any]:
     """End-to-end ingest rate of a backlog next to bench/verify.py's bare pipeline rate, `reps` times.
 
     The supplier publishes all `n` declarations first (not timed); each repetition then times a fresh buyer
@@ -92,21 +96,34 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
     from verify import measure_verify, prepare  # bench/verify.py
 
     root = Path(tempfile.mkdtemp(prefix="pcfx-bench-"))
-    buyers = [f"Buyer{r + 1}" for r in range(reps)]
+    modes = [0, workers]
+    buyers = [f"Buyer{r + 1}w{w}" for r in range(reps) for w in modes]
     net = make_network(root, ["Acme", *buyers], fetch_batch=batch)
     acme = net["Acme"]
     setup = prepare()
     raws = _ingest_payloads(acme, setup["footprints"], n)
     runs: list[dict[str, float]] = []
-    print(f"ingest: {n} declarations, {sum(map(len, raws)) / n:.0f} bytes on average; load {os.getloadavg()}")
+    print(
+        f"ingest: {n} declarations, {sum(map(len, raws)) / n:.0f} bytes on average; {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+        f"verify_workers=0: everything in the node's process (one core); verify_workers={workers}: "
+        f"verification in {workers} worker process(es), i.e. {workers} more core(s) used"
+    )
     try:
         async with EmbeddedNats(store_dir=root / "nats") as server:
             supplier = await Node.start(acme.settings, nats_url=server.url)
             for raw in raws:
                 await supplier.publish(raw, verify=False)
-            for rep, name in enumerate(buyers, start=1):
+            for index, name in enumerate(buyers):
+                rep, mode = index // len(modes) + 1, modes[index % len(modes)]
                 bare = measure_verify(n, reps=1, setup=setup)["pipeline"]
-                buyer = await Node.start(net[name].settings, nats_url=server.url)
+                settings = net[name].settings.model_copy(update={"verify_workers": mode})
+                buyer = await Node.start(settings, nats_url=server.url)
+                if mode:
+                    # Workers started before timing (spawn + registry load, about a second, once per node).
+                    buyer.verifier.open_pool()
+                    await buyer.verifier.pool_started()
+                worker_start = sum(_cpu_seconds(pid) for pid in buyer.verifier.pool_pids())
                 # The buyer's own verifier alone on exactly the ingested bytes (with the supplier's status
                 # lists, fetched first as `pcfx pull` does): CPU time per declaration without bus and store.
                 await buyer._pull_status_lists(acme.did, raws[0])
@@ -132,10 +149,15 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
                 ingest = n / (time.perf_counter() - start)
                 ingest_cpu = (time.process_time() - cpu) / n
                 nats_cpu = (_cpu_seconds(server.pid) - server_cpu) / n
+                worker_cpu = (sum(_cpu_seconds(pid) for pid in buyer.verifier.pool_pids()) - worker_start) / n
+                if mode:
+                    buyer.verifier.close_pool()
                 with buyer.session() as session:
                     in_store = repo.count_declarations(session, origin=Origin.RECEIVED)
                 await buyer.stop()
                 run = {
+                    "workers": mode,
+                    "worker_cpu": worker_cpu * 1e6,
                     "ingest": ingest,
                     "bare": bare,
                     "ratio": ingest / bare,
@@ -146,33 +168,44 @@ async def ingest_throughput(n: int = 2000, *, reps: int = 3, batch: int = 256) -
                 }
                 runs.append(run)
                 print(
-                    f"rep {rep}: ingest {ingest:6.0f}/s   bare verify {bare:6.0f}/s   ratio {100 * run['ratio']:5.1f}%"
-                    f"   | CPU us/declaration: ingest {run['ingest_cpu']:4.0f} + nats-server {run['nats_cpu']:3.0f}"
-                    f", verifier alone {run['verify_cpu']:4.0f} ({100 * run['cpu_ratio']:.0f}%)   [{in_store} stored]"
+                    f"rep {rep} workers={mode}: ingest {ingest:6.0f}/s   bare verify {bare:6.0f}/s   "
+                    f"ratio {100 * run['ratio']:5.1f}%   | CPU us/declaration: node process "
+                    f"{run['ingest_cpu']:4.0f} + nats-server {run['nats_cpu']:3.0f}"
+                    + (f" + worker {run['worker_cpu']:4.0f}" if mode else "")
+                    + f", verifier alone {run['verify_cpu']:4.0f}   [{in_store} stored]"
                 )
             await supplier.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    def span(key: str, scale: float = 1.0, fmt: str = ".0f") -> str:
-        values = [r[key] * scale for r in runs]
+    def span(key: str, mode: int, scale: float = 1.0, fmt: str = ".0f") -> str:
+        values = [r[key] * scale for r in runs if r["workers"] == mode]
         return f"{statistics.median(values):{fmt}} (min {min(values):{fmt}}, max {max(values):{fmt}})"
 
     print(
         f"ingest of a {n}-declaration backlog (published before timing), fetch batch {batch}, {reps} reps, "
-        f"median (min, max):\n"
-        f"  end-to-end ingest/s         {span('ingest')}\n"
-        f"  bare verify/s               {span('bare')}   (bench/verify.py pipeline, same PACT samples)\n"
-        f"  ingest / bare               {span('ratio', 100, '.1f')} %   goal >= 80%\n"
-        f"  CPU us/declaration          ingest {span('ingest_cpu')} + nats-server {span('nats_cpu')}\n"
-        f"                              verifier alone {span('verify_cpu')}"
-        f" -> {span('cpu_ratio', 100, '.0f')} %"
+        f"median (min, max); load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}:"
     )
+    for mode in modes:
+        where = "node process only" if mode == 0 else f"+ {mode} verification process(es) on other core(s)"
+        print(
+            f" verify_workers={mode} ({where})\n"
+            f"  end-to-end ingest/s         {span('ingest', mode)}\n"
+            f"  bare verify/s (one core)    {span('bare', mode)}   (bench/verify.py pipeline, same samples)\n"
+            f"  ingest / bare               {span('ratio', mode, 100, '.1f')} %   goal >= 80%\n"
+            f"  CPU us/declaration          node {span('ingest_cpu', mode)} + nats-server {span('nats_cpu', mode)}"
+            + (f" + worker {span('worker_cpu', mode)}" if mode else "")
+            + f"\n                              verifier alone {span('verify_cpu', mode)}"
+        )
     return {
         "runs": runs,
-        "ingest": statistics.median(r["ingest"] for r in runs),
-        "bare": statistics.median(r["bare"] for r in runs),
-        "ratio": statistics.median(r["ratio"] for r in runs),
+        **{
+            f"w{mode}": {
+                key: statistics.median(r[key] for r in runs if r["workers"] == mode)
+                for key in ("ingest", "bare", "ratio")
+            }
+            for mode in modes
+        },
     }
 
 
@@ -313,9 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the latency part")
     parser.add_argument("--ingest-reps", type=int, default=3, help="repetitions of the ingest part")
     parser.add_argument("--batch", type=int, default=256, help="fetch batch of the ingest part")
+    parser.add_argument("--workers", type=int, default=1, help="verify_workers compared with 0 (ingest part)")
     args = parser.parse_args(argv)
     if args.part in ("all", "ingest"):
-        asyncio.run(ingest_throughput(args.n, reps=args.ingest_reps, batch=args.batch))
+        asyncio.run(ingest_throughput(args.n, reps=args.ingest_reps, batch=args.batch, workers=args.workers))
     if args.part in ("all", "latency"):
         asyncio.run(propagation_latency(revisions=args.revisions, reps=args.reps))
     return 0

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     fetch_batch: int = Field(default=64, ge=1, le=1024)
+    verify_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes verifying fetched declarations while the node stores the previous batch "
+        "(0 = verify in the node's own process). Each uses a core of its own.",
+    )
     republish_policy: Literal["auto", "hold"] = Field(
         default="hold", description="On a new supplier version: republish own products, or hold for review."
     )

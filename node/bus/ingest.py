@@ -11,7 +11,14 @@ each for the declaration ids and the newest stored version of every (issuer, pro
 downgrade rule applied in Python (also between messages of the batch), then one multi-row INSERT per table
 (receipts, declarations, quarantine, audit) and one commit. Status-list messages, rare, are decided one by
 one at their place in the batch. Anything unexpected in the batch path falls back to deciding message by
-message, each in its own savepoint."""
+message, each in its own savepoint.
+
+Pipelining (`verify_workers` > 0): `run_consumer` hands batch k+1 to the verification workers (`prepare`)
+before it decides and stores batch k (`complete`), so the store work of one batch overlaps the verification
+of the next. A worker's result is only a proposal: it is used when, inside the deciding transaction, every
+status list it looked up is still the node's current one (`accept`), else the message is verified again
+in-process; nothing is stored or acked before that. A dead worker means the pool is restarted and the batch
+verified in-process."""
 
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from pcfx.node.bus.consumers import BatchPuller
+from pcfx.node.bus.verify_pool import PooledResult, WorkerDiedError
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import durable_session_scope
 from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
@@ -50,6 +58,7 @@ __all__ = [
     "Incoming",
     "IngestReason",
     "Ingestor",
+    "Prepared",
     "StoredEvent",
     "VerificationLike",
     "Verifier",
@@ -158,6 +167,29 @@ class Incoming:
     num_delivered: int = 1
 
 
+@dataclass
+class Prepared:
+    """A fetched batch whose verification may be under way in worker processes (`Ingestor.prepare`)."""
+
+    messages: Sequence[Msg]
+    items: list[Incoming]
+    now: datetime
+    pending: asyncio.Future[Any] | None = None
+    digests: list[str] = field(default_factory=list)  # of the messages sent to the workers, in order
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # set when the workers' results are in
+
+    def discard(self) -> None:
+        """Drop a batch that will not be completed (its messages are redelivered after the ack wait)."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass(slots=True)
 class _Head:
     """The newest version of one (issuer, product) while a batch is decided: stored, or stored by the batch."""
@@ -204,12 +236,20 @@ class Ingestor:
         self.listeners.append(listener)
 
     # Core: one transaction per batch -------------------------------------------------------------------
-    def decide_batch(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
-        """Decide every message in one transaction (sync; the caller acks afterwards)."""
+    def decide_batch(
+        self,
+        items: Sequence[Incoming],
+        *,
+        now: datetime | None = None,
+        preverified: dict[str, Any] | None = None,
+    ) -> tuple[list[Decision], list[StoredEvent]]:
+        """Decide every message in one transaction (sync; the caller acks afterwards). `preverified`: worker
+        results by SHA-256 of the bytes, used only when `verifier.accept` takes them; `now`: the instant
+        they were verified at (the instant of this batch's verification and receipts)."""
         try:
             try:
                 with _collector_paused():
-                    return self._decide_bulk(items)
+                    return self._decide_bulk(items, now, preverified or {})
             except (OperationalError, PoolTimeoutError):
                 raise
             except Exception:
@@ -234,7 +274,9 @@ class Ingestor:
                 decisions.append(decision)
         return decisions, events
 
-    def _decide_bulk(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
+    def _decide_bulk(
+        self, items: Sequence[Incoming], now: datetime | None, preverified: dict[str, Any]
+    ) -> tuple[list[Decision], list[StoredEvent]]:
         decisions: list[Decision | None] = [None] * len(items)
         events: list[StoredEvent] = []
         with durable_session_scope(self.engine) as session:
@@ -243,13 +285,13 @@ class Ingestor:
                 if len(item.raw) <= self.max_bytes and item.subject.startswith(_STATUS_PREFIX):
                     # A status list changes what later declarations verify to and the state of stored
                     # ones: the declarations before it are decided and written first.
-                    self._decide_run(session, run, decisions, events)
+                    self._decide_run(session, run, decisions, events, now, preverified)
                     run = []
                     with session.begin_nested():
                         decisions[index] = self._decide(session, item, events)
                 else:
                     run.append((index, item))
-            self._decide_run(session, run, decisions, events)
+            self._decide_run(session, run, decisions, events, now, preverified)
         assert all(d is not None for d in decisions)
         return decisions, events  # type: ignore[return-value]
 
@@ -259,11 +301,13 @@ class Ingestor:
         run: Sequence[tuple[int, Incoming]],
         decisions: list[Decision | None],
         events: list[StoredEvent],
+        at: datetime | None = None,
+        preverified: dict[str, Any] | None = None,
     ) -> None:
         """Decide and write consecutive non-status messages with a fixed number of statements."""
         if not run:
             return
-        now = utcnow()
+        now = at or utcnow()
         verdicts = [_Verdict(index, item, hashlib.sha256(item.raw).hexdigest()) for index, item in run]
         receipts: list[dict[str, Any]] = []
         known = repo.known_digests(session, digests=[v.digest for v in verdicts])
@@ -271,7 +315,10 @@ class Ingestor:
         to_verify: list[_Verdict] = []
         for verdict in verdicts:
             self._screen(verdict, known, first, to_verify)
-        results = self._verify(session, [v.item.raw for v in to_verify], now)
+        if preverified:
+            results = self._verify_pooled(session, to_verify, now, preverified)
+        else:
+            results = self._verify(session, [v.item.raw for v in to_verify], now)
         candidates: list[_Verdict] = []
         for verdict, result in zip(to_verify, results, strict=True):
             if self._judge(verdict, result, receipts, now):
@@ -330,6 +377,18 @@ class Ingestor:
             return iter(verify_batch(raws, session=session, now=now))
         return (self.verifier.verify_declaration(raw, session=session) for raw in raws)
 
+    def _verify_pooled(
+        self, session: Session, verdicts: list[_Verdict], now: datetime, preverified: dict[str, Any]
+    ) -> Iterator[VerificationLike]:
+        # A worker's result where the node's status lists are still those it used; else verify here.
+        accept = self.verifier.accept  # type: ignore[attr-defined]
+        for verdict in verdicts:
+            pooled = preverified.get(verdict.digest)
+            if pooled is not None and accept(pooled, session=session):
+                yield pooled
+            else:
+                yield next(self._verify(session, [verdict.item.raw], now))
+
     def _judge(
         self, verdict: _Verdict, result: VerificationLike, receipts: list[dict[str, Any]], now: datetime
     ) -> bool:
@@ -357,15 +416,24 @@ class Ingestor:
         # Revoked / suspended / deprecated is the last check: the declaration is authentic, only not usable.
         # It is stored in that state (it still counts for the downgrade rule) instead of quarantined.
         status_state = _STATUS_STATES.get(str(result.reason)) if not result.ok else None
-        if not result.ok and (status_state is None or result.declaration is None):
+        pooled = isinstance(result, PooledResult)
+        parsed = result.parsed if pooled else result.declaration is not None
+        if not result.ok and (status_state is None or not parsed):
             _reject(verdict, str(result.reason), result.detail, result.declaration_id, result.issuer)
             return False
-        try:
-            document = result.declaration if result.declaration is not None else json.loads(item.raw)
-            facts = declaration_facts(document, declaration_id=result.declaration_id)
-        except (FactsError, ValueError) as exc:
-            _reject(verdict, "malformed", str(exc))
-            return False
+        if pooled and (result.facts is not None or result.facts_error is not None):
+            # Computed in the worker from the same parsed document, exactly as below.
+            if result.facts is None:
+                _reject(verdict, "malformed", result.facts_error)
+                return False
+            facts = result.facts
+        else:
+            try:
+                document = result.declaration if result.declaration is not None else json.loads(item.raw)
+                facts = declaration_facts(document, declaration_id=result.declaration_id)
+            except (FactsError, ValueError) as exc:
+                _reject(verdict, "malformed", str(exc))
+                return False
         if verdict.tokens != [_token(facts.issuer), _token(facts.product_id)]:
             expected = decl_subject(facts.issuer, facts.product_id)
             _reject(
@@ -743,7 +811,71 @@ class Ingestor:
             # delivers it while this batch is decided.
             await asyncio.sleep(0)
             decisions, events = self.decide_batch(items)
-        # Acks are published without waiting for the server's confirmation: a lost ack only causes a
+        return await self._acknowledge(messages, decisions, events)
+
+    def prepare(self, messages: Sequence[Msg]) -> Prepared:
+        """Start verifying `messages` in the verification workers (when the verifier has a pool open);
+        `complete` decides, commits and acknowledges them."""
+        prepared = Prepared(messages, [_incoming(m) for m in messages], utcnow())
+        submit = getattr(self.verifier, "submit_batch", None)
+        if submit is None:
+            prepared.ready.set()
+            return prepared
+        raws: list[bytes] = []
+        tokens: set[str] = set()
+        seen: set[str] = set()
+        for item in prepared.items:
+            if len(item.raw) > self.max_bytes or not item.subject.startswith(_DECL_PREFIX):
+                continue
+            digest = hashlib.sha256(item.raw).hexdigest()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            tokens.add(item.subject[len(_DECL_PREFIX) :].split(".", 1)[0])
+            raws.append(item.raw)
+            prepared.digests.append(digest)
+        if raws:
+            try:
+                with Session(self.engine) as session:
+                    prepared.pending = submit(raws, issuer_tokens=tokens, session=session, now=prepared.now)
+            except Exception as exc:
+                # Store or pool unavailable: the batch is verified in-process when it is decided.
+                log.warning("verification workers not used for a batch of %d: %r", len(raws), exc)
+                prepared.pending = None
+        if prepared.pending is None:
+            prepared.ready.set()
+        else:
+            prepared.pending.add_done_callback(lambda _: prepared.ready.set())
+        return prepared
+
+    async def complete(self, prepared: Prepared) -> list[Decision]:
+        """Wait for the workers' results of a `prepare`d batch, decide it in one transaction (worker results
+        checked against the current status lists), commit, then acknowledge and notify listeners."""
+        preverified: dict[str, Any] = {}
+        if prepared.pending is not None:
+            try:
+                results = await self.verifier.batch_results(prepared.pending)  # type: ignore[attr-defined]
+                preverified = dict(zip(prepared.digests, results, strict=True))
+            except WorkerDiedError as exc:
+                log.error(
+                    "verification worker died (%s); worker pool restarted, batch of %d verified in-process",
+                    exc,
+                    len(prepared.items),
+                )
+                self.verifier.restart_pool()  # type: ignore[attr-defined]
+            except Exception:
+                log.exception(
+                    "verification workers failed; batch of %d verified in-process", len(prepared.items)
+                )
+        async with self._lock:
+            decisions, events = self.decide_batch(prepared.items, now=prepared.now, preverified=preverified)
+        return await self._acknowledge(prepared.messages, decisions, events)
+
+    async def _acknowledge(
+        self, messages: Sequence[Msg], decisions: list[Decision], events: list[StoredEvent]
+    ) -> list[
+        Decision
+    ]:  # Acks are published without waiting for the server's confirmation: a lost ack only causes a
         # redelivery, which is recognised as a duplicate.
         for message, decision in zip(messages, decisions, strict=True):
             try:
@@ -777,6 +909,7 @@ class Ingestor:
 
 
 _STATUS_PREFIX = "pcfx.v1.status."
+_DECL_PREFIX = "pcfx.v1.decl."
 #: Subject tokens of identifiers (the issuer's repeats in every message, a product's in every version).
 _token = functools.lru_cache(maxsize=65536)(subject_token)
 _RETIRED_ON_NEW_VERSION = frozenset({DeclarationState.ACTIVE, DeclarationState.SUSPENDED})
@@ -848,40 +981,64 @@ async def run_consumer(
     batch: int = 64,
     fetch_timeout: float = 1.0,
 ) -> None:
-    """Pull from durable `consumer` until `stop` is set, feeding every batch to `ingestor.handle`."""
+    """Pull from durable `consumer` until `stop` is set, feeding every batch to `ingestor.handle`.
+
+    When the verifier has worker processes (`open_pool`), batch k+1 is handed to them (`prepare`) as soon
+    as it is fetched, before batch k is decided and acknowledged (`complete`): at most one batch waits in
+    verification while the previous one is stored. A batch in flight when `stop` is set is completed."""
+    open_pool = getattr(ingestor.verifier, "open_pool", None)
+    pipelined = bool(open_pool is not None and open_pool())
     puller: BatchPuller | None = None
-    while not stop.is_set():
-        try:
-            if puller is None:
-                # The JetStream context's connection and API prefix (nats-py keeps them private).
-                puller = BatchPuller(
-                    js._nc,
-                    stream=stream,
-                    consumer=consumer,
-                    batch=batch,
-                    expires=fetch_timeout,
-                    api_prefix=getattr(js, "_prefix", "$JS.API"),
-                )
-                await puller.start()
-            messages = await puller.next_batch(timeout=fetch_timeout, stop=stop)
-        except ConnectionClosedError:
-            return
-        except asyncio.CancelledError:
-            if puller is not None:
-                await puller.close()
-            raise
-        except Exception as exc:
-            # Server restarting, consumer being recreated...: wait and try again with a fresh puller.
-            log.info("fetch from %s failed: %r", consumer, exc)
-            if puller is not None:
-                await puller.close()
-                puller = None
-            await _sleep_or_stop(stop, 0.5)
-            continue
-        if messages:
-            await ingestor.handle(messages)
-    if puller is not None:
-        await puller.close()
+    inflight: Prepared | None = None
+    try:
+        while not stop.is_set():
+            try:
+                if puller is None:
+                    # The JetStream context's connection and API prefix (nats-py keeps them private).
+                    puller = BatchPuller(
+                        js._nc,
+                        stream=stream,
+                        consumer=consumer,
+                        batch=batch,
+                        expires=fetch_timeout,
+                        api_prefix=getattr(js, "_prefix", "$JS.API"),
+                    )
+                    await puller.start()
+                # With a batch in verification, take the next one only if it comes before that is done.
+                waiting = stop if inflight is None else inflight.ready
+                messages = await puller.next_batch(timeout=fetch_timeout, stop=waiting)
+            except ConnectionClosedError:
+                return
+            except Exception as exc:
+                # Server restarting, consumer being recreated...: wait and try again with a fresh puller.
+                log.info("fetch from %s failed: %r", consumer, exc)
+                if puller is not None:
+                    await puller.close()
+                    puller = None
+                if inflight is not None:
+                    current, inflight = inflight, None
+                    await ingestor.complete(current)
+                await _sleep_or_stop(stop, 0.5)
+                continue
+            if not pipelined:
+                if messages:
+                    await ingestor.handle(messages)
+                continue
+            following = ingestor.prepare(messages) if messages else None
+            if inflight is not None:
+                current, inflight = inflight, None
+                await ingestor.complete(current)
+            inflight = following
+        if inflight is not None:
+            current, inflight = inflight, None
+            await ingestor.complete(current)
+    finally:
+        if inflight is not None:
+            inflight.discard()  # not decided: its messages come back after the ack wait
+        if puller is not None:
+            await puller.close()
+        if pipelined:
+            ingestor.verifier.close_pool()  # type: ignore[attr-defined]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

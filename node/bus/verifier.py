@@ -1,11 +1,19 @@
 """The node's verifier: the protocol's `verify_declaration` with the trust registry and the status lists the
-node has received (verified, kept in the store), plus the handling of incoming status-list messages."""
+node has received (verified, kept in the store), plus the handling of incoming status-list messages.
+
+With `workers` > 0 a batch can also be verified in worker processes (`pcfx.node.bus.verify_pool`):
+`submit_batch` sends it with the stored status lists of its issuers, and `accept` takes a worker's result
+only when every status list it looked up is, at decision time, exactly the one the node itself would use
+(same digest, or absent in both); otherwise the caller verifies in-process again."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,14 +21,15 @@ from typing import Any
 
 import orjson
 from pcfx.node.bus.ingest import StatusOutcome, VerificationLike
+from pcfx.node.bus.verify_pool import PooledResult, ShippedList, VerifyPool, decode_list
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import parse_instant
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, StatusList
 from pcfx.protocol.errors import FailureReason, VerificationError
 from pcfx.protocol.registry import TrustRegistry, verify_registry
 from pcfx.protocol.status import StatusList as DecodedStatusList
-from pcfx.protocol.status import decode_status_list, verify_status_list
-from pcfx.protocol.subjects import status_subject
+from pcfx.protocol.status import verify_status_list
+from pcfx.protocol.subjects import status_subject, subject_token
 from pcfx.protocol.verify import verify_declaration as _verify_declaration
 from sqlmodel import Session, select
 
@@ -78,19 +87,21 @@ class _StoredStatusLists(Mapping[str, DecodedStatusList]):
     def __len__(self) -> int:
         return len(self._session.exec(select(StatusList.list_id)).all())
 
+    def digest(self, url: str) -> str | None:
+        """SHA-256 of the list `self[url]` returns (the same cache rules), None when there is none."""
+        try:
+            self[url]
+        except KeyError:
+            return None
+        return self._cache[url][0]
+
 
 def _decode_trusted(row: StatusList) -> DecodedStatusList:
     # Stored lists were verified on arrival; decoding only (no signature check on every lookup).
-    doc = orjson.loads(row.raw)
-    subject = doc["credentialSubject"]
-    valid_until = doc.get("validUntil")
-    return DecodedStatusList(
-        url=row.list_id,
-        issuer=row.issuer,
-        purpose=subject["statusPurpose"],
-        bits=decode_status_list(subject["encodedList"]),
-        valid_until=parse_instant(valid_until),
-    )
+    return decode_list(row.list_id, row.issuer, row.raw)
+
+
+_token = functools.lru_cache(maxsize=4096)(subject_token)
 
 
 @dataclass
@@ -99,7 +110,12 @@ class ProtocolVerifier:
 
     registry: TrustRegistry | None
     allow_did_key: bool = False
+    workers: int = 0
     _cache: dict[str, tuple[str, DecodedStatusList, float]] = field(default_factory=dict)
+    _pool: VerifyPool | None = None
+    _pool_users: int = 0
+    _warming: Future[int] | None = None
+    _shipped_raw: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ProtocolVerifier:
@@ -112,7 +128,11 @@ class ProtocolVerifier:
                 raise
             log.warning("%s; only did:key issuers will verify", exc)
             registry = None
-        return cls(registry=registry, allow_did_key=settings.allow_did_key)
+        return cls(
+            registry=registry,
+            allow_did_key=settings.allow_did_key,
+            workers=int(getattr(settings, "verify_workers", 0) or 0),
+        )
 
     def verify_declaration(
         self, raw: bytes, *, session: Session, now: datetime | None = None
@@ -142,6 +162,80 @@ class ProtocolVerifier:
             yield _verify_declaration(
                 raw, registry=registry, status=status, now=at, allow_did_key=allow_did_key
             )
+
+    # Worker processes ---------------------------------------------------------------------------------
+    def open_pool(self) -> bool:
+        """Take a share of the worker pool (started on first use); False when `workers` is 0."""
+        if self.workers <= 0:
+            return False
+        self._pool_users += 1
+        if self._pool is None:
+            self._pool = self._new_pool()
+            self._warming = self._pool.warm()
+        return True
+
+    async def pool_started(self) -> None:
+        """Wait until the workers of an open pool are up (spawned, registry loaded)."""
+        if self._warming is not None:
+            await asyncio.wrap_future(self._warming)
+
+    def _new_pool(self) -> VerifyPool:
+        return VerifyPool(registry=self.registry, allow_did_key=self.allow_did_key, workers=self.workers)
+
+    def close_pool(self) -> None:
+        """Give a share back; the last one stops the worker processes."""
+        self._pool_users = max(0, self._pool_users - 1)
+        if self._pool_users == 0 and self._pool is not None:
+            pool, self._pool, self._warming = self._pool, None, None
+            pool.close()
+
+    def restart_pool(self) -> None:
+        """Drop a broken pool; the next `submit_batch` starts new workers."""
+        if self._pool is not None:
+            self._pool.restart()
+
+    def pool_pids(self) -> list[int]:
+        """Process ids of the running verification workers."""
+        return [] if self._pool is None else self._pool.pids()
+
+    def submit_batch(
+        self, raws: Sequence[bytes], *, issuer_tokens: Iterable[str], session: Session, now: datetime
+    ) -> asyncio.Future[Any] | None:
+        """Start verifying `raws` in the workers with the stored status lists of the issuers whose subject
+        tokens are `issuer_tokens`; None when there is no pool share open."""
+        if self._pool_users <= 0 or not raws:
+            return None
+        pool = self._pool
+        if pool is None or pool.registry is not self.registry:
+            if pool is not None:
+                pool.close()  # the registry changed: workers hold the old one
+            pool = self._pool = self._new_pool()
+        return pool.submit(raws, now=now, lists=self._lists_for(session, set(issuer_tokens)))
+
+    async def batch_results(self, pending: asyncio.Future[Any]) -> list[PooledResult]:
+        """A `submit_batch`'s results in order (raises `WorkerDiedError` when a worker died)."""
+        return await VerifyPool.results(pending)
+
+    def accept(self, result: PooledResult, *, session: Session) -> bool:
+        """True when `result` is what in-process verification would give now: every status list it looked
+        up is the node's current one (same digest), or absent for both."""
+        status = _StoredStatusLists(session, self._cache)
+        return all(status.digest(url) == digest for url, digest in result.status_used)
+
+    def _lists_for(self, session: Session, tokens: set[str]) -> list[ShippedList]:
+        rows = session.exec(select(StatusList.list_id, StatusList.issuer, StatusList.sha256)).all()
+        wanted = [(url, issuer, digest) for url, issuer, digest in rows if _token(issuer) in tokens]
+        missing = [url for url, _, digest in wanted if (url, digest) not in self._shipped_raw]
+        if missing:
+            current = {(url, digest) for url, _, digest in wanted}
+            self._shipped_raw = {k: v for k, v in self._shipped_raw.items() if k in current}
+            for row in session.exec(select(StatusList).where(StatusList.list_id.in_(missing))).all():  # type: ignore[attr-defined]
+                self._shipped_raw[(row.list_id, row.sha256)] = row.raw
+        return [
+            (url, issuer, digest, self._shipped_raw[(url, digest)])
+            for url, issuer, digest in wanted
+            if (url, digest) in self._shipped_raw
+        ]
 
     def is_transient(self, result: VerificationLike) -> bool:
         """A status list not received yet is retried (it normally follows on the same subscription)."""
