@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pcfx.node.cli.common import HomeOption, home_settings, store_session
 from pcfx.node.cli.output import make_console
 from rich.table import Table
 from rich.text import Text
@@ -29,37 +30,17 @@ pact_app = typer.Typer(no_args_is_help=True, help="Exchange footprints with PACT
 peer_app = typer.Typer(no_args_is_help=True, help="Credentials this node holds for other PACT hosts.")
 pact_app.add_typer(peer_app, name="peer")
 
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
-]
-
 
 def _report(label: str, message: str, style: str = "red") -> None:
     """One line on stderr: a coloured label, then the message as it is."""
     err.print(Text.assemble((f"{label}:", style), " ", message))
 
 
-def _settings(home: Path | None) -> Settings:
-    from pcfx.node.config import ConfigError, load_settings
-
-    try:
-        return load_settings(home)
-    except ConfigError as exc:
-        _report("config", str(exc))
-        raise typer.Exit(2) from exc
-
-
 @contextmanager
 def _session(home: Path | None) -> Iterator[Session]:
-    """A transaction on the node store (committed when the block ends without an error)."""
-    from pcfx.node.store.db import open_store, session_scope
-
-    engine = open_store(_settings(home).effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
+    """A transaction on the home's node store (committed when the block ends without an error)."""
+    with store_session(home_settings(home)) as session:
+        yield session
 
 
 def _peers(settings: Settings) -> FilePeerDirectory:
@@ -233,7 +214,7 @@ def pact_pull(
     from pcfx.node.pact.peers import PeerCredentials
     from pcfx.node.store.db import open_store
 
-    settings = _settings(home)
+    settings = home_settings(home)
     filters: list[tuple[str, str]] = []
     for name, values in (
         ("productId", product_id),
@@ -281,7 +262,7 @@ def peer_add(
     """Keep credentials for a PACT host (used for Published pulls and authenticated callbacks)."""
     from pcfx.node.pact.peers import PeerCredentials
 
-    _peers(_settings(home)).save(PeerCredentials(url, client_id, client_secret))
+    _peers(home_settings(home)).save(PeerCredentials(url, client_id, client_secret))
     console.print(f"saved credentials for {url}")
 
 
@@ -289,7 +270,7 @@ def peer_add(
 def peer_list(home: HomeOption = None) -> None:
     """List the PACT hosts this node holds credentials for (secrets not shown)."""
     table = Table("host", "client id")
-    for peer in _peers(_settings(home)).peers():
+    for peer in _peers(home_settings(home)).peers():
         table.add_row(peer.base_url, peer.client_id)
     console.print(table)
 
@@ -297,7 +278,7 @@ def peer_list(home: HomeOption = None) -> None:
 @peer_app.command("remove")
 def peer_remove(url: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
     """Forget the credentials for a PACT host."""
-    if not _peers(_settings(home)).remove(url):
+    if not _peers(home_settings(home)).remove(url):
         _report("error", f"no credentials for {url}")
         raise typer.Exit(1)
     console.print(f"removed {url}")
