@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pcfx.node.cli.common import HomeOption
 from pcfx.node.cli.output import make_console
 from rich.table import Table
 
@@ -43,7 +44,6 @@ registry_app = typer.Typer(no_args_is_help=True, help="The trust registry (netwo
 DirOption = Annotated[
     Path | None, typer.Option("--dir", help="Key directory (default: <node home>/keys).", show_default=False)
 ]
-HomeOption = Annotated[Path | None, typer.Option("--home", help="Node home (default: PCFX_HOME or .).")]
 AskOption = Annotated[
     bool, typer.Option("--passphrase", help=f"Prompt for the key passphrase (else {PASSPHRASE_ENV}).")
 ]
