@@ -86,7 +86,8 @@ def run_command(
         bool, typer.Option("--plain-http", help="Serve the PACT API without TLS (local development only).")
     ] = False,
 ) -> None:
-    """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API."""
+    """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API. The node
+    follows the supplier products its own inventories name, and recomputes its products on their new versions."""
     import asyncio
 
     from pcfx.node.service import run_node
@@ -101,15 +102,23 @@ def run_command(
     settings = home_settings(home, **overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    def ready(node: Node, port: int | None) -> None:
+    async def ready(node: Node, port: int | None) -> None:
         from pcfx.node.supply.recompute import SupplyService
+        from pcfx.node.supply.resolve import SupplyError
 
-        # own products are recomputed on every new supplier version (republish_policy decides the rest)
-        SupplyService.attach(node)
+        # own products are recomputed on every new supplier version (republish_policy decides the rest); their
+        # suppliers are followed now, those of a product added later by `pcfx products add`
+        service = SupplyService.attach(node)
+        try:
+            followed = len(await service.follow_suppliers())
+        except SupplyError as exc:  # a stored inventory that no longer loads: the node runs on
+            logging.getLogger("pcfx.node").warning("suppliers not followed: %s", exc)
+            followed = 0
         url = node.nc.connected_url
         nats_url = url.geturl() if url is not None else "?"
         console.print(
-            f"pcfx node [bold]{settings.name}[/bold] ready: NATS {nats_url}, HTTP port {port}",
+            f"pcfx node [bold]{settings.name}[/bold] ready: NATS {nats_url}, HTTP port {port}, "
+            f"following {followed} supplier product(s)",
             highlight=False,
         )
 

@@ -207,13 +207,24 @@ def products_add_command(
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Store (or replace) the inventory of an own product."""
-    from pcfx.node.supply.products import add_product
+    """Store (or replace) the inventory of an own product, and follow the supplier products it names (a
+    running node starts consuming them within seconds; `pcfx node run` follows them when it starts)."""
+    from pcfx.node.service import record_subscription, runtime_url_file
+    from pcfx.node.supply.products import add_product, get_product
+    from pcfx.node.supply.resolve import supplier_products
 
     settings = home_settings(home)
+    registry = _registry(settings)
     with store_session(settings) as session:
         pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
+        own = get_product(session, pid, issuer=settings.did)
+        followed = [
+            record_subscription(session, owner=settings.did, issuer=did, product_id=supplier_product)
+            for did, supplier_product in supplier_products([own.inventory], registry=registry)
+        ]
     console.print(f"product {pid}")
+    if followed and runtime_url_file(settings).exists():
+        console.print(f"the running node follows its {len(followed)} supplier product(s)")
 
 
 def inputs_command(
@@ -276,7 +287,8 @@ def follow_command(
     home: HomeOption = None,
     nats: NatsOption = None,
 ) -> None:
-    """Subscribe to every supplier product the own inventories name (company ids via the trust registry)."""
+    """Subscribe to every supplier product the own inventories name (company ids via the trust registry).
+    `pcfx node run` and `pcfx products add` do this themselves; run it after the trust registry changes."""
     import asyncio
 
     settings = home_settings(home)

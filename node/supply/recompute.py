@@ -39,7 +39,7 @@ from pcfx.node.supply.products import (
     get_product,
     list_products,
 )
-from pcfx.node.supply.resolve import SupplyError, purchased_inputs, supplier_dids
+from pcfx.node.supply.resolve import SupplyError, purchased_inputs, supplier_dids, supplier_products
 from pcfx.protocol.registry import TrustRegistry
 
 if TYPE_CHECKING:
@@ -154,14 +154,7 @@ class SupplyService:
         """Subscribe to every supplier product the own inventories name (one or all products); returns the
         consumer names. Company ids are mapped to DIDs through the trust registry."""
         products = [self.product(product_id)] if product_id else self.products()
-        wanted: dict[tuple[str, str], None] = {}
-        for product in products:
-            for item in purchased_inputs(product.inventory):
-                dids = supplier_dids(item.supplier, self.registry)
-                if not dids:
-                    log.warning("no DID known for supplier %s; not subscribed", item.supplier.key)
-                for did in dids:
-                    wanted[(did, item.supplier.product_id)] = None
+        wanted = supplier_products((p.inventory for p in products), registry=self.registry)
         return [await self.node.subscribe(did, pid) for did, pid in wanted]
 
     # Declaring -----------------------------------------------------------------------------------------

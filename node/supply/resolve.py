@@ -11,6 +11,7 @@ registry: by the company ids the verified footprint itself declares).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +40,11 @@ __all__ = [
     "resolve_input",
     "resolve_inputs",
     "supplier_dids",
+    "supplier_products",
     "supplier_value",
 ]
+
+log = logging.getLogger("pcfx.supply")
 
 
 class SupplyError(Exception):
@@ -149,6 +153,22 @@ def supplier_dids(supplier: SupplierRef, registry: TrustRegistry | None) -> list
     if registry is None:
         return []
     return [e.did for e in registry.entries if supplier.company_id in e.company_ids]
+
+
+def supplier_products(
+    inventories: Iterable[Inventory], *, registry: TrustRegistry | None
+) -> list[tuple[str, str]]:
+    """(supplier DID, product id) of every supplier product the inventories name, each once, in order.
+    Company ids are mapped to DIDs through `registry`; a supplier without a known DID is logged, left out."""
+    wanted: dict[tuple[str, str], None] = {}
+    for inventory in inventories:
+        for item in purchased_inputs(inventory):
+            dids = supplier_dids(item.supplier, registry)
+            if not dids:
+                log.info("no DID known for supplier %s; not followed", item.supplier.key)
+            for did in dids:
+                wanted[(did, item.supplier.product_id)] = None
+    return list(wanted)
 
 
 # Declared units ----------------------------------------------------------------------------------------
