@@ -147,7 +147,7 @@ def test_default_status_lists_follow_the_did_web_domain(runner: CliRunner, netwo
         "5",
     )
     entries = json.loads(network["decl"].read_text())["credentialStatus"]
-    assert entries[0]["statusListCredential"] == "https://supplier.example/pcfx/status/revocation"
+    assert entries[0]["statusListCredential"] == "https://supplier.example/status/revocation"
     assert entries[0]["statusListIndex"] == "5"
 
 

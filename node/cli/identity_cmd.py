@@ -204,11 +204,12 @@ def did_show(
 
 
 def _default_status_url(did: str) -> str | None:
-    from pcfx.protocol.did import did_web_url
+    """The status-list base a node of this did:web would publish (one rule, `issuing.status_base_url`)."""
+    if not did.startswith("did:web:"):
+        return None
+    from pcfx.node.issuing import status_base_url
 
-    if did.startswith("did:web:"):
-        return did_web_url(did).rsplit("/", 1)[0].replace("/.well-known", "") + "/pcfx/status"
-    return None
+    return status_base_url(did)
 
 
 def sign_command(
@@ -220,7 +221,8 @@ def sign_command(
     status_url: Annotated[
         str | None,
         typer.Option(
-            "--status-url", help="Status list base URL (default for did:web: https://<domain>/pcfx/status)."
+            "--status-url",
+            help="Status list base URL (default for did:web: https://<domain>/status, as the node publishes).",
         ),
     ] = None,
     status_index: Annotated[
