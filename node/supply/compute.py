@@ -13,7 +13,12 @@ from pcfx.node.engine import FootprintResult, PreparedSystem, prepare
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Result
 from pcfx.node.supply.products import OwnProduct
-from pcfx.node.supply.resolve import InputResolution, resolve_inputs
+from pcfx.node.supply.resolve import (
+    InputResolution,
+    default_resolution,
+    purchased_inputs,
+    resolve_inputs,
+)
 from pcfx.protocol.registry import TrustRegistry
 from sqlmodel import Session
 
@@ -94,23 +99,11 @@ def compute_product(
     """Evaluate `product` with its suppliers' latest valid verified declarations (defaults where none)."""
     now = now or datetime.now(UTC)
     system = (cache or PreparedCache()).get(product)
-    inputs = resolve_inputs(session, product.inventory, registry=registry, now=now)
-    if not use_suppliers:
-        inputs = [
-            i.model_copy(
-                update={
-                    "source": "default-factor",
-                    "reason": "default factors requested",
-                    "value": None,
-                    "receipt": None,
-                    "conversion": None,
-                    "supplier_primary_data_share": None,
-                    "declaration_id": None,
-                    "issuer": None,
-                }
-            )
-            for i in inputs
-        ]
+    if use_suppliers:
+        inputs = resolve_inputs(session, product.inventory, registry=registry, now=now)
+    else:
+        requested = "default factors requested"
+        inputs = [default_resolution(item, requested) for item in purchased_inputs(product.inventory)]
     values = {i.key: i.value for i in inputs if i.value is not None}
     result = system.evaluate(values or None)
     return Computation(product.product_id, product.name, result, inputs, now)

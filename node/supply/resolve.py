@@ -36,6 +36,7 @@ __all__ = [
     "SupplyError",
     "UnitConversionError",
     "declared_basis",
+    "default_resolution",
     "purchased_inputs",
     "resolve_input",
     "resolve_inputs",
@@ -282,14 +283,11 @@ def supplier_value(
 
 
 # Resolution --------------------------------------------------------------------------------------------
-def _candidates(session: Session, supplier: SupplierRef, registry: TrustRegistry | None) -> list[Declaration]:
-    """Newest stored received version per issuer that may speak for `supplier`."""
-    dids = supplier_dids(supplier, registry)
+def _candidates(session: Session, supplier: SupplierRef, dids: list[str]) -> list[Declaration]:
+    """Newest stored received version per issuer that may speak for `supplier` (`dids`; none: any issuer)."""
     if dids:
         rows = [repo.newest_declaration(session, issuer=did, product_id=supplier.product_id) for did in dids]
         return [r for r in rows if r is not None]
-    if registry is not None:
-        return []
     # No registry (did:key network): the verified footprint's own companyIds name the company.
     rows = session.exec(
         select(Declaration)
@@ -326,34 +324,24 @@ def resolve_input(
 ) -> InputResolution:
     """The value `item` uses: the supplier's latest valid verified declaration, else its default and why."""
     now = now or datetime.now(UTC)
-    common: dict[str, Any] = {
-        "process": item.process,
-        "flow": item.flow,
-        "unit": item.unit,
-        "supplier": item.supplier.key,
-    }
-
-    def default(reason: str, **extra: Any) -> InputResolution:
-        return InputResolution(
-            **common,
-            source="default-factor",
-            default_factor_id=item.default_factor_id,
-            reason=reason,
-            **extra,
+    dids = supplier_dids(item.supplier, registry)
+    if not dids and registry is not None:
+        return default_resolution(
+            item, f"company {item.supplier.company_id} is not in trust registry v{registry.version}"
         )
-
-    if not supplier_dids(item.supplier, registry) and registry is not None and not item.supplier.did:
-        return default(f"company {item.supplier.company_id} is not in trust registry v{registry.version}")
-    candidates = _candidates(session, item.supplier, registry)
+    candidates = _candidates(session, item.supplier, dids)
     if not candidates:
-        return default(f"no verified declaration of {item.supplier.product_id} received from the supplier")
+        return default_resolution(
+            item, f"no verified declaration of {item.supplier.product_id} received from the supplier"
+        )
     row = max(candidates, key=lambda r: (r.footprint_created, r.id or 0))
     reason = _unusable(row, now)
     if reason is not None:
-        return default(reason, declaration_id=row.declaration_id, issuer=row.issuer)
+        return default_resolution(item, reason, declaration_id=row.declaration_id, issuer=row.issuer)
     receipt_row = None if row.receipt_id is None else repo.get_receipt(session, receipt_id=row.receipt_id)
     if receipt_row is None or not receipt_row.ok:
-        return default(
+        return default_resolution(
+            item,
             f"declaration {row.declaration_id} has no successful verification receipt",
             declaration_id=row.declaration_id,
             issuer=row.issuer,
@@ -370,13 +358,17 @@ def resolve_input(
             supplier=item.supplier,
         )
     except UnitConversionError as exc:
-        return default(
+        return default_resolution(
+            item,
             f"declaration {row.declaration_id} cannot be used: {exc}",
             declaration_id=row.declaration_id,
             issuer=row.issuer,
         )
     return InputResolution(
-        **common,
+        process=item.process,
+        flow=item.flow,
+        unit=item.unit,
+        supplier=item.supplier.key,
         source="supplier-declaration",
         declaration_id=row.declaration_id,
         issuer=row.issuer,
@@ -385,6 +377,20 @@ def resolve_input(
         conversion=note,
         supplier_primary_data_share=value.primary_data_share,
         value=value,
+    )
+
+
+def default_resolution(item: PurchasedInput, reason: str, **extra: Any) -> InputResolution:
+    """`item` on its default factor, and why (`extra`: the declaration that could not be used)."""
+    return InputResolution(
+        process=item.process,
+        flow=item.flow,
+        unit=item.unit,
+        supplier=item.supplier.key,
+        source="default-factor",
+        default_factor_id=item.default_factor_id,
+        reason=reason,
+        **extra,
     )
 
 
