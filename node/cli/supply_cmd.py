@@ -301,28 +301,25 @@ def follow_command(
 def review_list_command(home: HomeOption = None) -> None:
     """Results held for review, with the change they would publish."""
     from pcfx.node.store import repository as repo
+    from pcfx.node.supply.compute import ResultState, held_results
 
     settings = home_settings(home)
     with store_session(settings) as session:
-        rows = [r for r in repo.list_results(session, limit=1000) if r.state == "held"]
-        previous = {}
+        rows = held_results(session)
+        published: dict[str, str | None] = {}  # product id -> total of its latest published result
         for r in rows:
-            done = [
-                x
-                for x in repo.list_results(session, product_id=r.product_id, limit=1000)
-                if x.state == "published"
-            ]
-            previous[r.id] = done[0].total if done else None
+            last = repo.list_results(session, product_id=r.product_id, state=ResultState.PUBLISHED, limit=1)
+            published[r.product_id] = last[0].total if last else None
     table = Table(title="Held for review", title_justify="left")
     for column in ("result", "product", "computed", "published total", "new total", "trigger"):
         table.add_column(column)
-    for r in sorted(rows, key=lambda x: x.id or 0):
+    for r in rows:
         trigger = json.loads(r.document).get("trigger", "")
         table.add_row(
             str(r.id),
             r.product_id,
             f"{r.computed_at:%Y-%m-%d %H:%M:%S}",
-            num(previous.get(r.id)),
+            num(published[r.product_id]),
             num(r.total),
             short(trigger, 48),
         )

@@ -572,11 +572,19 @@ def latest_result(session: Session, *, product_id: str) -> Result | None:
     return session.exec(query.limit(1)).first()
 
 
-def list_results(session: Session, *, product_id: str | None = None, limit: int = 100) -> list[Result]:
-    """Results, newest first."""
+def list_results(
+    session: Session,
+    *,
+    product_id: str | None = None,
+    state: str | None = None,
+    limit: int | None = 100,
+) -> list[Result]:
+    """Results (of one product, in one state), newest first; `limit` None: all of them."""
     query = select(Result)
     if product_id is not None:
         query = query.where(Result.product_id == product_id)
+    if state is not None:
+        query = query.where(Result.state == state)
     return list(session.exec(query.order_by(col(Result.id).desc()).limit(limit)).all())
 
 

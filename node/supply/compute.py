@@ -27,6 +27,7 @@ __all__ = [
     "PreparedCache",
     "ResultState",
     "compute_product",
+    "held_results",
     "input_rows",
     "record_computation",
 ]
@@ -130,6 +131,11 @@ def record_computation(
         state=state,
         computed_at=computation.computed_at,
     )
+
+
+def held_results(session: Session, *, product_id: str | None = None) -> list[Result]:
+    """Results waiting for review (policy hold), oldest first."""
+    return repo.list_results(session, product_id=product_id, state=ResultState.HELD, limit=None)[::-1]
 
 
 def input_rows(result: FootprintResult, inputs: list[InputResolution]) -> list[dict[str, Any]]:

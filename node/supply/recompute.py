@@ -30,6 +30,7 @@ from pcfx.node.supply.compute import (
     PreparedCache,
     ResultState,
     compute_product,
+    held_results,
     record_computation,
 )
 from pcfx.node.supply.products import (
@@ -146,8 +147,7 @@ class SupplyService:
     def held(self, product_id: str | None = None) -> list[Result]:
         """Results waiting for review, oldest first."""
         with self.node.session() as session:
-            rows = repo.list_results(session, product_id=product_id, limit=1000)
-        return sorted((r for r in rows if r.state == ResultState.HELD), key=lambda r: r.id or 0)
+            return held_results(session, product_id=product_id)
 
     # Following suppliers -------------------------------------------------------------------------------
     async def follow_suppliers(self, product_id: str | None = None) -> list[str]:
@@ -255,8 +255,8 @@ class SupplyService:
 
     def _dismiss_held(self, product_id: str, *, keep: int | None) -> None:
         with self.node.session() as session:
-            for row in repo.list_results(session, product_id=product_id, limit=1000):
-                if row.state == ResultState.HELD and row.id != keep:
+            for row in held_results(session, product_id=product_id):
+                if row.id != keep:
                     row.state = ResultState.DISMISSED
                     session.add(row)
 

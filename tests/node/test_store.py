@@ -255,6 +255,17 @@ def test_results_keep_decimal_strings_exactly_and_refuse_floats(engine):
     assert [r.total for r in every] == ["40.1", "41.2300"]
 
 
+def test_results_are_listed_by_state_newest_first(engine):
+    with session_scope(engine) as session:
+        for total, state in (("3", "published"), ("2", "held"), ("1.9", "held"), ("1.8", "computed")):
+            repo.save_result(session, product_id="urn:p:pack", total=total, document={}, state=state)
+    with session_scope(engine) as session:
+        held = repo.list_results(session, state="held", limit=None)
+        last_published = repo.list_results(session, product_id="urn:p:pack", state="published", limit=1)
+    assert [r.total for r in held] == ["1.9", "2"]
+    assert [r.total for r in last_published] == ["3"]
+
+
 def test_inventory_is_replaced_in_place(engine):
     with session_scope(engine) as session:
         repo.save_inventory(session, product_id="urn:p:steel", document={"v": 1})
