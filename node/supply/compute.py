@@ -4,6 +4,7 @@ the provenance of every purchased input."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ __all__ = [
     "held_results",
     "input_rows",
     "record_computation",
+    "used_declarations",
 ]
 
 
@@ -73,10 +75,6 @@ class Computation:
     def total(self) -> Decimal:
         return self.result.total
 
-    def used_declarations(self) -> dict[str, str | None]:
-        """Input key -> supplier declaration id used (None: default factor)."""
-        return {i.key: i.declaration_id if i.source == "supplier-declaration" else None for i in self.inputs}
-
     def document(self, **extra: Any) -> dict[str, Any]:
         """The JSON stored with the result: provenance of each supplier-named input and the full result."""
         return {
@@ -86,6 +84,11 @@ class Computation:
             "result": self.result.model_dump(mode="json"),
             **extra,
         }
+
+
+def used_declarations(inputs: Iterable[InputResolution]) -> dict[str, str | None]:
+    """Input key -> the supplier declaration id its value came from (None: its default factor)."""
+    return {i.key: i.declaration_id if i.source == "supplier-declaration" else None for i in inputs}
 
 
 def compute_product(

@@ -32,6 +32,7 @@ from pcfx.node.supply.compute import (
     compute_product,
     held_results,
     record_computation,
+    used_declarations,
 )
 from pcfx.node.supply.products import (
     OwnProduct,
@@ -40,7 +41,13 @@ from pcfx.node.supply.products import (
     get_product,
     list_products,
 )
-from pcfx.node.supply.resolve import SupplyError, purchased_inputs, supplier_dids, supplier_products
+from pcfx.node.supply.resolve import (
+    InputResolution,
+    SupplyError,
+    purchased_inputs,
+    supplier_dids,
+    supplier_products,
+)
 from pcfx.protocol.registry import TrustRegistry
 
 if TYPE_CHECKING:
@@ -162,16 +169,11 @@ class SupplyService:
         """Compute (unless given), sign and publish the product's footprint; the previous own declaration
         becomes a preceding footprint and is deprecated."""
         async with self._lock:
-            return await self._declare(product_id, computation, trigger="declared")
-
-    async def _declare(
-        self, product_id: str, computation: Computation | None, *, trigger: str, result_id: int | None = None
-    ) -> Declared:
-        product = self.product(product_id)
-        if computation is None:
-            with self.node.session() as session:
-                computation = compute_product(session, product, registry=self.registry, cache=self.cache)
-        return await self._publish(product, computation.result, computation, trigger, result_id)
+            product = self.product(product_id)
+            if computation is None:
+                with self.node.session() as session:
+                    computation = compute_product(session, product, registry=self.registry, cache=self.cache)
+            return await self._publish(product, computation.result, computation, "declared", None)
 
     async def _publish(
         self,
@@ -316,7 +318,7 @@ class SupplyService:
         with self.node.session() as session:
             computation = compute_product(session, product, registry=self.registry, cache=self.cache)
         before = _used(product.result)
-        after = computation.used_declarations()
+        after = used_declarations(computation.inputs)
         previous_total = None if product.result is None else Decimal(product.result.total)
         changed = tuple(k for k in after if before.get(k, "?") != after[k])
         common: dict[str, Any] = {
@@ -356,12 +358,8 @@ class SupplyService:
 
 
 def _used(result: Result | None) -> dict[str, str | None]:
+    """`used_declarations` of a stored result (its document keeps each input's resolution)."""
     if result is None:
         return {}
-    inputs = json.loads(result.document).get("inputs") or []
-    return {
-        f"{i['process']}/{i['flow']}": i.get("declaration_id")
-        if i.get("source") == "supplier-declaration"
-        else None
-        for i in inputs
-    }
+    stored = json.loads(result.document).get("inputs") or []
+    return used_declarations(InputResolution.model_validate(i) for i in stored)
