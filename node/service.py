@@ -32,7 +32,7 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from pcfx.node.bus.connection import connect
 from pcfx.node.bus.consumers import delete_consumer, ensure_consumer, subscription_filters
-from pcfx.node.bus.ingest import Decision, Ingestor, Listener, StoredEvent, Verifier, run_consumer
+from pcfx.node.bus.ingest import Decision, Ingestor, Listener, Verifier, run_consumer
 from pcfx.node.bus.publisher import PublishError, publish_declaration, publish_status_list, put_latest
 from pcfx.node.bus.responder import HEADER_STATUS, serve_latest
 from pcfx.node.bus.server import EmbeddedNats
@@ -42,7 +42,7 @@ from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import open_store, session_scope
-from pcfx.node.store.facts import declaration_facts
+from pcfx.node.store.facts import DeclarationFacts, declaration_facts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, Subscription
 from pcfx.node.store.repository import StoreOutcome
 from pcfx.protocol.subjects import (
@@ -252,11 +252,11 @@ class Node:
             repo.add_audit(
                 session, event="declaration published", declaration_id=facts.declaration_id, subject=subject
             )
-        return await self._send_own(raw, facts.declaration_id, subject)
+        return await self._send_own(raw, facts, subject)
 
-    async def _send_own(self, raw: bytes, declaration_id: str, subject: str) -> PublishResult:
+    async def _send_own(self, raw: bytes, facts: DeclarationFacts, subject: str) -> PublishResult:
+        declaration_id = facts.declaration_id
         ack = await publish_declaration(self.js, raw, declaration_id=declaration_id)
-        facts = declaration_facts(json.loads(raw), declaration_id=declaration_id)
         kv_updated = await put_latest(
             self.kv,
             raw,
@@ -278,15 +278,11 @@ class Node:
                 select(Declaration).where(Declaration.origin == Origin.OWN, Declaration.stream_seq.is_(None))  # type: ignore[union-attr]
             ).all()
         for row in pending:
+            facts = declaration_facts(json.loads(row.raw), declaration_id=row.declaration_id)
             try:
-                await self._send_own(row.raw, row.declaration_id, row.subject or "")
+                await self._send_own(row.raw, facts, row.subject or "")
             except PublishError as exc:
                 log.warning("republish of %s failed: %s", row.declaration_id, exc)
-
-    async def publish_status_list(self, raw: bytes, *, list_id: str) -> int:
-        """Publish a signed status-list credential of this node (revocation / deprecation); returns its seq."""
-        ack = await publish_status_list(self.js, raw, issuer=self.did, list_id=list_id)
-        return ack.seq
 
     # Issuing ---------------------------------------------------------------------------------------------
     @property
@@ -478,22 +474,6 @@ class Node:
         """`listener(StoredEvent)` (sync or async) runs after each commit storing a new verified version or
         changing a declaration's state (revoked, deprecated...)."""
         self.ingestor.add_listener(listener)
-
-    async def wait_for(
-        self, predicate: Callable[[StoredEvent], bool], *, timeout: float = 10.0
-    ) -> StoredEvent:
-        """Wait for the next stored event matching `predicate` (raises TimeoutError)."""
-        future: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-
-        def listener(event: StoredEvent) -> None:
-            if not future.done() and predicate(event):
-                future.set_result(event)
-
-        self.add_listener(listener)
-        try:
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self.ingestor.listeners.remove(listener)
 
     def is_usable(self, declaration_id: str) -> bool:
         """True when the received declaration is stored and active."""
