@@ -54,7 +54,7 @@ from pcfx.protocol.subjects import (
     status_subject,
 )
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 __all__ = [
     "Node",
@@ -274,9 +274,7 @@ class Node:
     async def _republish_pending(self) -> None:
         # Outbox: own declarations stored but never acknowledged by the stream (crash between the two).
         with session_scope(self.engine) as session:
-            pending = session.exec(
-                select(Declaration).where(Declaration.origin == Origin.OWN, Declaration.stream_seq.is_(None))  # type: ignore[union-attr]
-            ).all()
+            pending = repo.unsent_own_declarations(session)
         for row in pending:
             facts = declaration_facts(json.loads(row.raw), declaration_id=row.declaration_id)
             try:
@@ -351,12 +349,7 @@ class Node:
 
     def _own_latest_by_subject(self, subject: str) -> tuple[str, bytes] | None:
         with Session(self.engine) as session:
-            row = session.exec(
-                select(Declaration)
-                .where(Declaration.origin == Origin.OWN, Declaration.subject == subject)
-                .order_by(Declaration.footprint_created.desc())  # type: ignore[attr-defined]
-                .limit(1)
-            ).first()
+            row = repo.newest_own_on_subject(session, subject=subject)
         return None if row is None else (row.declaration_id, row.raw)
 
     # Subscribing -----------------------------------------------------------------------------------------
@@ -511,7 +504,7 @@ async def run_node(
             import uvicorn
             from pcfx.node.api.app import create_app
 
-            server = _QuietServer(
+            server = _quiet_server(
                 uvicorn.Config(
                     create_app(node=node),
                     host=settings.http_host,
@@ -581,18 +574,13 @@ def running_nats_url(settings: Settings) -> str | None:
         return None
 
 
-def _quiet_server_class() -> type:
+def _quiet_server(config: Any) -> Any:
+    """A uvicorn server without its own signal handling: the node owns SIGINT/SIGTERM and stops everything."""
     import uvicorn
 
     class QuietServer(uvicorn.Server):
-        """uvicorn without its own signal handling: the node owns SIGINT/SIGTERM and stops everything."""
-
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    return QuietServer
-
-
-def _QuietServer(config: Any) -> Any:
-    return _quiet_server_class()(config)
+    return QuietServer(config)

@@ -216,6 +216,27 @@ def own_declarations_after(session: Session, *, row_id: int = 0) -> list[tuple[i
     return [(int(row_id), bytes(raw)) for row_id, raw in session.exec(query).all()]
 
 
+def unsent_own_declarations(session: Session) -> list[Declaration]:
+    """Own declarations stored but not yet acknowledged by the stream (no `stream_seq`), oldest first."""
+    query = (
+        select(Declaration)
+        .where(Declaration.origin == str(Origin.OWN), col(Declaration.stream_seq).is_(None))
+        .order_by(col(Declaration.id))
+    )
+    return list(session.exec(query).all())
+
+
+def newest_own_on_subject(session: Session, *, subject: str) -> Declaration | None:
+    """The newest own declaration published on `subject` (the request-reply answer)."""
+    query = (
+        select(Declaration)
+        .where(Declaration.origin == str(Origin.OWN), Declaration.subject == subject)
+        .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
 def _is_older(facts: DeclarationFacts, newest: Declaration) -> bool:
     if facts.footprint_created != newest.footprint_created:
         return facts.footprint_created < newest.footprint_created
