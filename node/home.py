@@ -41,13 +41,12 @@ def init_home(
     values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items() if v is not None}
     # Validate everything except the DID before touching the disk (the DID comes from the new keys).
     try:
-        Settings(home=home, did="did:key:z6Mkvalidation", **values)
+        checked = Settings(home=home, did="did:key:z6Mkvalidation", **values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
-    keys_dir = home / str(values.get("keys_dir", "keys"))
-    identity = KeyStore(keys_dir).create(web_domain=web_domain, passphrase=passphrase)
+    identity = KeyStore(checked.keys_path).create(web_domain=web_domain, passphrase=passphrase)
     values["did"] = identity.did
     (home / CONFIG_FILE).write_text(
         "# pcfx node configuration; PCFX_* environment variables override these values.\n"
