@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -44,8 +45,6 @@ def context(filename: str) -> Response:
     """The pinned JSON-LD @context documents of pcfx declarations."""
     for url, packaged in CONTEXT_FILES.items():
         if url.rsplit("/", 1)[-1] == filename or packaged == filename:
-            import json
-
             body = json.dumps(context_document(url), ensure_ascii=False, indent=2)
             return Response(body, media_type="application/ld+json")
     raise HTTPException(404, f"no context {filename}")
