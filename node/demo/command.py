@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from pcfx.node.cli.output import make_console
 
 __all__ = ["demo_command"]
 
@@ -27,7 +26,7 @@ def demo_command(
 
     from pcfx.node.demo.scenario import run_demo
 
-    console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 180)
+    console = make_console(piped_width=180)
     if keep is not None:
         keep = keep.expanduser().resolve()
         if keep.exists() and any(keep.iterdir()):

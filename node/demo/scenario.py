@@ -420,7 +420,7 @@ class _Demo:
             )
         finally:
             await attacker.drain()
-        receivers = [k for k in (BATTERY, HANDSET)]
+        receivers = [BATTERY, HANDSET]
 
         def quarantined(key: str) -> list[Any]:
             with self.nodes[key].session() as session:
