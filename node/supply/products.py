@@ -61,10 +61,6 @@ class OwnProduct:
     result: Result | None
     declaration: Declaration | None
 
-    @property
-    def result_document(self) -> dict[str, Any] | None:
-        return None if self.result is None else json.loads(self.result.document)
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "product"
