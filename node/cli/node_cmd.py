@@ -190,10 +190,11 @@ def unsubscribe_command(
                 return await node.unsubscribe(issuer, product)
 
         found = asyncio.run(go())
+    what = f"{issuer} {product or '(all products)'}"
     if not found:
-        err.print("no such subscription")
+        err.print(f"no subscription to {what} on this node")
         raise typer.Exit(1)
-    console.print(f"unsubscribed from {issuer} {product or '(all products)'}")
+    console.print(f"unsubscribed from {what}")
 
 
 def pull_command(

@@ -100,7 +100,8 @@ def compute_product(
     now: datetime | None = None,
     use_suppliers: bool = True,
 ) -> Computation:
-    """Evaluate `product` with its suppliers' latest valid verified declarations (defaults where none)."""
+    """Evaluate `product` with its suppliers' latest valid verified declarations (defaults where none), or
+    with `use_suppliers=False` on default factors only."""
     now = now or datetime.now(UTC)
     system = (cache or PreparedCache()).get(product)
     if use_suppliers:
