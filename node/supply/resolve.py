@@ -364,16 +364,12 @@ def resolve_input(
             declaration_id=row.declaration_id,
             issuer=row.issuer,
         )
-    return InputResolution(
-        process=item.process,
-        flow=item.flow,
-        unit=item.unit,
-        supplier=item.supplier.key,
+    return _resolution(
+        item,
         source="supplier-declaration",
         declaration_id=row.declaration_id,
         issuer=row.issuer,
         receipt=receipt,
-        default_factor_id=item.default_factor_id,
         conversion=note,
         supplier_primary_data_share=value.primary_data_share,
         value=value,
@@ -382,15 +378,17 @@ def resolve_input(
 
 def default_resolution(item: PurchasedInput, reason: str, **extra: Any) -> InputResolution:
     """`item` on its default factor, and why (`extra`: the declaration that could not be used)."""
+    return _resolution(item, source="default-factor", reason=reason, **extra)
+
+
+def _resolution(item: PurchasedInput, **fields: Any) -> InputResolution:
     return InputResolution(
         process=item.process,
         flow=item.flow,
         unit=item.unit,
         supplier=item.supplier.key,
-        source="default-factor",
         default_factor_id=item.default_factor_id,
-        reason=reason,
-        **extra,
+        **fields,
     )
 
 
