@@ -24,3 +24,11 @@ def test_help_renders(path):
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+def test_an_error_about_a_path_with_brackets_prints_the_path_as_it_is(tmp_path):
+    home = tmp_path / "[red]home"
+    home.mkdir()
+    result = CliRunner().invoke(app, ["products", "--home", str(home)])
+    assert result.exit_code == 2
+    assert f"no pcfx.toml in {home}" in result.output

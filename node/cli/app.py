@@ -18,11 +18,10 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except Exception as exc:
             from pcfx.node.cli.common import err, user_errors
-            from rich.markup import escape
 
             if not isinstance(exc, user_errors()):
                 raise
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            err.print(f"error: {exc}", style="red")
             raise typer.Exit(1) from exc
 
 

@@ -29,7 +29,7 @@ __all__ = [
     "user_errors",
 ]
 
-err = make_console(stderr=True, piped_width=None)
+err = make_console(stderr=True, markup=False, piped_width=None)
 
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Node home (default: $PCFX_HOME, else the current directory).")
@@ -50,7 +50,7 @@ def home_settings(home: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(home, **overrides)
     except ConfigError as exc:
-        err.print(f"[red]config:[/red] {exc}")
+        err.print(f"config: {exc}", style="red")
         raise typer.Exit(2) from exc
 
 
@@ -73,7 +73,7 @@ def bus_url(settings: Settings, nats: str | None) -> str:
 
     url = nats or running_nats_url(settings)
     if url is None:
-        err.print("[red]no NATS server:[/red] start `pcfx node run`, configure nats_url, or pass --nats")
+        err.print("no NATS server: start `pcfx node run`, configure nats_url, or pass --nats", style="red")
         raise typer.Exit(2)
     return url
 
@@ -94,7 +94,7 @@ async def command_node(settings: Settings, nats: str | None) -> AsyncIterator[No
             nats_options={"max_reconnect_attempts": _COMMAND_CONNECT_ATTEMPTS},
         )
     except NoServersError as exc:
-        err.print(f"[red]no NATS server at {url}:[/red] is `pcfx node run` running? (or pass --nats)")
+        err.print(f"no NATS server at {url}: is `pcfx node run` running? (or pass --nats)", style="red")
         raise typer.Exit(2) from exc
     try:
         yield node

@@ -27,7 +27,7 @@ __all__ = [
     "unsubscribe_command",
 ]
 
-console = make_console(piped_width=None)
+console = make_console(markup=False, piped_width=None)
 
 node_app = typer.Typer(no_args_is_help=True, help="Run the company node.")
 
@@ -63,9 +63,9 @@ def init_command(
             http_port=http_port,
         )
     except (HomeExistsError, ConfigError) as exc:
-        err.print(f"[red]init:[/red] {exc}")
+        err.print(f"init: {exc}", style="red")
         raise typer.Exit(2) from exc
-    console.print(f"node home [bold]{settings.home}[/bold]")
+    console.print(f"node home {settings.home}")
     console.print(f"  did      {settings.did}")
     console.print(f"  database {settings.effective_database_url}")
 
@@ -117,7 +117,7 @@ def run_command(
         url = node.nc.connected_url
         nats_url = url.geturl() if url is not None else "?"
         console.print(
-            f"pcfx node [bold]{settings.name}[/bold] ready: NATS {nats_url}, HTTP port {port}, "
+            f"pcfx node {settings.name} ready: NATS {nats_url}, HTTP port {port}, "
             f"following {followed} supplier product(s)",
             highlight=False,
         )
@@ -147,7 +147,7 @@ def publish_command(
     try:
         asyncio.run(go())
     except PublishRefusedError as exc:
-        err.print(f"[red]refused:[/red] {exc}")
+        err.print(f"refused: {exc}", style="red")
         raise typer.Exit(1) from exc
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "totals_table",
 ]
 
-console = make_console(piped_width=None)
+console = make_console(markup=False, piped_width=None)
 
 products_app = typer.Typer(
     invoke_without_command=True, help="Own products: inventory, latest result, latest declaration."
@@ -137,7 +137,7 @@ def _registry(settings: Settings) -> Any:
     try:
         return load_registry(settings.registry_path, settings.registry_operator_key)
     except RegistryUnavailableError as exc:
-        err.print(f"[yellow]note:[/yellow] {exc}; company ids cannot be resolved to suppliers")
+        err.print(f"note: {exc}; company ids cannot be resolved to suppliers", style="yellow")
         return None
 
 
@@ -156,7 +156,7 @@ def _match(session: Session, text: str) -> str:
         return found[0]
     known = ", ".join(r.product_id for r in rows) or "none; add one with `pcfx products add INVENTORY`"
     what = "matches several products" if found else "matches no own product"
-    err.print(f"[red]{text!r} {what}[/red] (own products: {known})")
+    err.print(f"{text!r} {what} (own products: {known})", style="red")
     raise typer.Exit(1)
 
 
