@@ -647,38 +647,36 @@ class StoredVersion:
         return [p for p in preceding if isinstance(p, str)] if isinstance(preceding, list) else []
 
 
+def _stored_pairs(
+    session: Session, *, key: Any, value: Any, among: Collection[str], origin: Origin | str
+) -> dict[str, str]:
+    """key column -> value column of the stored declarations of `origin` whose key is among `among` (one
+    query per 500). Only the key's index is in the WHERE clause: with `origin` next to it SQLite's planner
+    prefers the lookup index on origin, that is a scan of every received declaration."""
+    found: dict[str, str] = {}
+    connection, wanted = session.connection(), str(origin)
+    for chunk in _chunks(sorted(set(among))):
+        query = core_select(_DECL.c.origin, key, value).where(key.in_(chunk))
+        found.update({row[1]: row[2] for row in connection.execute(query) if row.origin == wanted})
+    return found
+
+
 def known_digests(
     session: Session, *, digests: Collection[str], origin: Origin | str = Origin.RECEIVED
 ) -> dict[str, str]:
-    """sha256 -> declaration id of the stored declarations among `digests` (one query per 500)."""
-    # Only the sha256 index in the WHERE clause: with `origin` next to it SQLite's planner prefers the
-    # lookup index on origin, that is a scan of every received declaration.
-    found: dict[str, str] = {}
-    connection, wanted = session.connection(), str(origin)
-    for chunk in _chunks(sorted(set(digests))):
-        query = core_select(_DECL.c.origin, _DECL.c.sha256, _DECL.c.declaration_id).where(
-            _DECL.c.sha256.in_(chunk)
-        )
-        found.update(
-            {row.sha256: row.declaration_id for row in connection.execute(query) if row.origin == wanted}
-        )
-    return found
+    """sha256 -> declaration id of the stored declarations among `digests`."""
+    return _stored_pairs(
+        session, key=_DECL.c.sha256, value=_DECL.c.declaration_id, among=digests, origin=origin
+    )
 
 
 def existing_declaration_ids(
     session: Session, *, declaration_ids: Collection[str], origin: Origin | str = Origin.RECEIVED
 ) -> dict[str, str]:
     """declaration id -> sha256 of the stored declarations among `declaration_ids`."""
-    found: dict[str, str] = {}
-    connection, wanted = session.connection(), str(origin)
-    for chunk in _chunks(sorted(set(declaration_ids))):
-        query = core_select(_DECL.c.origin, _DECL.c.declaration_id, _DECL.c.sha256).where(
-            _DECL.c.declaration_id.in_(chunk)
-        )
-        found.update(
-            {row.declaration_id: row.sha256 for row in connection.execute(query) if row.origin == wanted}
-        )
-    return found
+    return _stored_pairs(
+        session, key=_DECL.c.declaration_id, value=_DECL.c.sha256, among=declaration_ids, origin=origin
+    )
 
 
 def newest_versions(
