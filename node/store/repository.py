@@ -114,15 +114,17 @@ def add_receipt(
 ) -> VerificationReceipt:
     """Record one verification outcome and return it with its id."""
     receipt = VerificationReceipt(
-        declaration_id=declaration_id,
-        issuer=issuer,
-        verification_method=verification_method,
-        registry_version=None if registry_version is None else str(registry_version),
-        verified_at=verified_at or utcnow(),
-        ok=ok,
-        reason=reason,
-        detail=detail,
-        sha256=sha256_hex(raw),
+        **receipt_row(
+            digest=sha256_hex(raw),
+            ok=ok,
+            verified_at=verified_at or utcnow(),
+            reason=reason,
+            detail=detail,
+            declaration_id=declaration_id,
+            issuer=issuer,
+            verification_method=verification_method,
+            registry_version=registry_version,
+        )
     )
     session.add(receipt)
     session.flush()
@@ -312,21 +314,17 @@ def store_declaration_result(
             return StoreResult(StoreOutcome.DOWNGRADE, newest)
     now = utcnow()
     row = Declaration(
-        declaration_id=facts.declaration_id,
-        origin=str(origin),
-        issuer=facts.issuer,
-        product_id=facts.product_id,
-        footprint_id=facts.footprint_id,
-        footprint_created=facts.footprint_created,
-        valid_from=facts.valid_from,
-        valid_until=facts.valid_until,
-        state=str(state or _initial_state(facts)),
-        raw=raw,
-        sha256=digest,
-        subject=subject,
-        stream_seq=stream_seq,
-        receipt_id=receipt_id,
-        stored_at=now,
+        **declaration_row(
+            raw=raw,
+            digest=digest,
+            facts=facts,
+            stored_at=now,
+            origin=origin,
+            state=state,
+            receipt_id=receipt_id,
+            subject=subject,
+            stream_seq=stream_seq,
+        )
     )
     # Only the newest version can be usable (each store supersedes the one before), so it is the only one
     # to retire; a suspended newest is retired too, so a later un-suspension cannot revive an old version.
@@ -421,17 +419,17 @@ def quarantine_message(
 ) -> QuarantinedMessage:
     """Keep a rejected message (first 64 KiB, with its full size and hash) with the reason it was rejected."""
     row = QuarantinedMessage(
-        received_at=utcnow(),
-        subject=subject,
-        stream_seq=stream_seq,
-        reason=str(reason),
-        detail=detail,
-        declaration_id=declaration_id,
-        issuer=issuer,
-        size=len(raw),
-        sha256=sha256_hex(raw),
-        raw=raw[:QUARANTINE_RAW_LIMIT],
-        receipt_id=receipt_id,
+        **quarantine_row(
+            raw=raw,
+            reason=reason,
+            received_at=utcnow(),
+            detail=detail,
+            subject=subject,
+            stream_seq=stream_seq,
+            declaration_id=declaration_id,
+            issuer=issuer,
+            receipt_id=receipt_id,
+        )
     )
     session.add(row)
     session.flush()
@@ -464,12 +462,9 @@ def add_audit(
     detail: dict[str, Any] | str | None = None,
 ) -> AuditEntry:
     """Append one entry to the audit log."""
-    text = (
-        detail
-        if isinstance(detail, str) or detail is None
-        else json.dumps(detail, sort_keys=True, default=str)
+    entry = AuditEntry(
+        **audit_row(event=event, at=utcnow(), declaration_id=declaration_id, subject=subject, detail=detail)
     )
-    entry = AuditEntry(at=utcnow(), event=event, declaration_id=declaration_id, subject=subject, detail=text)
     session.add(entry)
     session.flush()
     return entry
