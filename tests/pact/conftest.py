@@ -309,5 +309,13 @@ def run(coroutine: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def schemathesis_auth(pact_node: PactNode) -> dict[str, str]:
+def auth(pact_node: PactNode) -> dict[str, str]:
+    """Bearer headers of a registered client of the node under test."""
     return pact_node.headers()
+
+
+@pytest.fixture()
+def http(pact_node: PactNode):
+    """An HTTPS client of the node under test."""
+    with pact_node.http() as client:
+        yield client

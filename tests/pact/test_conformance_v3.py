@@ -18,17 +18,6 @@ V3 = "org.wbcsd.pact.ProductFootprint.{}.3"
 
 
 @pytest.fixture(scope="module")
-def auth(pact_node) -> dict[str, str]:
-    return pact_node.headers()
-
-
-@pytest.fixture()
-def http(pact_node):
-    with pact_node.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def listed(pact_node, auth) -> list[dict[str, Any]]:
     with pact_node.http() as client:
         return client.get("/3/footprints", headers=auth).json()["data"]

@@ -36,10 +36,10 @@ schema = schemathesis.openapi.from_dict(_node_openapi())
 
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_pact_api_never_fails_with_a_server_error(case, pact_node, schemathesis_auth):
+def test_pact_api_never_fails_with_a_server_error(case, pact_node, auth):
     case.call_and_validate(
         base_url=pact_node.url,
-        headers=schemathesis_auth,
+        headers=auth,
         verify=str(pact_node.cert.cert_path),
         timeout=30,
         checks=[
