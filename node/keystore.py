@@ -33,6 +33,7 @@ from pcfx.protocol.keys import (
     x25519_from_multikey,
     x25519_multikey,
 )
+from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role
 
 __all__ = [
     "IDENTITY_FILE",
@@ -102,6 +103,29 @@ class Identity:
     def verification_method(self) -> str:
         """Verification method id of the current signing key."""
         return self.current.id
+
+    def registry_entry(
+        self,
+        *,
+        legal_name: str,
+        company_ids: list[str],
+        roles: list[Role],
+        valid_from: datetime | str | None = None,
+    ) -> RegistryEntry:
+        """This identity as a trust-registry entry: every key on record, valid from its creation (or from
+        `valid_from`, for demo and test networks that backdate their keys) until it was retired."""
+        keys = [
+            RegistryKey(
+                id=k.id,
+                public_key_multibase=k.public_key_multibase,
+                valid_from=valid_from or k.created,
+                valid_until=k.retired,
+            )
+            for k in self.keys
+        ]
+        return RegistryEntry(
+            did=self.did, legal_name=legal_name, company_ids=company_ids, roles=roles, keys=keys
+        )
 
 
 def write_private_key(

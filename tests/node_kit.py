@@ -17,7 +17,7 @@ from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
 from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.keys import generate_signing_key, public_multikey
-from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role, TrustRegistry, sign_registry
+from pcfx.protocol.registry import Role, TrustRegistry, sign_registry
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SAMPLE = REFERENCE / "pact" / "samples" / "cosmetics_tier_1_sample.json"
@@ -123,18 +123,8 @@ def make_network(
         )
         identity = KeyStore(home.keys_path).identity()
         entries.append(
-            RegistryEntry(
-                did=identity.did,
-                legal_name=name,
-                company_ids=[home.company_id],
-                roles=[Role.SUPPLIER],
-                keys=[
-                    RegistryKey(
-                        id=identity.verification_method,
-                        public_key_multibase=identity.current.public_key_multibase,
-                        valid_from=KEYS_SINCE,
-                    )
-                ],
+            identity.registry_entry(
+                legal_name=name, company_ids=[home.company_id], roles=[Role.SUPPLIER], valid_from=KEYS_SINCE
             )
         )
         companies[name] = Company(name, home, Issuer.from_keystore(KeyStore(home.keys_path)))

@@ -398,23 +398,13 @@ def registry_add(
 ) -> None:
     """Add (or replace) a company: DID and keys from its identity.json, retired keys closed at retirement."""
     from pcfx.node.keystore import KeyStore
-    from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role, TrustRegistry
+    from pcfx.protocol.registry import Role, TrustRegistry
 
     registry = _load_registry_draft(registry_file)
     identity = _identity(KeyStore(identity_dir))
-    keys = [
-        RegistryKey(
-            id=k.id, public_key_multibase=k.public_key_multibase, valid_from=k.created, valid_until=k.retired
-        )
-        for k in identity.keys
-    ]
     try:
-        entry = RegistryEntry(
-            did=identity.did,
-            legal_name=name,
-            company_ids=company_ids,
-            roles=[Role(r.value) for r in roles],
-            keys=keys,
+        entry = identity.registry_entry(
+            legal_name=name, company_ids=company_ids, roles=[Role(r.value) for r in roles]
         )
     except ValueError as exc:
         raise _fail(f"error: {exc}", 2) from None

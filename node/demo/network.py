@@ -22,7 +22,6 @@ from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.keys import generate_signing_key, public_multikey
 from pcfx.protocol.registry import (
     RegistryEntry,
-    RegistryKey,
     Role,
     TrustRegistry,
     sign_registry,
@@ -160,18 +159,8 @@ def build_network(
         )
         identity = KeyStore(home.keys_path).identity()
         entries.append(
-            RegistryEntry(
-                did=identity.did,
-                legal_name=name,
-                company_ids=[home.company_id],
-                roles=[Role.SUPPLIER],
-                keys=[
-                    RegistryKey(
-                        id=identity.verification_method,
-                        public_key_multibase=identity.current.public_key_multibase,
-                        valid_from=since,
-                    )
-                ],
+            identity.registry_entry(
+                legal_name=name, company_ids=[home.company_id], roles=[Role.SUPPLIER], valid_from=since
             )
         )
         companies[key] = DemoCompany(key, name, uscc, home, inventory)
