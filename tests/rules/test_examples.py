@@ -20,7 +20,7 @@ from pcfx.node.engine.loaders import load_inventory
 from pcfx.node.engine.rules import list_rule_ids, load_rule_set, missing_required_items
 from pcfx.node.engine.supplier import SupplierValue
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "node" / "data" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "node" / "src" / "pcfx" / "node" / "data" / "examples"
 TOLERANCE = Decimal("0.0002")  # relative; covers the rounding of the factor values written above
 
 # rule id -> expected kg CO2e per declared unit (pcfExcludingBiogenicUptake), computed by hand below.

@@ -38,7 +38,7 @@ FIRST_BATCH = [
     "steel-eaf",
     "zinc-ingot",
 ]
-RULE_DIR = Path(__file__).resolve().parents[2] / "node" / "data" / "rules"
+RULE_DIR = Path(__file__).resolve().parents[2] / "node" / "src" / "pcfx" / "node" / "data" / "rules"
 
 
 def test_the_fifteen_products_of_the_first_batch_are_shipped():

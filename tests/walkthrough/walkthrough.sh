@@ -3,7 +3,7 @@
 # maker; the supplier publishes a signed declaration, the buyer verifies it and uses it.
 # Run it from the repository root with pcfx installed:  bash tests/walkthrough/walkthrough.sh [WORKDIR]
 set -euo pipefail
-examples="$(cd "$(dirname "$0")/../.." && pwd)/node/data/examples"
+examples="$(cd "$(dirname "$0")/../.." && pwd)/node/src/pcfx/node/data/examples"
 work="${1:-$(mktemp -d)}"
 cd "$work"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT

@@ -342,7 +342,7 @@ class FactorLibrary:
 
 @cache
 def default_factor_library() -> FactorLibrary:
-    """pcfx's default factors (node/data/factors/*.yaml)."""
+    """pcfx's default factors (node/src/pcfx/node/data/factors/*.yaml)."""
     folder = resources.files("pcfx.node").joinpath("data", "factors")
     factors: list[Factor] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):

@@ -10,7 +10,7 @@ carries a `direct_factor`: the emissions its use causes on site (combustion, cal
 consuming process under the gases and origin of that factor.
 
 Amounts are decimal strings (or numbers) >= 0 in any unit the strict unit system knows ("t", "kWh",
-"10^4 Nm3", ...). Factors are looked up in pcfx's default factor files (node/data/factors), in the
+"10^4 Nm3", ...). Factors are looked up in pcfx's default factor files (pcfx/node/data/factors), in the
 inventory's own `factors` list, and in files passed as `factor_files=[...]`.
 
 Complete small example (1 t quicklime, numbers from standards.md section 5, synthetic integrated test)::
