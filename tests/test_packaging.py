@@ -54,7 +54,7 @@ def test_pcfx_is_a_namespace_shared_by_both_distributions():
 
 
 def test_every_python_package_folder_has_an_init():
-    for package, root in SOURCE_ROOTS.items():
+    for package in SOURCE_ROOTS:
         for module in _modules(package):
             folder = module.parent
             if folder.name == "versions":  # Alembic revisions are files it loads, not a package
@@ -63,8 +63,13 @@ def test_every_python_package_folder_has_an_init():
 
 
 def test_protocol_depends_only_on_what_the_wire_contract_needs():
-    declared = {_requirement_name(r) for r in _pyproject(ROOT / "protocol" / "pyproject.toml")["project"]["dependencies"]}
-    assert declared <= PROTOCOL_DEPENDENCIES, f"protocol must not need {sorted(declared - PROTOCOL_DEPENDENCIES)}"
+    declared = {
+        _requirement_name(r)
+        for r in _pyproject(ROOT / "protocol" / "pyproject.toml")["project"]["dependencies"]
+    }
+    assert declared <= PROTOCOL_DEPENDENCIES, (
+        f"protocol must not need {sorted(declared - PROTOCOL_DEPENDENCIES)}"
+    )
 
 
 def test_the_node_depends_on_the_protocol_at_its_version():

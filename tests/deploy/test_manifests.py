@@ -32,7 +32,9 @@ def test_every_pcfx_variable_in_deploy_files_is_a_node_setting():
     files = [DEPLOY / "compose.yaml", *DEPLOY.glob("k8s/*.yaml"), *DEPLOY.glob("container/*")]
     for path in files:
         unknown = _named_variables(path.read_text()) - known
-        assert not unknown, f"{path.relative_to(DEPLOY)} names {sorted(unknown)}, which pcfx.node.config lacks"
+        assert not unknown, (
+            f"{path.relative_to(DEPLOY)} names {sorted(unknown)}, which pcfx.node.config lacks"
+        )
 
 
 def test_node_listens_where_the_manifests_expect():
