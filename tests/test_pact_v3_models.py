@@ -125,7 +125,11 @@ def test_model_enumerations_equal_the_specification(spec, name):
         enum = schema["properties"][field.alias].get("enum")
         if enum is None:
             continue
-        assert list(typing.get_args(field.annotation)) == enum, field.alias
+        # An optional member is `Literal[...] | MISSING`: compare the Literal's values.
+        annotation = field.annotation
+        candidates = (annotation, *typing.get_args(annotation))
+        literal = next(a for a in candidates if typing.get_origin(a) is typing.Literal)
+        assert list(typing.get_args(literal)) == enum, field.alias
 
 
 # --- decimals ------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class RuleSetRef(_Facts):
 
     id: NonEmptyString
     version: NonEmptyString
-    group_standard: NonEmptyString = Field(
+    group_standard: NonEmptyString | MISSING = Field(
         default=MISSING, description='Group standard number, e.g. "T/CISA 469-2024", when known.'
     )
     verified_against_text: bool = Field(
@@ -97,10 +97,10 @@ class DataSource(_Facts):
 
     input: NonEmptyString
     source_kind: SourceKind
-    supplier_declaration_id: NonEmptyString = Field(
+    supplier_declaration_id: NonEmptyString | MISSING = Field(
         default=MISSING, description="Id of the supplier's signed declaration (supplier-declaration only)."
     )
-    default_factor_id: NonEmptyString = Field(
+    default_factor_id: NonEmptyString | MISSING = Field(
         default=MISSING, description="Id of the default emission factor used (required for secondary)."
     )
     share: UnitIntervalDecimal = Field(

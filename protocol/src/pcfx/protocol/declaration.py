@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -137,10 +137,11 @@ DeclarationBody.__doc__ = (
     "A declaration without its proofs; credentialSubject validates to a ProductFootprint."
 )
 DeclarationBody.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
-DeclarationDict = TypedDict(  # type: ignore[misc]
-    "DeclarationDict",
-    {**_BODY_FIELDS, "proof": DataIntegrityProof | Annotated[list[DataIntegrityProof], Field(min_length=1)]},
-)
+_DECLARATION_FIELDS: dict[str, Any] = {
+    **_BODY_FIELDS,
+    "proof": DataIntegrityProof | Annotated[list[DataIntegrityProof], Field(min_length=1)],
+}
+DeclarationDict = TypedDict("DeclarationDict", _DECLARATION_FIELDS)  # type: ignore[misc]
 DeclarationDict.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
 
 _ENTRY_REQUIRED = frozenset({"id", "type", "statusPurpose", "statusListIndex", "statusListCredential"})
@@ -259,7 +260,7 @@ def validate_body(doc: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _is_array_of(value: Any, expected: list[str]) -> bool:
+def _is_array_of(value: Any, expected: Sequence[str]) -> bool:
     # A JSON array of exactly these strings (a tuple counts: the schema model accepts one too).
     if type(value) is list:
         return value == expected

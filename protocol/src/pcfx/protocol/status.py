@@ -197,9 +197,12 @@ def verify_status_list(
     now = now or datetime.now(UTC)
     if not isinstance(credential, Mapping):
         try:
-            credential, _ = load_json(credential)
+            parsed, _ = load_json(credential)
         except ValueError as exc:
             raise VerificationError(FailureReason.MALFORMED, f"status list is not JSON: {exc}") from exc
+        if not isinstance(parsed, Mapping):
+            raise VerificationError(FailureReason.MALFORMED, "status list is not a JSON object")
+        credential = parsed
     try:
         subject = credential["credentialSubject"]
         url, issuer = credential["id"], credential["issuer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,9 +13,9 @@ __all__ = ["InvalidFootprint"]
 class InvalidFootprint(ValueError):
     """The input is not a valid PACT ProductFootprint; ``errors`` lists each violation (pydantic format)."""
 
-    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__(message)
-        self.errors = errors
+        self.errors = list(errors)
 
     @classmethod
     def from_validation_error(cls, exc: ValidationError) -> InvalidFootprint:

@@ -22,6 +22,7 @@ __all__ = [
     "DATE_TIME_PATTERN",
     "SEMVER_PATTERN",
     "SPEC_VERSION_PATTERN",
+    "UNIQUE_ITEMS",
     "URI_PATTERN",
     "URN_PATTERN",
     "UUID_PATTERN",
@@ -30,7 +31,6 @@ __all__ = [
     "PactModel",
     "SemVer",
     "SpecVersion",
-    "UniqueList",
     "UniqueUrns",
     "Uri",
     "Urn",
@@ -39,6 +39,8 @@ __all__ = [
     "excludes_when_false",
     "pact_alias",
     "parse_date_time",
+    "unique_models",
+    "unique_values",
     "urn_key",
     "validate_footprint",
 ]
@@ -180,17 +182,19 @@ UniqueUrns = Annotated[
 ]
 
 
-def UniqueList(item: Any, *, what: str = "item") -> Any:
-    """A non-empty JSON array with uniqueItems of ``item`` (strings compared as is, objects by content)."""
-    return Annotated[
-        list[item],
-        Field(min_length=1, json_schema_extra={"uniqueItems": True}),
-        AfterValidator(
-            _unique_by(_model_key, what)
-            if isinstance(item, type) and issubclass(item, BaseModel)
-            else _unique_values(what)
-        ),
-    ]
+#: Annotated metadata of a PACT array with uniqueItems: at least one item, and the JSON Schema keyword.
+#: Use as ``Annotated[list[T], UNIQUE_ITEMS, unique_values("rule name")]`` (or ``unique_models`` for objects).
+UNIQUE_ITEMS = Field(min_length=1, json_schema_extra={"uniqueItems": True})
+
+
+def unique_values(what: str) -> AfterValidator:
+    """Validator of an array of strings: no two equal items; the error names them as `what`."""
+    return AfterValidator(_unique_values(what))
+
+
+def unique_models(what: str) -> AfterValidator:
+    """Validator of an array of objects: no two items with the same content; the error names `what`."""
+    return AfterValidator(_unique_by(_model_key, what))
 
 
 def pact_alias(name: str) -> str:

@@ -14,15 +14,17 @@ from typing import Annotated, Any, Literal
 
 from pcfx.protocol.pact.decimals import DecimalString, NonNegativeDecimal, NonPositiveDecimal, PositiveDecimal
 from pcfx.protocol.pact.primitives import (
+    UNIQUE_ITEMS,
     DateTimeString,
     NonEmptyString,
     PactModel,
     SpecVersion,
-    UniqueList,
     UniqueUrns,
     UuidString,
     at_most_one_of,
     excludes_when_false,
+    unique_models,
+    unique_values,
     validate_footprint,
 )
 from pcfx.protocol.pact.v3 import (
@@ -63,13 +65,9 @@ CrossSectoralStandardUsed = Literal[
 ]
 
 
-def _number(lo: int, hi: int) -> Any:
-    # A JSON number kept as sent: int stays int and float stays float, so dumps equal their input.
-    return Annotated[int, Field(ge=lo, le=hi)] | Annotated[float, Field(ge=lo, le=hi, allow_inf_nan=False)]
-
-
-Percent = _number(0, 100)
-DqrV2 = _number(1, 3)
+# JSON numbers kept as sent: int stays int and float stays float, so dumps equal their input.
+Percent = Annotated[int, Field(ge=0, le=100)] | Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+DqrV2 = Annotated[int, Field(ge=1, le=3)] | Annotated[float, Field(ge=1, le=3, allow_inf_nan=False)]
 
 
 class DataQualityIndicatorsV2(PactModel):
@@ -87,13 +85,13 @@ class Assurance(PactModel):
     """v2 assurance information (renamed Verification in v3)."""
 
     assurance: StrictBool
-    coverage: Literal["corporate level", "product line", "PCF system", "product level"] = MISSING
-    level: Literal["limited", "reasonable"] = MISSING
-    boundary: Literal["Gate-to-Gate", "Cradle-to-Gate"] = MISSING
+    coverage: Literal["corporate level", "product line", "PCF system", "product level"] | MISSING = MISSING
+    level: Literal["limited", "reasonable"] | MISSING = MISSING
+    boundary: Literal["Gate-to-Gate", "Cradle-to-Gate"] | MISSING = MISSING
     provider_name: str
-    completed_at: DateTimeString = MISSING
-    standard_name: str = MISSING
-    comments: str = MISSING
+    completed_at: DateTimeString | MISSING = MISSING
+    standard_name: str | MISSING = MISSING
+    comments: str | MISSING = MISSING
 
 
 class CarbonFootprintV2(PactModel):
@@ -108,40 +106,50 @@ class CarbonFootprintV2(PactModel):
 
     declared_unit: DeclaredUnit
     unitary_product_amount: PositiveDecimal
-    product_mass_per_declared_unit: DecimalString = MISSING
+    product_mass_per_declared_unit: DecimalString | MISSING = MISSING
     p_cf_excluding_biogenic: NonNegativeDecimal
-    p_cf_including_biogenic: DecimalString = MISSING
+    p_cf_including_biogenic: DecimalString | MISSING = MISSING
     fossil_ghg_emissions: NonNegativeDecimal
     fossil_carbon_content: NonNegativeDecimal
     biogenic_carbon_content: NonNegativeDecimal
-    d_luc_ghg_emissions: NonNegativeDecimal = MISSING
-    land_management_ghg_emissions: DecimalString = MISSING
-    other_biogenic_ghg_emissions: NonNegativeDecimal = MISSING
-    i_luc_ghg_emissions: NonNegativeDecimal = MISSING
-    biogenic_carbon_withdrawal: NonPositiveDecimal = MISSING
-    aircraft_ghg_emissions: NonNegativeDecimal = MISSING
+    d_luc_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    land_management_ghg_emissions: DecimalString | MISSING = MISSING
+    other_biogenic_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    i_luc_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    biogenic_carbon_withdrawal: NonPositiveDecimal | MISSING = MISSING
+    aircraft_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
     packaging_emissions_included: StrictBool
-    packaging_ghg_emissions: NonNegativeDecimal = MISSING
+    packaging_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
     characterization_factors: Literal["AR6", "AR5"]
-    ipcc_characterization_factors_sources: UniqueList(IpccReport, what="IPCC report")
-    cross_sectoral_standards_used: UniqueList(CrossSectoralStandardUsed, what="standard")
-    cross_sectoral_standards: UniqueList(CrossSectoralStandardV2, what="standard") = MISSING
-    product_or_sector_specific_rules: UniqueList(ProductOrSectorSpecificRule, what="rule") = MISSING
-    biogenic_accounting_methodology: Literal["PEF", "ISO", "GHGP", "Quantis"] = MISSING
+    ipcc_characterization_factors_sources: Annotated[
+        list[IpccReport], UNIQUE_ITEMS, unique_values("IPCC report")
+    ]
+    cross_sectoral_standards_used: Annotated[
+        list[CrossSectoralStandardUsed], UNIQUE_ITEMS, unique_models("standard")
+    ]
+    cross_sectoral_standards: (
+        Annotated[list[CrossSectoralStandardV2], UNIQUE_ITEMS, unique_values("standard")] | MISSING
+    ) = MISSING
+    product_or_sector_specific_rules: (
+        Annotated[list[ProductOrSectorSpecificRule], UNIQUE_ITEMS, unique_models("rule")] | MISSING
+    ) = MISSING
+    biogenic_accounting_methodology: Literal["PEF", "ISO", "GHGP", "Quantis"] | MISSING = MISSING
     boundary_processes_description: str
     reference_period_start: DateTimeString
     reference_period_end: DateTimeString
-    geography_region_or_subregion: RegionOrSubregion = MISSING
-    geography_country: str = Field(default=MISSING, pattern=r"^[A-Z]{2}$")
-    geography_country_subdivision: str = Field(default=MISSING, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
-    secondary_emission_factor_sources: list[EmissionFactorSource] = Field(default=MISSING, min_length=1)
+    geography_region_or_subregion: RegionOrSubregion | MISSING = MISSING
+    geography_country: str | MISSING = Field(default=MISSING, pattern=r"^[A-Z]{2}$")
+    geography_country_subdivision: str | MISSING = Field(default=MISSING, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+    secondary_emission_factor_sources: list[EmissionFactorSource] | MISSING = Field(
+        default=MISSING, min_length=1
+    )
     exempted_emissions_percent: Percent
     exempted_emissions_description: str
-    allocation_rules_description: str = MISSING
-    uncertainty_assessment_description: str = MISSING
-    primary_data_share: Percent = MISSING
-    dqi: DataQualityIndicatorsV2 = MISSING
-    assurance: Assurance = MISSING
+    allocation_rules_description: str | MISSING = MISSING
+    uncertainty_assessment_description: str | MISSING = MISSING
+    primary_data_share: Percent | MISSING = MISSING
+    dqi: DataQualityIndicatorsV2 | MISSING = MISSING
+    assurance: Assurance | MISSING = MISSING
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> CarbonFootprintV2:
@@ -160,24 +168,26 @@ class ProductFootprintV2(PactModel):
 
     id: UuidString
     spec_version: SpecVersion
-    preceding_pf_ids: UniqueList(UuidString, what="preceding footprint id") = MISSING
+    preceding_pf_ids: (
+        Annotated[list[UuidString], UNIQUE_ITEMS, unique_values("preceding footprint id")] | MISSING
+    ) = MISSING
     version: int = Field(ge=0, le=2**31 - 1)
     created: DateTimeString
-    updated: DateTimeString = MISSING
+    updated: DateTimeString | MISSING = MISSING
     status: Literal["Active", "Deprecated"]
-    status_comment: str = MISSING
-    validity_period_start: DateTimeString = MISSING
-    validity_period_end: DateTimeString = MISSING
+    status_comment: str | MISSING = MISSING
+    validity_period_start: DateTimeString | MISSING = MISSING
+    validity_period_end: DateTimeString | MISSING = MISSING
     company_name: NonEmptyString
     company_ids: UniqueUrns
     product_description: str
     product_ids: UniqueUrns
-    product_classifications: UniqueUrns = MISSING
+    product_classifications: UniqueUrns | MISSING = MISSING
     product_category_cpc: NonEmptyString
     product_name_company: NonEmptyString
     comment: str
     pcf: CarbonFootprintV2
-    extensions: list[DataModelExtension] = Field(default=MISSING, min_length=1)
+    extensions: list[DataModelExtension] | MISSING = Field(default=MISSING, min_length=1)
 
 
 def parse_footprint_v2(data: dict[str, Any] | bytes | str) -> ProductFootprintV2:

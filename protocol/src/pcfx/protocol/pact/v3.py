@@ -24,17 +24,19 @@ from pcfx.protocol.pact.decimals import (
 )
 from pcfx.protocol.pact.errors import InvalidFootprint
 from pcfx.protocol.pact.primitives import (
+    UNIQUE_ITEMS,
     DateTimeString,
     NonEmptyString,
     PactModel,
     SemVer,
     SpecVersion,
-    UniqueList,
     UniqueUrns,
     Uri,
     UuidString,
     at_most_one_of,
     excludes_when_false,
+    unique_models,
+    unique_values,
     validate_footprint,
 )
 from pydantic import (
@@ -111,7 +113,7 @@ class DataModelExtension(PactModel):
 
     spec_version: SemVer
     data_schema: Uri
-    documentation: Uri = MISSING
+    documentation: Uri | MISSING = MISSING
     data: dict[str, Any]
 
 
@@ -126,8 +128,8 @@ class ProductOrSectorSpecificRule(PactModel):
     )
 
     operator: Literal["PEF", "EPD International", "Other"]
-    rule_names: UniqueList(NonEmptyString, what="rule name")
-    other_operator_name: NonEmptyString = MISSING
+    rule_names: Annotated[list[NonEmptyString], UNIQUE_ITEMS, unique_values("rule name")]
+    other_operator_name: NonEmptyString | MISSING = MISSING
 
     @model_validator(mode="after")
     def _other_operator_is_named(self) -> ProductOrSectorSpecificRule:
@@ -154,11 +156,11 @@ class DataQualityIndicators(PactModel):
 class Verification(PactModel):
     """Third-party verification of the carbon footprint (named Assurance before v3)."""
 
-    coverage: Literal["PCF calculation model", "PCF program", "product level"] = MISSING
-    provider_name: NonEmptyString = MISSING
-    completed_at: DateTimeString = MISSING
-    standard_name: str = MISSING
-    comments: str = MISSING
+    coverage: Literal["PCF calculation model", "PCF program", "product level"] | MISSING = MISSING
+    provider_name: NonEmptyString | MISSING = MISSING
+    completed_at: DateTimeString | MISSING = MISSING
+    standard_name: str | MISSING = MISSING
+    comments: str | MISSING = MISSING
 
 
 class CarbonFootprint(PactModel):
@@ -192,46 +194,50 @@ class CarbonFootprint(PactModel):
     product_mass_per_declared_unit: DecimalString
     reference_period_start: DateTimeString
     reference_period_end: DateTimeString
-    geography_region_or_subregion: RegionOrSubregion = MISSING
-    geography_country: str = Field(default=MISSING, pattern=r"^[A-Z]{2}$")
-    geography_country_subdivision: str = Field(default=MISSING, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
-    boundary_processes_description: str = MISSING
+    geography_region_or_subregion: RegionOrSubregion | MISSING = MISSING
+    geography_country: str | MISSING = Field(default=MISSING, pattern=r"^[A-Z]{2}$")
+    geography_country_subdivision: str | MISSING = Field(default=MISSING, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+    boundary_processes_description: str | MISSING = MISSING
     pcf_excluding_biogenic_uptake: DecimalString
     pcf_including_biogenic_uptake: DecimalString
     fossil_carbon_content: NonNegativeDecimal
-    biogenic_carbon_content: NonNegativeDecimal = MISSING
-    recycled_carbon_content: NonNegativeDecimal = MISSING
+    biogenic_carbon_content: NonNegativeDecimal | MISSING = MISSING
+    recycled_carbon_content: NonNegativeDecimal | MISSING = MISSING
     fossil_ghg_emissions: NonNegativeDecimal
-    land_use_change_ghg_emissions: NonNegativeDecimal = MISSING
-    land_carbon_leakage: NonNegativeDecimal = MISSING
-    land_management_fossil_ghg_emissions: NonNegativeDecimal = MISSING
-    land_management_biogenic_co2_emissions: NonNegativeDecimal = MISSING
-    land_management_biogenic_co2_removals: NonPositiveDecimal = MISSING
-    biogenic_co2_uptake: NonPositiveDecimal = MISSING
-    biogenic_non_co2_emissions: NonNegativeDecimal = MISSING
-    land_area_occupation: NonNegativeDecimal = MISSING
-    aircraft_ghg_emissions: NonNegativeDecimal = MISSING
-    packaging_emissions_included: StrictBool = MISSING
-    packaging_ghg_emissions: NonNegativeDecimal = MISSING
-    packaging_biogenic_carbon_content: NonNegativeDecimal = MISSING
-    outbound_logistics_ghg_emissions: NonNegativeDecimal = MISSING
-    ccs_technological_co2_capture_included: StrictBool = MISSING
-    ccs_technological_co2_capture: NonPositiveDecimal = MISSING
-    technological_co2_capture_origin: str = MISSING
-    technological_co2_removals: NonPositiveDecimal = MISSING
-    ccu_carbon_content: NonNegativeDecimal = MISSING
-    ccu_calculation_approach: Literal["Cut-off", "Credit"] = MISSING
-    ccu_credit_certification: Uri = MISSING
-    ipcc_characterization_factors: UniqueList(IpccReport, what="IPCC report")
-    cross_sectoral_standards: UniqueList(str, what="standard")
-    product_or_sector_specific_rules: UniqueList(ProductOrSectorSpecificRule, what="rule") = MISSING
+    land_use_change_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    land_carbon_leakage: NonNegativeDecimal | MISSING = MISSING
+    land_management_fossil_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    land_management_biogenic_co2_emissions: NonNegativeDecimal | MISSING = MISSING
+    land_management_biogenic_co2_removals: NonPositiveDecimal | MISSING = MISSING
+    biogenic_co2_uptake: NonPositiveDecimal | MISSING = MISSING
+    biogenic_non_co2_emissions: NonNegativeDecimal | MISSING = MISSING
+    land_area_occupation: NonNegativeDecimal | MISSING = MISSING
+    aircraft_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    packaging_emissions_included: StrictBool | MISSING = MISSING
+    packaging_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    packaging_biogenic_carbon_content: NonNegativeDecimal | MISSING = MISSING
+    outbound_logistics_ghg_emissions: NonNegativeDecimal | MISSING = MISSING
+    ccs_technological_co2_capture_included: StrictBool | MISSING = MISSING
+    ccs_technological_co2_capture: NonPositiveDecimal | MISSING = MISSING
+    technological_co2_capture_origin: str | MISSING = MISSING
+    technological_co2_removals: NonPositiveDecimal | MISSING = MISSING
+    ccu_carbon_content: NonNegativeDecimal | MISSING = MISSING
+    ccu_calculation_approach: Literal["Cut-off", "Credit"] | MISSING = MISSING
+    ccu_credit_certification: Uri | MISSING = MISSING
+    ipcc_characterization_factors: Annotated[list[IpccReport], UNIQUE_ITEMS, unique_values("IPCC report")]
+    cross_sectoral_standards: Annotated[list[str], UNIQUE_ITEMS, unique_values("standard")]
+    product_or_sector_specific_rules: (
+        Annotated[list[ProductOrSectorSpecificRule], UNIQUE_ITEMS, unique_models("rule")] | MISSING
+    ) = MISSING
     exempted_emissions_percent: DecimalString
-    exempted_emissions_description: str = MISSING
-    allocation_rules_description: str = MISSING
-    secondary_emission_factor_sources: list[EmissionFactorSource] = Field(default=MISSING, min_length=1)
-    primary_data_share: DecimalString = MISSING
-    dqi: DataQualityIndicators = MISSING
-    verification: Verification = MISSING
+    exempted_emissions_description: str | MISSING = MISSING
+    allocation_rules_description: str | MISSING = MISSING
+    secondary_emission_factor_sources: list[EmissionFactorSource] | MISSING = Field(
+        default=MISSING, min_length=1
+    )
+    primary_data_share: DecimalString | MISSING = MISSING
+    dqi: DataQualityIndicators | MISSING = MISSING
+    verification: Verification | MISSING = MISSING
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> CarbonFootprint:
@@ -268,20 +274,22 @@ class ProductFootprint(PactModel):
 
     id: UuidString
     spec_version: SpecVersion
-    preceding_pf_ids: UniqueList(UuidString, what="preceding footprint id") = MISSING
+    preceding_pf_ids: (
+        Annotated[list[UuidString], UNIQUE_ITEMS, unique_values("preceding footprint id")] | MISSING
+    ) = MISSING
     created: DateTimeString
     status: Literal["Active", "Deprecated"]
-    validity_period_start: DateTimeString = MISSING
-    validity_period_end: DateTimeString = MISSING
+    validity_period_start: DateTimeString | MISSING = MISSING
+    validity_period_end: DateTimeString | MISSING = MISSING
     company_name: NonEmptyString
     company_ids: UniqueUrns
     product_description: str
     product_ids: UniqueUrns
-    product_classifications: UniqueUrns = MISSING
+    product_classifications: UniqueUrns | MISSING = MISSING
     product_name_company: NonEmptyString
-    comment: str = MISSING
+    comment: str | MISSING = MISSING
     pcf: CarbonFootprint
-    extensions: list[DataModelExtension] = Field(default=MISSING, min_length=1)
+    extensions: list[DataModelExtension] | MISSING = Field(default=MISSING, min_length=1)
 
 
 def parse_footprint(data: dict[str, Any] | bytes | str) -> ProductFootprint:
