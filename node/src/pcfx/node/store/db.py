@@ -107,6 +107,8 @@ def durable_session_scope(engine: Engine) -> Iterator[Session]:
     with engine.connect() as connection:
         # Before BEGIN: a change made inside a transaction only applies from the next one.
         raw = connection.connection.driver_connection
+        # Set for a live pooled connection: it is None only once the connection was invalidated or closed.
+        assert raw is not None, "the SQLite connection was invalidated before use"
         raw.execute("PRAGMA synchronous=FULL")
         try:
             with Session(bind=connection, expire_on_commit=False) as session:

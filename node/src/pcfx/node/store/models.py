@@ -65,7 +65,7 @@ class DeclarationState(StrEnum):
 class VerificationReceipt(SQLModel, table=True):
     """One verification of one message: which key, which registry version, when, and the outcome."""
 
-    __tablename__ = "verification_receipt"
+    __tablename__ = "verification_receipt"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     declaration_id: str | None = Field(default=None, index=True, max_length=512)
@@ -82,7 +82,7 @@ class VerificationReceipt(SQLModel, table=True):
 class Declaration(SQLModel, table=True):
     """A signed declaration, own or received, with the bytes exactly as signed/received."""
 
-    __tablename__ = "declaration"
+    __tablename__ = "declaration"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (
         UniqueConstraint("origin", "declaration_id", name="uq_declaration_origin_id"),
         Index("ix_declaration_lookup", "origin", "issuer", "product_id", "state"),
@@ -111,7 +111,7 @@ class Declaration(SQLModel, table=True):
 class StatusList(SQLModel, table=True):
     """The latest verified status-list credential of an issuer (revocation / deprecation bits)."""
 
-    __tablename__ = "status_list"
+    __tablename__ = "status_list"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("list_id", name="uq_status_list_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -127,7 +127,7 @@ class StatusList(SQLModel, table=True):
 class QuarantinedMessage(SQLModel, table=True):
     """A rejected bus message with why it was rejected; never used, kept for inspection."""
 
-    __tablename__ = "quarantine"
+    __tablename__ = "quarantine"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
@@ -146,7 +146,7 @@ class QuarantinedMessage(SQLModel, table=True):
 class Subscription(SQLModel, table=True):
     """A supplier (and optionally one of its products) this node follows, and its durable consumer."""
 
-    __tablename__ = "subscription"
+    __tablename__ = "subscription"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("consumer", name="uq_subscription_consumer"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -161,7 +161,7 @@ class Subscription(SQLModel, table=True):
 class Inventory(SQLModel, table=True):
     """The node's own inventory (bill of inputs) of one product, as a JSON document."""
 
-    __tablename__ = "inventory"
+    __tablename__ = "inventory"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("product_id", name="uq_inventory_product"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -175,7 +175,7 @@ class Inventory(SQLModel, table=True):
 class Result(SQLModel, table=True):
     """One footprint calculation of an own product; `document` lists the source of every purchased input."""
 
-    __tablename__ = "result"
+    __tablename__ = "result"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (Index("ix_result_product_time", "product_id", "computed_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -192,7 +192,7 @@ class Result(SQLModel, table=True):
 class AuditEntry(SQLModel, table=True):
     """Append-only log of what the node did and why."""
 
-    __tablename__ = "audit_log"
+    __tablename__ = "audit_log"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

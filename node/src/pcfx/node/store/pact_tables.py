@@ -17,7 +17,7 @@ __all__ = ["PactAccessRule", "PactClient", "UnsignedFootprint"]
 class PactClient(SQLModel, table=True):
     """A data recipient (buyer) allowed to call this node's PACT API."""
 
-    __tablename__ = "pact_client"
+    __tablename__ = "pact_client"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: str = Field(max_length=128, unique=True, index=True)
@@ -30,7 +30,7 @@ class PactClient(SQLModel, table=True):
 class PactAccessRule(SQLModel, table=True):
     """`client_id` may read the footprints whose id or product id is `subject` (others may not)."""
 
-    __tablename__ = "pact_access_rule"
+    __tablename__ = "pact_access_rule"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("subject", "client_id", name="uq_pact_access_rule"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -42,7 +42,7 @@ class PactAccessRule(SQLModel, table=True):
 class UnsignedFootprint(SQLModel, table=True):
     """A plain PACT footprint pulled from a host that does not sign (third-party data, unverified)."""
 
-    __tablename__ = "pact_unsigned_footprint"
+    __tablename__ = "pact_unsigned_footprint"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("footprint_id", "source", name="uq_pact_unsigned_footprint"),)
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,7 +14,10 @@ target_metadata = SQLModel.metadata
 def run_migrations() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("Alembic needs an engine (alembic_config) or a sqlalchemy.url option")
+        engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

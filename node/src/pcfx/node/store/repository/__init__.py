@@ -1,0 +1,111 @@
+"""Repository functions of the node store: a `Session` first, everything else keyword-only. No HTTP, no bus.
+
+Callers own the transaction (`session_scope`); functions flush but never commit, so one ingest batch is
+one transaction and its acks follow the commit. The `bulk_*` / `insert_*` functions are the ingest batch's
+SQLAlchemy Core path: one statement per table and batch instead of ORM objects and a flush per row.
+
+One module per aggregate; this package re-exports their public functions, so callers keep using
+`from pcfx.node.store import repository as repo`."""
+
+from __future__ import annotations
+
+# The model class, for callers that count rows through `repo.Declaration`.
+from pcfx.node.store.models import Declaration as Declaration
+from pcfx.node.store.repository.audit import add_audit, audit_row, insert_audit, list_audit
+from pcfx.node.store.repository.core import sha256_hex
+from pcfx.node.store.repository.declaration_batch import (
+    StoredVersion,
+    existing_declaration_ids,
+    insert_declarations,
+    known_digests,
+    newest_versions,
+    supersede_declarations,
+)
+from pcfx.node.store.repository.declarations import (
+    StoreOutcome,
+    StoreResult,
+    count_declarations,
+    declaration_row,
+    get_declaration,
+    latest_declaration,
+    list_declarations,
+    newest_declaration,
+    newest_own_on_subject,
+    own_declarations_after,
+    set_declaration_state,
+    store_declaration,
+    store_declaration_result,
+    unsent_own_declarations,
+)
+from pcfx.node.store.repository.products import (
+    get_inventory,
+    latest_result,
+    list_inventories,
+    list_results,
+    save_inventory,
+    save_result,
+)
+from pcfx.node.store.repository.quarantine import (
+    QUARANTINE_RAW_LIMIT,
+    get_quarantined,
+    insert_quarantined,
+    list_quarantine,
+    quarantine_message,
+    quarantine_row,
+)
+from pcfx.node.store.repository.receipts import add_receipt, get_receipt, insert_receipts, receipt_row
+from pcfx.node.store.repository.status_lists import get_status_list, save_status_list
+from pcfx.node.store.repository.subscriptions import (
+    add_subscription,
+    deactivate_subscription,
+    list_subscriptions,
+)
+
+__all__ = [
+    "QUARANTINE_RAW_LIMIT",
+    "StoreOutcome",
+    "StoreResult",
+    "StoredVersion",
+    "add_audit",
+    "add_receipt",
+    "add_subscription",
+    "audit_row",
+    "count_declarations",
+    "deactivate_subscription",
+    "declaration_row",
+    "existing_declaration_ids",
+    "get_declaration",
+    "get_inventory",
+    "get_quarantined",
+    "get_receipt",
+    "get_status_list",
+    "insert_audit",
+    "insert_declarations",
+    "insert_quarantined",
+    "insert_receipts",
+    "known_digests",
+    "latest_declaration",
+    "latest_result",
+    "list_audit",
+    "list_declarations",
+    "list_inventories",
+    "list_quarantine",
+    "list_results",
+    "list_subscriptions",
+    "newest_declaration",
+    "newest_own_on_subject",
+    "newest_versions",
+    "own_declarations_after",
+    "quarantine_message",
+    "quarantine_row",
+    "receipt_row",
+    "save_inventory",
+    "save_result",
+    "save_status_list",
+    "set_declaration_state",
+    "sha256_hex",
+    "store_declaration",
+    "store_declaration_result",
+    "supersede_declarations",
+    "unsent_own_declarations",
+]
