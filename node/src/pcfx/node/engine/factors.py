@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pcfx.node.engine.errors import FactorError, UnitError
@@ -229,7 +229,8 @@ def derive_value(
             carbon = parse_quantity(parameters["carbon_content"])
             oxidation = Decimal(parameters["oxidation"])
             per_activity = ncv * carbon * oxidation * CO2_PER_C  # mass CO2 per activity unit
-            return Decimal((per_activity / parse_unit(unit)).to("dimensionless").magnitude)
+            # magnitudes are Decimals (the unit registry's non_int_type); pint's stubs allow any number type
+            return Decimal(cast(Decimal, (per_activity / parse_unit(unit)).to("dimensionless").magnitude))
         if derivation in ("carbonate-calcination", "oxide-from-carbonate"):
             formula = parameters["formula"]
             carbonate = composition(formula)
@@ -332,7 +333,8 @@ class FactorLibrary:
             source=ref.source,
             year=ref.year if ref.year is not None else 0,
             geography=ref.geography or "unspecified",
-            uncertainty=ref.uncertainty,
+            # the inline shorthand (a relative sd) read as Factor's own field would read it: a normal distribution
+            uncertainty=Uncertainty.model_validate(ref.uncertainty) if ref.uncertainty is not None else None,
         )
 
     def ids(self) -> list[str]:

@@ -17,7 +17,7 @@ from pcfx.node.engine.allocation import Allocation
 from pcfx.node.engine.errors import FactorError, InventoryError, UnitError
 from pcfx.node.engine.factors import Factor, FactorLibrary, GasComponent
 from pcfx.node.engine.gwp import characterisation_factor
-from pcfx.node.engine.inventory import DQI_NAMES, DataQuality, Input, Inventory, Process
+from pcfx.node.engine.inventory import DQI_NAMES, DataQuality, Input, Inventory, Origin, Process
 from pcfx.node.engine.supplier import SupplierValue
 from pcfx.node.engine.units import conversion_factor
 
@@ -54,7 +54,9 @@ class Line:
 
 
 def supplier_dqi(value: SupplierValue) -> dict[str, Decimal]:
-    defaults = dict(zip(DQI_NAMES, (Decimal(1), Decimal(1), Decimal(1), Decimal(2), Decimal(1)), strict=True))
+    defaults: dict[str, Decimal] = dict(
+        zip(DQI_NAMES, (Decimal(1), Decimal(1), Decimal(1), Decimal(2), Decimal(1)), strict=True)
+    )
     return merge_dqi(defaults, value.dqi)
 
 
@@ -379,7 +381,7 @@ class LineBuilder:
             Decimal(0),
         )
         residual = self._factor(info["residual_ref"], ("electricity", "residual_factor"), "residual")
-        mix: dict[tuple[str, str], Decimal] = {}
+        mix: dict[tuple[str, Origin], Decimal] = {}
         covered = Decimal(0)
         for m, instrument in enumerate(settings.instruments):
             path = ("electricity", "instruments", m)

@@ -11,10 +11,13 @@ import re
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "CITED_FIELDS",
@@ -317,7 +320,7 @@ def missing_required_items(rule_set: RuleSet, inventory: Any) -> list[DataItem]:
     return missing
 
 
-def _rules_dir() -> resources.abc.Traversable:
+def _rules_dir() -> Traversable:
     return resources.files("pcfx.node").joinpath("data", "rules")
 
 

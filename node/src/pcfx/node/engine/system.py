@@ -13,13 +13,15 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
 from pcfx.node.engine.errors import EngineError
 from scipy.sparse.linalg import splu
 
-__all__ = ["Factorisation", "SolverError", "factorise", "solve", "topological_order"]
+__all__ = ["Factorisation", "SolverError", "as_decimal", "factorise", "solve", "topological_order"]
 
 log = logging.getLogger("pcfx.node.engine")
 
@@ -62,9 +64,10 @@ def factorise(matrix: sp.spmatrix | sp.sparray) -> Factorisation:
     (relax, panel_size) and equilibration only cost time on matrices this sparse, so they are off.
     """
     a = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
-    n = a.shape[0]
-    if a.shape != (n, n):
-        raise SolverError(f"the technosphere matrix is {a.shape[0]}x{a.shape[1]}, not square")
+    shape = cast("tuple[int, int]", a.shape)  # scipy's `shape` property is untyped: pyright infers None
+    n = shape[0]
+    if shape != (n, n):
+        raise SolverError(f"the technosphere matrix is {shape[0]}x{shape[1]}, not square")
     transposed = sp.csc_matrix((a.data.astype(np.float64, copy=False), a.indices, a.indptr), shape=(n, n))
     start = time.perf_counter()
     try:
@@ -90,6 +93,14 @@ def factorise(matrix: sp.spmatrix | sp.sparray) -> Factorisation:
 def solve(matrix: sp.spmatrix | sp.sparray, demand: np.ndarray) -> np.ndarray:
     """Solve A s = f once."""
     return factorise(matrix).solve(demand)
+
+
+def as_decimal(value: float) -> Decimal:
+    """A float result as a Decimal of 12 significant digits (the precision the float solve honestly has)."""
+    if not np.isfinite(value):
+        raise EngineError(f"non-finite result {value}")
+    d = Decimal(format(float(value), ".12g"))
+    return Decimal(0) if abs(d) < Decimal("1e-12") else d
 
 
 def topological_order(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:

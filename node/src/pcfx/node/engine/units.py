@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pcfx.node.engine.errors import UnitError
 
@@ -49,7 +49,10 @@ def _build_registry() -> pint.UnitRegistry:
     import pint
 
     ureg = pint.UnitRegistry(
-        non_int_type=Decimal, on_redefinition="raise", autoconvert_offset_to_baseunit=False
+        # pint types non_int_type as type[float], but Decimal is a supported magnitude type
+        non_int_type=Decimal,  # pyright: ignore[reportArgumentType]
+        on_redefinition="raise",
+        autoconvert_offset_to_baseunit=False,
     )
     for definition in (
         "m3 = meter ** 3",
@@ -119,7 +122,8 @@ def _parse_unit(unit: str) -> pint.Quantity:
     if not isinstance(quantity, pint.Quantity):  # a bare number such as "10"
         raise UnitError(f"unit '{unit}' is not a known unit")
     if not isinstance(quantity.magnitude, Decimal):
-        quantity = ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units)
+        # ureg.Quantity makes the registry's Quantity; pint's stubs type its constructor as PlainQuantity
+        quantity = cast("pint.Quantity", ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units))
     if quantity.magnitude <= 0:
         raise UnitError(f"unit '{unit}' has a non-positive multiplier")
     return quantity
@@ -136,7 +140,8 @@ def parse_quantity(text: str) -> pint.Quantity:
         raise UnitError(f"'{text}' is not a quantity with a known unit") from None
     if not isinstance(quantity, pint.Quantity):
         raise UnitError(f"'{text}' has no unit")
-    return ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units)
+    # ureg.Quantity makes the registry's Quantity; pint's stubs type its constructor as PlainQuantity
+    return cast("pint.Quantity", ureg.Quantity(Decimal(str(quantity.magnitude)), quantity.units))
 
 
 def dimension_name(unit: str) -> str:
@@ -171,7 +176,8 @@ def _conversion_factor(from_unit: str, to_unit: str, density: str | None) -> Dec
         rho = parse_quantity(density)
         for bridged in (source * rho, source / rho):
             if bridged.dimensionality == target.dimensionality:
-                return Decimal((bridged / target).to("dimensionless").magnitude)
+                # magnitudes are Decimals (the registry's non_int_type); pint's stubs allow any number type
+                return Decimal(cast(Decimal, (bridged / target).to("dimensionless").magnitude))
         raise UnitError(
             f"cannot convert '{from_unit}' ({dimension_name(from_unit)}) to '{to_unit}' "
             f"({dimension_name(to_unit)}) with density '{density}'"

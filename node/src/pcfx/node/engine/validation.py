@@ -1,0 +1,74 @@
+"""Validate raw data as an Inventory; every error carries the file position (line or cell) of the offending item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pcfx.node.engine.errors import InventoryError
+from pcfx.node.engine.inventory import Inventory, check_references
+from pydantic import ValidationError
+
+__all__ = ["Path_", "parse_inventory"]
+
+# a path into the inventory data, e.g. ("processes", 0, "inputs", 2, "amount")
+Path_ = tuple[str | int, ...]
+
+
+def _message(error: Mapping[str, Any], path: Path_) -> str:
+    kind = error["type"]
+    field = str(path[-1]) if path else "inventory"
+    given = error.get("input")
+    if kind == "missing":
+        return f"missing required item '{field}'"
+    if kind == "extra_forbidden":
+        return f"unknown item '{field}'"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = error.get("ctx", {}).get("ge", error.get("ctx", {}).get("gt"))
+        what = "negative" if kind == "greater_than_equal" and str(bound) == "0" else "too small"
+        return f"{field} {given} is {what} (must be {'>=' if kind == 'greater_than_equal' else '>'} {bound})"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"{field} {given!r}: {error['msg']}"
+    return f"{field}: {error['msg']}"
+
+
+def _clean_loc(loc: Iterable[Any]) -> Path_:
+    # drop union-member tags such as "str" / "InlineFactor" / "function-after[...]"
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, int) or (
+            isinstance(part, str) and part[:1].islower() and "[" not in part and part != "str"
+        ):
+            out.append(part)
+    return tuple(out)
+
+
+def parse_inventory(
+    data: Any, *, source: str | None = None, locations: Mapping[Path_, str] | None = None
+) -> Inventory:
+    """Validate raw data as an Inventory; errors carry the position of the offending item."""
+    locations = dict(locations or {})
+    if not isinstance(data, dict):
+        raise InventoryError("an inventory must be a mapping at the top level", location=source)
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        path = _clean_loc(first["loc"])
+        located = path
+        while located and located not in locations:
+            located = located[:-1]
+        location = locations.get(located, source)
+        message = _message(first, path)
+        if path:
+            message = f"{'.'.join(str(p) for p in path)}: {message}" if location == source else message
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise InventoryError(message, location=location, path=path) from None
+    inventory._locations = locations
+    inventory._source = source
+    check_references(inventory)
+    return inventory
