@@ -1,0 +1,59 @@
+"""Verify-before-use ingestion: fetch -> verify -> store -> ack (PROTOCOL.md section 5).
+
+A batch of messages is decided in one database transaction; acks go out only after it commits, so a crash
+anywhere before the commit leads to redelivery, and a crash after it to a harmless duplicate (same bytes,
+recognised by hash, acked without change). Invalid messages are quarantined with their reason and
+terminated (never redelivered); transient failures (database unavailable, status list not yet known) are
+nak'ed with exponential backoff.
+
+The batch path: one query for the hashes already stored, verification of the rest in memory, one query
+each for the declaration ids and the newest stored version of every (issuer, product) concerned, the
+downgrade rule applied in Python (also between messages of the batch), then one multi-row INSERT per table
+(receipts, declarations, quarantine, audit) and one commit. Status-list messages, rare, are decided one by
+one at their place in the batch. Anything unexpected in the batch path falls back to deciding message by
+message, each in its own savepoint.
+
+Pipelining (`verify_workers` > 0): `run_consumer` hands batch k+1 to the verification workers (`prepare`)
+before it decides and stores batch k (`complete`), so the store work of one batch overlaps the verification
+of the next. A worker's result is only a proposal: it is used when, inside the deciding transaction, every
+status list it looked up is still the node's current one (`accept`), else the message is verified again
+in-process; nothing is stored or acked before that. A dead worker means the pool is restarted and the batch
+verified in-process.
+
+Modules: `model` (messages, decisions, events, the verifier protocol), the batch path in its order
+(`screening`, `versions`, `batch_writer`), `per_message` (status lists and the fallback), `ingestor` (the
+transaction, acks and listeners), `consumer` (the pull loop)."""
+
+from __future__ import annotations
+
+from pcfx.node.bus.ingest.consumer import run_consumer
+from pcfx.node.bus.ingest.ingestor import Ingestor
+from pcfx.node.bus.ingest.model import (
+    Action,
+    Decision,
+    Incoming,
+    IngestReason,
+    Listener,
+    Prepared,
+    StatusOutcome,
+    StoredEvent,
+    VerificationLike,
+    Verifier,
+    backoff_delay,
+)
+
+__all__ = [
+    "Action",
+    "Decision",
+    "Incoming",
+    "IngestReason",
+    "Ingestor",
+    "Listener",
+    "Prepared",
+    "StatusOutcome",
+    "StoredEvent",
+    "VerificationLike",
+    "Verifier",
+    "backoff_delay",
+    "run_consumer",
+]
