@@ -114,12 +114,15 @@ class Identity:
     ) -> RegistryEntry:
         """This identity as a trust-registry entry: every key on record, valid from its creation (or from
         `valid_from`, for demo and test networks that backdate their keys) until it was retired."""
+        # The key records hold timestamps as strings: validated (not constructed) into the model's datetimes.
         keys = [
-            RegistryKey(
-                id=k.id,
-                public_key_multibase=k.public_key_multibase,
-                valid_from=valid_from or k.created,
-                valid_until=k.retired,
+            RegistryKey.model_validate(
+                {
+                    "id": k.id,
+                    "public_key_multibase": k.public_key_multibase,
+                    "valid_from": valid_from or k.created,
+                    "valid_until": k.retired,
+                }
             )
             for k in self.keys
         ]

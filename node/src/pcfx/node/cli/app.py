@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # typer runs on its own vendored click: a group is invoked with that click's Context
+    from typer._click import Context
 
 
 class _Commands(TyperGroup):
     """Every pcfx command: a typed error of the engine, store, supply side, bus or keystore (`user_errors`)
     ends it with one line naming the reason on stderr and exit code 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except Exception as exc:

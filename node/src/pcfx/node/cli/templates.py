@@ -258,7 +258,9 @@ def write_xlsx_template(rule_set: RuleSet, path: Path) -> None:
     from openpyxl.styles import Font, PatternFill
 
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    default_sheet = workbook.active
+    assert default_sheet is not None, "a new workbook starts with one (active) sheet"
+    workbook.remove(default_sheet)
     highlight = PatternFill(start_color="FFF2CC", end_color="FFF2CC", fill_type="solid")
     for table, rows in template_tables(rule_set).items():
         sheet = workbook.create_sheet(table)

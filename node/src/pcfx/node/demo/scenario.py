@@ -2,7 +2,8 @@
 along lime -> steel; industrial silicon; cathode copper; flat glass -> lithium-ion battery -> mobile handset.
 
 Each company is a full node (own keys, own SQLite store, own NATS connection and durable consumers); nodes
-talk only through the bus. The scenario prints progress lines and rich tables and returns `DemoFacts`.
+talk only through the bus. The scenario prints progress lines and rich tables (`report`) and returns
+`DemoFacts`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pcfx.node.bus.server import EmbeddedNats
-from pcfx.node.cli.output import num, short
-from pcfx.node.demo.network import CHAIN, DemoCompany, build_network, revised
+from pcfx.node.cli.output import num
+from pcfx.node.demo.facts import DemoFacts, Rejection, Step
+from pcfx.node.demo.forgery import forge_declaration
+from pcfx.node.demo.network import CHAIN, build_network, revised
+from pcfx.node.demo.report import (
+    Clock,
+    comparison_table,
+    print_summary,
+    propagation_table,
+    registry_table,
+    short_id,
+    unit_label,
+    verification_table,
+)
 from pcfx.node.service import Node
 from pcfx.node.store import repository as repo
-from pcfx.node.supply import Computation, Declared, Recomputed, SupplyService
+from pcfx.node.supply import Declared, Recomputed, SupplyService
 from pcfx.node.supply.resolve import purchased_inputs
 from rich.console import Console
 from rich.markup import escape
@@ -43,52 +54,6 @@ HANDSET, BATTERY, COPPER = "mobile-handset", "li-ion-battery", "cathode-copper"
 #: The supplier revision: the copper smelter replaces its default concentrate factor with mine-specific data.
 REVISION = ("demo-copper-concentrate", "250")
 WAIT = 20.0
-
-
-@dataclass(frozen=True)
-class Step:
-    """One hop of the revision's propagation."""
-
-    at_ms: float
-    company: str
-    what: str
-    before: Decimal | None
-    after: Decimal
-    declaration_id: str | None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A message a node quarantined."""
-
-    company: str
-    attack: str
-    reason: str
-    detail: str
-
-
-@dataclass
-class DemoFacts:
-    """What the demo established (the CLI prints it; tests assert it)."""
-
-    companies: int = 0
-    handset_default: Decimal | None = None
-    handset_supplier: Decimal | None = None
-    handset_after_revision: Decimal | None = None
-    battery_before: Decimal | None = None
-    battery_after: Decimal | None = None
-    propagation: list[Step] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    store_unchanged: bool = False
-    seconds: float = 0.0
-
-
-class _Clock:
-    def __init__(self, console: Console) -> None:
-        self.console, self.start = console, time.monotonic()
-
-    def say(self, message: str) -> None:
-        self.console.print(f"[dim]{time.monotonic() - self.start:5.1f}s[/dim]  {message}")
 
 
 @contextlib.contextmanager
@@ -113,7 +78,7 @@ async def run_demo(root: Path, *, console: Console, verbose: bool = False) -> De
 class _Demo:
     def __init__(self, root: Path, console: Console) -> None:
         self.root, self.console = root, console
-        self.clock = _Clock(console)
+        self.clock = Clock(console)
         self.facts = DemoFacts()
         self.nodes: dict[str, Node] = {}
         self.services: dict[str, SupplyService] = {}
@@ -136,7 +101,7 @@ class _Demo:
                 f"{len(self.net.companies)} company node homes created (own Ed25519 key, did:web, SQLite store); "
                 f"trust registry v1 signed by the demo network operator {self.net.operator_did[:32]}…"
             )
-            self.console.print(self._registry_table())
+            self.console.print(registry_table(self.net))
             await self._start_nodes(url)
             await self._publish_chain()
             await self._compare_handset()
@@ -148,7 +113,7 @@ class _Demo:
                     await node.stop()
             await server.stop()
         self.facts.seconds = time.monotonic() - self.clock.start
-        self._summary()
+        print_summary(self.console, self.facts)
         return self.facts
 
     async def _start_nodes(self, url: str) -> None:
@@ -210,7 +175,7 @@ class _Demo:
                 )
                 self.clock.say(
                     f"{company.short_name} declared {company.inventory.product.name.split(' (')[0]}: "
-                    f"{num(declared.total, 2)} kg CO2e / {_unit(company)}"
+                    f"{num(declared.total, 2)} kg CO2e / {unit_label(company)}"
                     f"{f' ({used} supplier value(s) used)' if used else ''}, signed and published "
                     f"[dim]{declared.declaration_id}[/dim]"
                 )
@@ -224,7 +189,7 @@ class _Demo:
         default = handset.compute(pid, use_suppliers=False)
         specific = handset.compute(pid)
         self.facts.handset_default, self.facts.handset_supplier = default.total, specific.total
-        self.console.print(_comparison_table(default, specific))
+        self.console.print(comparison_table(default, specific))
         from pcfx.node.cli.supply_cmd import totals_table
 
         self.console.print(
@@ -233,56 +198,12 @@ class _Demo:
                 title=f"{self.net[HANDSET].short_name}: handset footprint (kg CO2e per handset, cradle-to-gate)",
             )
         )
-        self.console.print(self._verification_table(HANDSET, specific))
+        self.console.print(verification_table(self.net, HANDSET, specific))
         self.console.print(
-            self._verification_table(BATTERY, self.services[BATTERY].compute(self.net[BATTERY].product_id))
+            verification_table(
+                self.net, BATTERY, self.services[BATTERY].compute(self.net[BATTERY].product_id)
+            )
         )
-
-    def _verification_table(self, key: str, computation: Computation) -> Table:
-        registry = self.net.registry
-        legal = {e["did"]: e["legalName"] for e in registry["entries"]}
-        table = Table(
-            title=f"Verification of {self.net[key].short_name}'s supplier inputs (verify before use)",
-            title_justify="left",
-        )
-        for column in (
-            "input",
-            "supplier (issuer)",
-            "outcome",
-            "declaration",
-            "issuer key",
-            "registry",
-            "verified at",
-        ):
-            table.add_column(column)
-        for item in computation.inputs:
-            company_id = (item.supplier or "").split("/")[0]
-            supplier = self.net.by_company_id(company_id)
-            name = supplier.name if supplier else f"{company_id} (fictitious, no node)"
-            if item.source == "supplier-declaration" and item.receipt is not None:
-                table.add_row(
-                    item.flow,
-                    f"{legal.get(item.issuer or '', name)}\n[dim]{item.issuer}[/dim]",
-                    "[green]verified, used[/green]",
-                    _short(item.declaration_id),
-                    "#" + _short((item.receipt.key_id or "").split("#")[-1], 16),
-                    f"v{item.receipt.registry_version}",
-                    f"{item.receipt.verified_at:%H:%M:%S.%f}"[:-3],
-                )
-            else:
-                reason = item.reason or ""
-                if reason.startswith("company "):
-                    reason = "supplier not in the trust registry" + reason.rsplit("trust registry", 1)[-1]
-                table.add_row(
-                    item.flow,
-                    name,
-                    f"[yellow]default factor[/yellow] {item.default_factor_id}: {reason}",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                )
-        return table
 
     # ---- a supplier revision propagates ----------------------------------------------------------------
     async def _revise(self) -> None:
@@ -345,32 +266,13 @@ class _Demo:
                 )
             )
         self.facts.propagation.sort(key=lambda step: step.at_ms)
-        table = Table(title="A supplier revision propagating down the chain", title_justify="left")
-        for column, justify in (
-            ("+ms", "right"),
-            ("company", "left"),
-            ("what happened", "left"),
-            ("kg CO2e before", "right"),
-            ("after", "right"),
-            ("new declaration", "left"),
-        ):
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
-        for step in self.facts.propagation:
-            table.add_row(
-                f"{step.at_ms:.0f}",
-                step.company,
-                step.what,
-                num(step.before),
-                num(step.after),
-                _short(step.declaration_id) if step.declaration_id else "-",
-            )
-        self.console.print(table)
+        self.console.print(propagation_table(self.facts.propagation))
         battery_outcome = next(o for _, k, o in steps if k == BATTERY and o.declared is not None)
         self.facts.battery_before, self.facts.battery_after = before_battery, battery_outcome.total
         self.facts.handset_after_revision = self.services[HANDSET].compute(handset.product_id).total
         assert battery_outcome.declared is not None
         deprecated = (
-            f"; its previous declaration {_short(battery_outcome.declared.deprecated)} is Deprecated (status list "
+            f"; its previous declaration {short_id(battery_outcome.declared.deprecated)} is Deprecated (status list "
             "re-signed and published)"
             if battery_outcome.declared.deprecated
             else ""
@@ -401,7 +303,7 @@ class _Demo:
             row = repo.get_declaration(session, declaration_id=self.declared[COPPER].declaration_id)
         assert row is not None
         subject = decl_subject(copper.did, copper.product_id)
-        forged = _forge(json.loads(row.raw), issuer=copper.did)
+        forged = forge_declaration(json.loads(row.raw), issuer=copper.did)
         tampered = json.loads(row.raw)
         tampered["credentialSubject"]["pcf"]["pcfExcludingBiogenicUptake"] = "500"
         from pcfx.protocol.canonical import canonicalize
@@ -437,7 +339,7 @@ class _Demo:
                     Rejection(self.net[key].short_name, attack, q.reason, q.detail or "")
                 )
                 table.add_row(
-                    self.net[key].short_name, attack, f"[red]{q.reason}[/red]", _short(q.detail, 90)
+                    self.net[key].short_name, attack, f"[red]{q.reason}[/red]", short_id(q.detail, 90)
                 )
         self.console.print(table)
         still = [
@@ -448,119 +350,8 @@ class _Demo:
         self.facts.store_unchanged = all(still)
         self.clock.say(
             f"stores unchanged: {' and '.join(self.net[k].short_name for k in receivers)} still use "
-            f"{copper.short_name}'s genuine declaration {_short(self.declared[COPPER].declaration_id)}"
+            f"{copper.short_name}'s genuine declaration {short_id(self.declared[COPPER].declaration_id)}"
         )
-
-    # ---- tables --------------------------------------------------------------------------------------
-    def _registry_table(self) -> Table:
-        table = Table(
-            title="Demo trust registry v1 (signed by the demo network operator)", title_justify="left"
-        )
-        for column in ("company (fictitious)", "company id (USCC)", "DID", "product"):
-            table.add_column(column)
-        for company in self.net.companies.values():
-            table.add_row(
-                company.name,
-                company.company_id,
-                company.did,
-                company.inventory.product.name.split(" (")[0],
-            )
-        return table
-
-    def _summary(self) -> None:
-        f = self.facts
-        rejected = ", ".join(sorted({f"{r.attack}: {r.reason}" for r in f.rejections}))
-        self.console.print(
-            f"\n[bold]Summary[/bold] ({f.companies} nodes, {f.seconds:.1f} s): handset "
-            f"{num(f.handset_default)} kg CO2e with default factors -> {num(f.handset_supplier)} with verified "
-            f"supplier values -> {num(f.handset_after_revision)} after the copper revision propagated; "
-            f"rejected: {rejected}. All figures are illustrative demo data."
-        )
-
-
-def _unit(company: DemoCompany) -> str:
-    unit = company.inventory.product.declared_unit
-    return unit.unit if unit.amount == 1 else f"{unit.amount} {unit.unit}"
-
-
-def _short(text: str | None, keep: int = 26) -> str:
-    return short(text, keep)
-
-
-def _comparison_table(default: Computation, specific: Computation) -> Table:
-    table = Table(
-        title=f"{default.product_name}: purchased inputs, default factors vs supplier-specific values "
-        "(kg CO2e per handset)",
-        title_justify="left",
-    )
-    for column, justify in (
-        ("input", "left"),
-        ("amount", "right"),
-        ("default", "right"),
-        ("supplier-specific", "right"),
-        ("change", "right"),
-        ("value used", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    after = {c.key: c for c in specific.result.by_input}
-    flows = [c.flow for c in default.result.by_input if c.source is not None]
-    for c in default.result.by_input:
-        if c.source is None:
-            continue
-        label = c.flow or c.key
-        if flows.count(c.flow) > 1:
-            label = f"{c.flow} ({c.process})"
-        new = after[c.key]
-        used = new.source.source if new.source else ""
-        value_used = (
-            f"[green]supplier declaration {_short(new.source.declaration_id, 18)}[/green]"
-            if new.source and used == "supplier-declaration"
-            else f"default {new.factor_id or used}"
-        )
-        table.add_row(
-            label,
-            f"{num(c.amount)} {c.unit}",
-            num(c.co2e),
-            num(new.co2e),
-            num(new.co2e - c.co2e) if new.co2e != c.co2e else "",
-            value_used,
-        )
-    table.add_row(
-        "[bold]total[/bold]",
-        "",
-        f"[bold]{num(default.total)}[/bold]",
-        f"[bold]{num(specific.total)}[/bold]",
-        num(specific.total - default.total),
-        "",
-    )
-    return table
-
-
-def _forge(declaration: dict[str, Any], *, issuer: str) -> bytes:
-    """A new version of `declaration` signed by a key the registry does not list for `issuer`."""
-    from pcfx.protocol.declaration import build_declaration, declaration_bytes, sign_declaration
-    from pcfx.protocol.keys import generate_signing_key
-
-    footprint = declaration["credentialSubject"]
-    footprint = {**footprint, "id": str(uuid.uuid4()), "precedingPfIds": [footprint["id"]]}
-    footprint["created"] = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    footprint["pcf"] = {**footprint["pcf"], "pcfExcludingBiogenicUptake": "500"}
-    footprint["pcf"]["pcfIncludingBiogenicUptake"] = "500"
-    footprint["pcf"]["fossilGhgEmissions"] = "500"
-    status = declaration["credentialStatus"][0]
-    now = datetime.now(UTC)
-    doc = build_declaration(
-        footprint,
-        issuer=issuer,
-        valid_from=now,
-        valid_until=now.replace(year=now.year + 1),
-        status_list_url=status["statusListCredential"].rsplit("/", 1)[0],
-        status_index=int(status["statusListIndex"]),
-    )
-    signed = sign_declaration(
-        doc, key=generate_signing_key(), verification_method=f"{issuer}#forged-key", created=now
-    )
-    return declaration_bytes(signed)
 
 
 async def _until(check: Callable[[], bool], what: str, *, timeout: float = WAIT) -> None:

@@ -120,7 +120,7 @@ class SupplyService:
     def attach(cls, node: Node, *, policy: str | None = None) -> SupplyService:
         """A service for `node` listening to its stored-declaration events (policy default: the node's)."""
         service = cls(node, normalise_policy(policy or node.settings.republish_policy))
-        node.add_listener(service.on_event)
+        node.add_listener(service._on_stored)
         return service
 
     # Reading -------------------------------------------------------------------------------------------
@@ -308,6 +308,10 @@ class SupplyService:
                 except Exception:
                     log.exception("supply callback failed")
         return outcomes
+
+    async def _on_stored(self, event: StoredEvent) -> None:
+        # The node's listener: a `Listener` returns nothing; the outcomes go to the callbacks.
+        await self.on_event(event)
 
     def _is_newest(self, event: StoredEvent) -> bool:
         with self.node.session() as session:

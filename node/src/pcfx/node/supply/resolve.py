@@ -268,7 +268,7 @@ def supplier_value(
         "primary_data_share": _optional(pcf, "primaryDataShare"),
         "dqi": quality,
     }
-    split = {
+    split: dict[str, Any] = {
         "fossil": _optional(pcf, "fossilGhgEmissions"),
         "dluc": _optional(pcf, "landUseChangeGhgEmissions"),
         "aircraft": _optional(pcf, "aircraftGhgEmissions"),
