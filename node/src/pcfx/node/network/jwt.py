@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import nkeys
 from nacl.exceptions import BadSignatureError
@@ -83,12 +83,13 @@ def new_keypair(kind: KeyKind) -> nkeys.KeyPair:
 
 def public_key(kp: nkeys.KeyPair) -> str:
     """The public nkey (starts with O, A or U)."""
-    return kp.public_key.decode()
+    # nkeys has no type hints: its property returns the encoded key as bytes
+    return cast(bytes, kp.public_key).decode()
 
 
 def seed(kp: nkeys.KeyPair) -> str:
     """The seed (starts with SO, SA or SU): the secret."""
-    return kp.seed.decode()
+    return cast(bytes, kp.seed).decode()
 
 
 def _b64(data: bytes) -> str:
