@@ -7,14 +7,17 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 # Registers the PACT tables on SQLModel.metadata: the store migrations create them, so every comparison of
 # the migrated schema with the metadata must see them too.
 import pcfx.node.store.pact_tables  # noqa: F401
 import pytest
+from pact_models_kit import load_spec, richest_sample
 from pcfx.node.bus.server import EmbeddedNats
 from pcfx.node.store.db import open_store
 from sqlalchemy import Engine
+from strategies import load_pact_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -26,6 +29,24 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.fail(f"reference data not found at {REFERENCE}; clone pcfx beside shared/")
     return REFERENCE
+
+
+@pytest.fixture(scope="module")
+def samples(reference: Path) -> list[dict[str, Any]]:
+    """The PACT v3 sample footprints of the reference data."""
+    return load_pact_samples(reference)
+
+
+@pytest.fixture(scope="module")
+def spec(reference: Path) -> dict[str, Any]:
+    """The PACT v3.0 OpenAPI document."""
+    return load_spec(reference)
+
+
+@pytest.fixture
+def sample(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """A fresh copy of the richest PACT v3 sample (dqi, verification, secondary sources)."""
+    return richest_sample(samples)
 
 
 POSTGRES_ENV = "PCFX_TEST_POSTGRES_URL"

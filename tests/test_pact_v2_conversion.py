@@ -26,7 +26,7 @@ from pcfx.protocol.pact import (
 from pcfx.protocol.pact.primitives import urn_key
 from pcfx.protocol.pact.v2 import Assurance, CarbonFootprintV2, DataQualityIndicatorsV2
 from pydantic import MISSING, BaseModel
-from strategies import footprints, load_pact_samples
+from strategies import footprints
 
 # v3 members that v2.3 can express; everything else is listed as dropped in convert.py.
 MAPPABLE_PCF = [
@@ -73,11 +73,6 @@ MAPPABLE_FP = [
     "comment",
     "extensions",
 ]
-
-
-@pytest.fixture(scope="module")
-def samples(reference: Path) -> list[dict[str, Any]]:
-    return load_pact_samples(reference)
 
 
 @pytest.fixture(scope="module")

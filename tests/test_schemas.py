@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from pcfx.protocol.pact import dump_footprint_v2, parse_footprint, v3_to_v2
 from pcfx.protocol.schema_export import SCHEMA_BASE_URL, SCHEMA_MODELS, generate, main, render, write
-from strategies import footprints, load_pact_samples
+from strategies import footprints
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 REGENERATE = "run `.venv/bin/python -m pcfx.protocol.schema_export` and commit schemas/"
@@ -23,11 +23,6 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
         GENERATED[name], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
-
-
-@pytest.fixture(scope="module")
-def samples(reference: Path) -> list[dict[str, Any]]:
-    return load_pact_samples(reference)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMA_MODELS))

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import yaml
 from fastapi import FastAPI, Request
 from pcfx.node.pact.devcert import DevCertificate, make_dev_certificate
 from pcfx.node.pact.events import RetryPolicy
+from pcfx.node.pact.filters import validity_period
 from pcfx.node.pact.host import PactHost, install_pact
 from pcfx.node.pact.peers import PeerCredentials, StaticPeerDirectory, origin_of
 from pcfx.node.pact.source import StaticFootprintSource, to_v2_document
@@ -319,3 +321,32 @@ def http(pact_node: PactNode):
     """An HTTPS client of the node under test."""
     with pact_node.http() as client:
         yield client
+
+
+# --- shared by the conformance test modules ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def listed(pact_node, auth) -> list[dict[str, Any]]:
+    with pact_node.http() as client:
+        return client.get("/3/footprints", headers=auth).json()["data"]
+
+
+@pytest.fixture(scope="module")
+def filter_params(listed) -> dict[str, str]:
+    """Filter values derived from the first listed footprint, as the conformance suite does."""
+    first = listed[0]
+    start, end = validity_period(first)
+    assert start is not None and end is not None
+    pcf = first["pcf"]
+    return {
+        "productId": first["productIds"][0],
+        "companyId": first["companyIds"][0],
+        "geography": pcf.get("geographyCountry") or pcf.get("geographyRegionOrSubregion") or "",
+        "classification": first["productClassifications"][0],
+        "validOn": start.isoformat().replace("+00:00", "Z"),
+        "validAfter": (start - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        "validBefore": (end + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        "status": first["status"],
+        "id": first["id"],
+    }
