@@ -5,98 +5,15 @@ stays usable while the hub is down."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import nats
 import pytest
+from hub_kit import hub_fixture
 from nats.js.api import StreamConfig
-from pcfx.node.bus.server import EmbeddedNats, LeafRemote, nats_server_binary
-from pcfx.node.network.jwt import (
-    KeyKind,
-    account_claims,
-    creds,
-    encode_jwt,
-    new_keypair,
-    operator_jwt,
-    public_key,
-    user_jwt,
-)
+from pcfx.node.bus.replica import LOCAL_STREAM, ensure_replica
+from pcfx.node.bus.server import EmbeddedNats, LeafRemote
 
-JETSTREAM = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(port)
-
-
-class Hub:
-    """An operator-mode hub (MEMORY resolver, JetStream domain "hub") with one company account, ACME."""
-
-    def __init__(self, tmp: Path) -> None:
-        op, system, acme = (new_keypair(k) for k in (KeyKind.OPERATOR, KeyKind.ACCOUNT, KeyKind.ACCOUNT))
-        self.acme = acme
-        self.client_port, self.leaf_port = _free_port(), _free_port()
-        accounts = {
-            public_key(system): encode_jwt(
-                subject=public_key(system), name="SYS", nats=account_claims(jetstream=None), signer=op
-            ),
-            public_key(acme): encode_jwt(
-                subject=public_key(acme), name="ACME", nats=account_claims(jetstream=JETSTREAM), signer=op
-            ),
-        }
-        preload = "\n".join(f"  {k}: {v}" for k, v in accounts.items())
-        self.conf = tmp / "hub.conf"
-        self.conf.write_text(
-            f"server_name: hub1\nlisten: 127.0.0.1:{self.client_port}\n"
-            f"jetstream {{ store_dir: '{tmp / 'hub-js'}', domain: hub }}\n"
-            f"leafnodes {{ listen: 127.0.0.1:{self.leaf_port} }}\n"
-            f"operator: {operator_jwt(op, 'pcfx-test', system_account=public_key(system))}\n"
-            f"system_account: {public_key(system)}\nresolver: MEMORY\nresolver_preload: {{\n{preload}\n}}\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def creds_file(self, path: Path, name: str) -> Path:
-        user = new_keypair(KeyKind.USER)
-        path.write_text(
-            creds(user_jwt(public_key(user), name, signer=self.acme, account=public_key(self.acme)), user)
-        )
-        return path
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(nats_server_binary()), "-c", str(self.conf)], stderr=subprocess.DEVNULL
-        )
-        _wait_for_port(self.client_port)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(tmp_path)
-    h.start()
-    yield h
-    h.kill()
+hub = pytest.fixture(hub_fixture)
 
 
 async def _retry(make, attempts: int = 100):
@@ -158,3 +75,49 @@ async def test_the_leaf_node_configuration_names_the_domain_and_the_hub(tmp_path
         f'remotes: [ {{ url: "nats-leaf://hub.example:7422", credentials: "{tmp_path / "leaf.creds"}" }} ]'
         in text
     )
+
+
+async def _eventually(check, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_the_local_replica_stays_readable_while_the_hub_is_down_and_catches_up_after(hub, tmp_path):
+    leaf = EmbeddedNats(
+        store_dir=tmp_path / "leaf",
+        server_name="acme-leaf",
+        jetstream_domain="acme",
+        leaf_remotes=[LeafRemote(hub.leaf_url, hub.creds_file(tmp_path / "leaf.creds", "leaf"))],
+    )
+    await leaf.start()
+    node_creds = hub.creds_file(tmp_path / "node.creds", "node")
+    in_hub = await nats.connect(hub.url, user_credentials=str(node_creds))
+    local = await nats.connect(leaf.url)
+    try:
+        await in_hub.jetstream().add_stream(StreamConfig(name="PCFX", subjects=["pcfx.v1.decl.>"]))
+        await _retry(lambda: ensure_replica(local.jetstream(), hub_domain="hub"))
+        for i in range(3):
+            await in_hub.jetstream().publish(f"pcfx.v1.decl.acme.p{i}", f"v{i}".encode())
+
+        async def replica_has(n: int) -> bool:
+            return (await local.jetstream().stream_info(LOCAL_STREAM)).state.messages == n
+
+        await _eventually(lambda: replica_has(3))
+        await in_hub.close()
+        hub.kill()
+        last = await local.jetstream().get_last_msg(LOCAL_STREAM, "pcfx.v1.decl.acme.p2")
+        assert last.data == b"v2"
+
+        hub.start()
+        in_hub = await nats.connect(hub.url, user_credentials=str(node_creds))
+        for i in range(3, 5):
+            await _retry(lambda i=i: in_hub.jetstream().publish(f"pcfx.v1.decl.acme.p{i}", f"v{i}".encode()))
+        # nats-server re-creates a stream source's consumer some 10 s after its origin returns
+        await _eventually(lambda: replica_has(5), timeout=40.0)
+    finally:
+        await local.close()
+        await in_hub.close()
+        await leaf.stop()

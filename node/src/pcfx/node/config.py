@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     nats_port: int = Field(default=0, ge=0, le=65535, description="Embedded server port, 0 = any free port.")
     nats_creds: Path | None = Field(default=None, description="NATS user credentials file (operator mode).")
     allow_plaintext_nats: bool = Field(default=False, description="Allow nats:// to a non-loopback host.")
+    nats_leaf_url: str | None = Field(
+        default=None,
+        description="The hub's leaf node URL: the embedded server joins the network hub as a leaf node of "
+        "the company's account (nats-leaf:// or tls://), with a JetStream domain of its own.",
+    )
+    nats_leaf_creds: Path | None = Field(
+        default=None, description="The company's leaf credentials file from the network operator."
+    )
+    nats_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="JetStream domain of the embedded leaf server (default: derived from the company DID).",
+    )
+    hub_domain: str = Field(
+        default="hub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream domain of the network hub."
+    )
 
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8787, ge=0, le=65535)
@@ -150,6 +166,19 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "nats_url is plaintext to a remote host; use tls:// or set allow_plaintext_nats = true"
                 )
+        if self.nats_leaf_url is not None:
+            if self.nats_url is not None:
+                raise ValueError("nats_leaf_url and nats_url exclude each other: a leaf node or a client")
+            if self.nats_leaf_creds is None:
+                raise ValueError("nats_leaf_url needs nats_leaf_creds (the company's leaf credentials)")
+            parts = urlsplit(self.nats_leaf_url)
+            if parts.scheme not in ("nats-leaf", "tls", "ws", "wss"):
+                raise ValueError("nats_leaf_url must use nats-leaf://, tls://, ws:// or wss://")
+            plaintext = parts.scheme in ("nats-leaf", "ws")
+            if plaintext and not _is_loopback(parts.hostname) and not self.allow_plaintext_nats:
+                raise ValueError(
+                    "nats_leaf_url is plaintext to a remote host; use tls:// or set allow_plaintext_nats = true"
+                )
         if not _is_loopback(self.http_host) and not self.allow_remote_http:
             raise ValueError("http_host is not loopback; set allow_remote_http = true to expose the API")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -176,6 +205,20 @@ class Settings(BaseSettings):
     @property
     def nats_store_dir(self) -> Path:
         return self.home / "nats"
+
+    @property
+    def leaf_mode(self) -> bool:
+        """True when the embedded server joins a network hub as a leaf node."""
+        return self.nats_leaf_url is not None
+
+    @property
+    def local_domain(self) -> str:
+        """The embedded leaf server's JetStream domain: configured, or from the company DID."""
+        if self.nats_domain:
+            return self.nats_domain
+        import hashlib
+
+        return "pcfx-" + hashlib.sha256(self.did.encode()).hexdigest()[:16]
 
     @property
     def effective_database_url(self) -> str:
