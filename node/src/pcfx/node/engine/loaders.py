@@ -19,6 +19,7 @@ from pcfx.node.engine.xlsx_tables import read_tables_xlsx, write_xlsx
 from pcfx.node.engine.yaml_loader import load_structured
 
 __all__ = [
+    "MAX_INVENTORY_BYTES",
     "PRODUCT_KEYS",
     "TABLES",
     "inventory_to_tables",
@@ -31,6 +32,22 @@ __all__ = [
 ]
 
 
+#: An inventory file larger than this is refused before it is read (the examples are a few kB).
+MAX_INVENTORY_BYTES = 16 * 1024 * 1024
+
+
+def _read_text(path: Path, label: str, encoding: str = "utf-8") -> str:
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise InventoryError("a binary file, not a text inventory (it contains NUL bytes)", location=label)
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InventoryError(
+            f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save it as UTF-8", location=label
+        ) from None
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """An inventory from a .yaml/.yml/.json/.csv/.xlsx file."""
     path = Path(path)
@@ -38,8 +55,13 @@ def load_inventory(path: str | Path) -> Inventory:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InventoryError(f"inventory file not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_INVENTORY_BYTES:
+        raise InventoryError(
+            f"inventory file of {size:,} bytes; the limit is {MAX_INVENTORY_BYTES:,}", location=label
+        )
     if suffix in (".yaml", ".yml", ".json"):
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path, label)
         if suffix == ".json":
             try:
                 json.loads(text)
@@ -50,7 +72,7 @@ def load_inventory(path: str | Path) -> Inventory:
         data, locations = load_structured(text, label)
         return parse_inventory(data, source=label, locations=locations)
     if suffix == ".csv":
-        tables = read_tables_csv(path.read_text(encoding="utf-8-sig"), label=label)
+        tables = read_tables_csv(_read_text(path, label, "utf-8-sig"), label=label)
     elif suffix == ".xlsx":
         tables = read_tables_xlsx(path, label=label)
     else:
