@@ -189,7 +189,7 @@ def test_verify_declaration_of_unregistered_issuer(
     assert (result.exit_code, result.output.split(":")[0:2]) == (1, ["invalid", " unknown issuer"])
 
 
-def test_verify_without_registry_accepts_did_key_only(
+def test_verify_without_registry_checks_a_did_key_signature_and_says_the_identity_was_not(
     runner: CliRunner, network: dict[str, Path], tmp_path: Path
 ) -> None:
     run(
@@ -203,7 +203,10 @@ def test_verify_without_registry_accepts_did_key_only(
         "--status-url",
         "https://localhost/status",
     )
-    assert run(runner, "verify", tmp_path / "local.json").exit_code == 0
+    unchecked = run(runner, "verify", tmp_path / "local.json")
+    assert unchecked.exit_code == 1
+    assert "signature valid, but the signer's identity was NOT checked (no --registry)" in unchecked.output
+    assert run(runner, "verify", tmp_path / "local.json", "--allow-unregistered").exit_code == 0
     run(runner, "sign", network["footprint"], "--out", network["decl"], "--dir", network["supplier"])
     assert run(runner, "verify", network["decl"]).exit_code == 1
 
@@ -303,3 +306,39 @@ def test_sign_refuses_a_non_pact_file(runner: CliRunner, network: dict[str, Path
         app, ["sign", str(bad), "--out", str(network["decl"]), "--dir", str(network["supplier"])]
     )
     assert result.exit_code == 2
+
+
+def test_sign_out_to_a_folder_names_the_folder(runner: CliRunner, network: dict[str, Path], tmp_path: Path):
+    out = run(runner, "sign", network["footprint"], "--out", tmp_path, "--dir", network["supplier"])
+    assert out.exit_code == 2
+    assert f"error: {tmp_path} is a folder; give the file to write" in out.output
+
+
+def test_sign_out_into_a_missing_folder_names_it(runner: CliRunner, network: dict[str, Path], tmp_path: Path):
+    target = tmp_path / "missing" / "decl.json"
+    out = run(runner, "sign", network["footprint"], "--out", target, "--dir", network["supplier"])
+    assert out.exit_code == 2
+    assert f"error: cannot write {target}: folder {tmp_path / 'missing'} does not exist" in out.output
+
+
+def test_a_self_signed_declaration_claiming_another_company_is_not_called_valid(
+    runner: CliRunner, network: dict[str, Path], tmp_path: Path
+):
+    # a forger's own did:key signs a footprint whose companyIds name the registered supplier
+    forged = tmp_path / "forged.json"
+    run(runner, "keys", "new", "--dir", tmp_path / "forger")
+    run(
+        runner,
+        "sign",
+        network["footprint"],
+        "--out",
+        forged,
+        "--dir",
+        tmp_path / "forger",
+        "--status-url",
+        "https://localhost/status",
+    )
+    out = run(runner, "verify", forged)
+    assert out.exit_code == 1
+    assert "valid:" not in out.output
+    assert "identity was NOT checked" in out.output

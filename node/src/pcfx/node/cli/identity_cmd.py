@@ -103,7 +103,14 @@ def _write_json(path: Path, value: Any, *, canonical: bool = False) -> None:
         if canonical
         else (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
     )
-    path.write_bytes(data)
+    if path.is_dir():
+        raise _fail(f"error: {path} is a folder; give the file to write, e.g. {path / 'declaration.json'}", 2)
+    if not path.parent.is_dir():
+        raise _fail(f"error: cannot write {path}: folder {path.parent} does not exist", 2)
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise _fail(f"error: cannot write {path}: {exc.strerror}", 2) from None
 
 
 def _signing_key(store: KeyStore, ask: bool) -> Ed25519PrivateKey:
@@ -303,8 +310,18 @@ def verify_command(
     allow_did_key: Annotated[
         bool, typer.Option("--allow-did-key", help="Accept did:key issuers outside the registry.")
     ] = False,
+    allow_unregistered: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unregistered",
+            help="Without --registry: exit 0 when the signature holds, although the signer's identity "
+            "(who they are, which company ids they may declare for) was not checked.",
+        ),
+    ] = False,
 ) -> None:
-    """Verify a declaration: exit 0 when valid; otherwise exit 1 with one line naming the reason."""
+    """Verify a declaration: exit 0 when valid; otherwise exit 1 with one line naming the reason.
+    Without --registry only the signature of a did:key issuer can be checked: that is said, and the exit
+    code is 1 unless --allow-unregistered is given."""
     from pcfx.protocol.verify import verify_declaration
 
     try:
@@ -316,8 +333,16 @@ def verify_command(
     if not result.ok:
         typer.echo(f"invalid: {result.reason}: {result.detail}")
         raise typer.Exit(1)
-    where = f"registry v{result.registry_version}" if result.registry_version else "did:key, no registry"
-    typer.echo(f"valid: {result.declaration_id} by {result.issuer} ({where})")
+    if reg is None:
+        claimed = ", ".join(result.footprint.company_ids) if result.footprint is not None else "?"
+        typer.echo(
+            f"signature valid, but the signer's identity was NOT checked (no --registry): {result.issuer} "
+            f"is a self-made did:key and may claim any company ({claimed}); {result.declaration_id}"
+        )
+        if not allow_unregistered:
+            raise typer.Exit(1)
+        return
+    typer.echo(f"valid: {result.declaration_id} by {result.issuer} (registry v{result.registry_version})")
     for a in result.assurances:
         state = "assured" if a.ok else f"assurance invalid ({a.reason})"
         typer.echo(f"  {state}: {a.verifier}")
