@@ -16,7 +16,18 @@ SOURCE_ROOTS = {"pcfx.protocol": ROOT / "protocol" / "src", "pcfx.node": ROOT / 
 MAX_MODULE_LINES = 500
 
 #: What the wire contract needs; anything beyond this would make a verifier install the node.
-PROTOCOL_DEPENDENCIES = {"pydantic", "cryptography", "pynacl", "based58", "orjson", "msgspec", "rfc8785"}
+#: joserfc: buyer-only declarations are JWEs, which a buyer must open before it verifies (it depends on
+#: cryptography alone).
+PROTOCOL_DEPENDENCIES = {
+    "pydantic",
+    "cryptography",
+    "pynacl",
+    "based58",
+    "orjson",
+    "msgspec",
+    "rfc8785",
+    "joserfc",
+}
 
 
 def _pyproject(path: Path) -> dict:

@@ -20,6 +20,8 @@ import re
 __all__ = [
     "DECL_PREFIX",
     "DECL_WILDCARD",
+    "DTO_PREFIX",
+    "DTO_WILDCARD",
     "KV_LATEST_BUCKET",
     "REQ_PREFIX",
     "REQ_WILDCARD",
@@ -33,8 +35,13 @@ __all__ = [
     "consumer_name",
     "decl_filter",
     "decl_subject",
+    "dto_export",
+    "dto_filter",
+    "dto_subject",
+    "is_account_key",
     "is_token",
     "latest_key",
+    "parse_dto_subject",
     "parse_subject",
     "req_subject",
     "status_filter",
@@ -46,9 +53,12 @@ SUBJECT_VERSION = "v1"
 DECL_PREFIX = f"pcfx.{SUBJECT_VERSION}.decl"
 STATUS_PREFIX = f"pcfx.{SUBJECT_VERSION}.status"
 REQ_PREFIX = f"pcfx.{SUBJECT_VERSION}.req"
+#: Buyer-only (sealed) declarations: `pcfx.v1.dto.<buyer account public key>.<issuer>.<product>`.
+DTO_PREFIX = f"pcfx.{SUBJECT_VERSION}.dto"
 DECL_WILDCARD = f"{DECL_PREFIX}.>"
 STATUS_WILDCARD = f"{STATUS_PREFIX}.>"
 REQ_WILDCARD = f"{REQ_PREFIX}.>"
+DTO_WILDCARD = f"{DTO_PREFIX}.>"
 
 #: The JetStream stream holding declarations and status messages (one per NATS account).
 STREAM_NAME = "PCFX"
@@ -59,6 +69,8 @@ TOKEN_SLUG_CHARS = 32
 TOKEN_HASH_CHARS = 26
 _MAX_IDENTIFIER_CHARS = 2048
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# A NATS account public key (nkeys): prefix byte "A", then 55 base32 characters (key and CRC16).
+_ACCOUNT_KEY = re.compile(r"^A[A-Z2-7]{55}$")
 _TOKEN = re.compile(rf"^(?:[a-z0-9]+(?:-[a-z0-9]+)*-)?[a-z2-7]{{{TOKEN_HASH_CHARS}}}$")
 
 
@@ -141,3 +153,51 @@ def parse_subject(subject: str) -> tuple[str, str, str]:
     if kind not in ("decl", "status", "req") or not is_token(issuer) or not is_token(second):
         raise ValueError(f"not a pcfx {SUBJECT_VERSION} subject: {subject!r}")
     return kind, issuer, second
+
+
+def is_account_key(text: str) -> bool:
+    """True when `text` has the shape of a NATS account public key ("A" + 55 base32 characters)."""
+    return bool(_ACCOUNT_KEY.fullmatch(text))
+
+
+def _account(buyer_account: str) -> str:
+    if not isinstance(buyer_account, str) or not is_account_key(buyer_account):
+        raise InvalidIdentifierError(f"not a NATS account public key: {str(buyer_account)[:60]!r}")
+    return buyer_account
+
+
+def dto_subject(buyer_account: str, issuer_did: str, product_id: str) -> str:
+    """Subject a buyer-only (sealed) declaration of `product_id` by `issuer_did` to one buyer account is
+    published on; the buyer's account public key is the 4th token (`account_token_position: 4`)."""
+    return f"{DTO_PREFIX}.{_account(buyer_account)}.{subject_token(issuer_did)}.{subject_token(product_id)}"
+
+
+def dto_filter(buyer_account: str, issuer_did: str | None = None, product_id: str | None = None) -> str:
+    """Consumer filter for a buyer's sealed declarations: all issuers, one issuer, or one product of one."""
+    if issuer_did is None:
+        return f"{DTO_PREFIX}.{_account(buyer_account)}.*.*"
+    if product_id is None:
+        return f"{DTO_PREFIX}.{_account(buyer_account)}.{subject_token(issuer_did)}.*"
+    return dto_subject(buyer_account, issuer_did, product_id)
+
+
+def dto_export(issuer_did: str) -> str:
+    """The stream export of an issuer's buyer-only declarations (`account_token_position: 4`): each buyer
+    account can import only the branch whose 4th token is its own public key."""
+    return f"{DTO_PREFIX}.*.{subject_token(issuer_did)}.>"
+
+
+def parse_dto_subject(subject: str) -> tuple[str, str, str]:
+    """Split a buyer-only declaration subject into (buyer account key, issuer token, product token).
+
+    Raises ValueError for anything that is not a well-formed `pcfx.v1.dto` subject."""
+    parts = subject.split(".")
+    if (
+        len(parts) != 6
+        or f"{parts[0]}.{parts[1]}.{parts[2]}" != DTO_PREFIX
+        or not is_account_key(parts[3])
+        or not is_token(parts[4])
+        or not is_token(parts[5])
+    ):
+        raise ValueError(f"not a pcfx {SUBJECT_VERSION} buyer-only subject: {subject!r}")
+    return parts[3], parts[4], parts[5]
