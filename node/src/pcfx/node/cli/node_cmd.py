@@ -15,6 +15,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from pcfx.node.bus.ingest import Decision
+    from pcfx.node.config import Settings
     from pcfx.node.service import Node
 
 __all__ = [
@@ -70,6 +71,34 @@ def init_command(
     console.print(f"  database {settings.effective_database_url}")
 
 
+def _http_preflight(settings: Settings) -> None:
+    """Refuse to start, with one line, when the HTTP API could not serve: a TLS file that is missing or
+    unreadable, or a port another process holds."""
+    import socket
+
+    for option, value in (("--tls-cert", settings.tls_cert), ("--tls-key", settings.tls_key)):
+        if value is None:
+            continue
+        path = settings.path(value)
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            err.print(f"node run: {option} {path}: {exc.strerror}", style="red", highlight=False)
+            raise typer.Exit(2) from None
+    if settings.http_port:
+        with socket.socket() as probe:
+            try:
+                probe.bind((settings.http_host, settings.http_port))
+            except OSError as exc:
+                err.print(
+                    f"node run: HTTP port {settings.http_host}:{settings.http_port} is not free ({exc.strerror}); "
+                    "stop what holds it or choose another with --http-port or http_port in pcfx.toml",
+                    style="red",
+                    highlight=False,
+                )
+                raise typer.Exit(2) from None
+
+
 @node_app.command("run")
 def run_command(
     home: HomeOption = None,
@@ -100,6 +129,8 @@ def run_command(
     if plain_http:
         overrides["allow_plain_http"] = True
     settings = home_settings(home, **overrides)
+    if not no_http:
+        _http_preflight(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def ready(node: Node, port: int | None) -> None:
@@ -136,7 +167,11 @@ def publish_command(
     from pcfx.node.service import PublishRefusedError
 
     settings = home_settings(home)
-    raw = declaration.read_bytes()
+    try:
+        raw = declaration.read_bytes()
+    except OSError as exc:
+        err.print(f"publish: cannot read {declaration}: {exc.strerror}", style="red", highlight=False)
+        raise typer.Exit(2) from None
 
     async def go() -> None:
         async with command_node(settings, nats) as node:
@@ -220,7 +255,7 @@ def pull_command(
         err.print(f"no declaration of {product} by {issuer} is available")
         raise typer.Exit(1)
     if decision.action is Action.ACK:
-        console.print(f"{decision.outcome}: {decision.declaration_id}")
+        console.print(f"{decision.outcome}: {decision.declaration_id} (from {decision.source})")
         return
     err.print(f"rejected: {decision.reason}")
     raise typer.Exit(1)
