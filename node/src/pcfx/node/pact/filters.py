@@ -49,7 +49,10 @@ def parse_timestamp(value: str) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: no UTC instant exists
+        return None
 
 
 def _add_years(moment: datetime, years: int) -> datetime:

@@ -260,6 +260,24 @@ def _find(snapshot: FootprintSnapshot, footprint_id: str, client_id: str) -> Ser
     return item
 
 
+#: A CloudEvent of PACT is a few levels deep; deeper documents are refused before they are interpreted.
+MAX_EVENT_DEPTH = 32
+
+
+def _depth(document: Any) -> int:
+    """Nesting depth of parsed JSON, counted without recursion."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_EVENT_DEPTH:
+                return level
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 async def _receive_event(request: Request, host: PactHost, *, api_version: int) -> Response:
     client = host.authenticate(request)
     body = await request.body()
@@ -269,6 +287,10 @@ async def _receive_event(request: Request, host: PactHost, *, api_version: int) 
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError("the event is not valid JSON") from exc
+    except RecursionError:
+        raise BadRequestError(f"the event nests deeper than {MAX_EVENT_DEPTH} levels") from None
+    if _depth(document) > MAX_EVENT_DEPTH:
+        raise BadRequestError(f"the event nests deeper than {MAX_EVENT_DEPTH} levels")
     event = parse_event(document, api_version=api_version, content_type=request.headers.get("content-type"))
     host.events.accept(
         event,

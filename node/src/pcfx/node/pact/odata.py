@@ -17,7 +17,13 @@ from typing import Any
 from pcfx.node.pact.errors import BadRequestError
 from pcfx.node.pact.filters import parse_timestamp
 
-__all__ = ["Predicate", "compile_filter"]
+__all__ = ["MAX_FILTER_DEPTH", "MAX_FILTER_LENGTH", "Predicate", "compile_filter"]
+
+#: Bounds of a `$filter` (real ones are a few conditions deep): the parser recurses once per level.
+MAX_FILTER_LENGTH = 4096
+MAX_FILTER_DEPTH = 32
+#: Digits of a number literal (a longer one is no PACT value; Python refuses more than 4300 anyway).
+MAX_NUMBER_LENGTH = 40
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 _Scope = dict[str, Any]
@@ -87,6 +93,12 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.index = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            raise BadRequestError(f"$filter nests deeper than {MAX_FILTER_DEPTH} levels")
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -126,7 +138,9 @@ class _Parser:
 
     def parse_unary(self) -> _Eval:
         if self.keyword("not"):
+            self.enter()
             inner = self.parse_unary()
+            self.depth -= 1
             return lambda doc, scope: not inner(doc, scope)
         return self.parse_primary()
 
@@ -134,7 +148,9 @@ class _Parser:
         token = self.peek()
         if token is not None and token == ("punct", "("):
             self.take()
+            self.enter()
             inner = self.parse_or()
+            self.depth -= 1
             self.expect(")")
             return inner
         left = self.parse_operand()
@@ -152,6 +168,8 @@ class _Parser:
             value = text[1:-1].replace("''", "'")
             return lambda doc, scope: value
         if kind == "number":
+            if len(text) > MAX_NUMBER_LENGTH:
+                raise BadRequestError(f"$filter: a number of more than {MAX_NUMBER_LENGTH} characters")
             number = float(text) if "." in text else int(text)
             return lambda doc, scope: number
         if kind != "name":
@@ -172,7 +190,9 @@ class _Parser:
         if kind != "name":
             raise BadRequestError("$filter: expected a lambda variable")
         self.expect(":")
+        self.enter()
         body = self.parse_or()
+        self.depth -= 1
         self.expect(")")
         combine = any if quantifier == "any" else all
 
@@ -191,6 +211,8 @@ class _Parser:
 
 def compile_filter(expression: str) -> Predicate:
     """A predicate over PACT v2 footprint documents for an OData `$filter` expression."""
+    if len(expression) > MAX_FILTER_LENGTH:
+        raise BadRequestError(f"$filter is longer than {MAX_FILTER_LENGTH} characters")
     tokens = _tokenize(expression)
     if not tokens:
         return lambda document: True

@@ -31,6 +31,8 @@ def _non_negative_int(name: str, text: str) -> int:
     stripped = text.strip()
     if not stripped.isdigit():
         raise BadRequestError(f"{name} must be a non-negative integer")
+    if len(stripped) > 10:  # checked before int(): Python refuses to convert more than 4300 digits
+        raise BadRequestError(f"{name} is too large")
     value = int(stripped)
     if value > 2**31:
         raise BadRequestError(f"{name} is too large")
