@@ -55,3 +55,36 @@ def test_a_deeply_nested_but_valid_json_event_is_refused_before_it_is_parsed(htt
         content=json.dumps({"type": "x", "data": data}),
     )
     assert response.status_code == 400
+
+
+def test_an_oversized_token_request_is_413_before_it_is_read(http):
+    response = http.post(
+        "/auth/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        content=b"grant_type=client_credentials&pad=" + b"x" * (64 * 1024),
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_an_oversized_event_is_413_with_the_pact_error_body(http, auth):
+    response = http.post(
+        "/3/events",
+        headers={**auth, "Content-Type": "application/cloudevents+json"},
+        content=b"[" + b" " * (9 * 1024 * 1024) + b"]",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "BadRequest"
+
+
+def test_an_unknown_client_and_a_wrong_secret_get_the_same_answer(http, pact_node):
+    def token(client_id: str, secret: str) -> tuple[int, dict]:
+        response = http.post(
+            "/auth/token",
+            auth=(client_id, secret),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            content=b"grant_type=client_credentials",
+        )
+        return response.status_code, response.json()
+
+    assert token("no-such-client", "x") == token(pact_node.client_id, "wrong secret")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -86,6 +87,12 @@ def hash_secret(secret: str, *, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int =
     salt = os.urandom(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, dklen=_SCRYPT_LEN, maxmem=2**26)
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+@functools.cache
+def _unknown_client_hash() -> str:
+    """Checked against when the client id is unknown: a secret nobody has, hashed at the same cost."""
+    return hash_secret(os.urandom(24).hex())
 
 
 def verify_secret(secret: str, encoded: str) -> bool:
@@ -301,14 +308,16 @@ def grant_client_credentials(
         raise OAuthError("invalid_client", "client authentication failed", status=401)
     client_id, secret = credentials
     client = registry.get_client(client_id)
-    if client is None or not verify_secret(secret, client.secret_hash):
+    # An unknown client id costs the same scrypt as a known one: the timing must not tell which ids exist.
+    known = verify_secret(secret, client.secret_hash if client is not None else _unknown_client_hash())
+    if client is None or not known:
         raise OAuthError("invalid_client", "client authentication failed", status=401)
     requested = frozenset(form.get("scope", "").split())
-    known = requested & ALL_SCOPES
-    if known - client.scopes:
+    asked = requested & ALL_SCOPES
+    if asked - client.scopes:
         raise OAuthError("invalid_scope", "the requested scope exceeds the client's grant")
     # Scope names other than PACT's are ignored (RFC 6749 section 3.3 lets the server do so).
-    granted = known or client.scopes
+    granted = asked or client.scopes
     return signer.issue(client.client_id, granted)
 
 

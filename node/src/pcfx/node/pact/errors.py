@@ -27,6 +27,7 @@ __all__ = [
     "NotFoundError",
     "NotImplementedFeatureError",
     "PactError",
+    "PayloadTooLargeError",
     "TokenExpiredError",
     "error_body",
     "error_response",
@@ -55,6 +56,12 @@ class PactError(Exception):
 class BadRequestError(PactError):
     status = 400
     code = "BadRequest"
+
+
+class PayloadTooLargeError(BadRequestError):
+    """A request body over the endpoint's limit: 413, refused before the rest is read."""
+
+    status = 413
 
 
 class AccessDeniedError(PactError):

@@ -6,6 +6,7 @@ call the plain functions of this package, and return pre-serialized bytes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -26,12 +27,20 @@ from pcfx.node.pact.auth import (
     discovery_document,
     grant_client_credentials,
 )
-from pcfx.node.pact.errors import AccessDeniedError, BadRequestError, NotFoundError, install_error_handlers
+from pcfx.node.pact.bodies import read_limited
+from pcfx.node.pact.errors import (
+    AccessDeniedError,
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    install_error_handlers,
+)
 from pcfx.node.pact.events import EventDispatcher, EventProcessor, parse_event
 from pcfx.node.pact.filters import parse_filter
 from pcfx.node.pact.odata import compile_filter
 from pcfx.node.pact.pagination import next_link, page_bounds
 from pcfx.node.pact.source import FootprintSnapshot, FootprintSource, ServedFootprint
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 __all__ = [
@@ -46,6 +55,10 @@ __all__ = [
 
 # An event is a few footprints at most; anything larger is refused before parsing.
 MAX_EVENT_BYTES = 8 * 1024 * 1024
+#: A client-credentials form is a few hundred bytes.
+MAX_TOKEN_REQUEST_BYTES = 16 * 1024
+#: Token requests hashing at once (scrypt: 16 MiB each); more wait their turn.
+HASHING_SLOTS = 2
 _JSON = "application/json"
 
 
@@ -189,6 +202,7 @@ def build_router(host: PactHost) -> APIRouter:
         await host.events.aclose()
 
     router = APIRouter(tags=["PACT"], lifespan=lifespan)
+    hashing_slots = asyncio.Semaphore(HASHING_SLOTS)
 
     @router.post("/auth/token", openapi_extra=openapi.TOKEN, response_class=Response)
     async def auth_token(request: Request) -> Response:
@@ -196,10 +210,21 @@ def build_router(host: PactHost) -> APIRouter:
         if request.url.scheme != "https" and not host.allow_plain_http:
             error = OAuthError("invalid_request", "HTTPS is required")
             return Response(json.dumps(error.as_json()).encode(), status_code=400, media_type=_JSON)
-        body = await request.body()
-        return _token_response(
-            body, request.headers.get("content-type", ""), request.headers.get("authorization"), host
-        )
+        try:
+            body = await read_limited(request, MAX_TOKEN_REQUEST_BYTES)
+        except PayloadTooLargeError as exc:
+            error = OAuthError("invalid_request", exc.message, status=413)
+            return Response(json.dumps(error.as_json()).encode(), status_code=413, media_type=_JSON)
+        # scrypt takes tens of milliseconds and 16 MiB: off the event loop (which also ingests from NATS),
+        # and at most HASHING_SLOTS at a time so a burst of token requests queues instead of taking the memory
+        async with hashing_slots:
+            return await run_in_threadpool(
+                _token_response,
+                body,
+                request.headers.get("content-type", ""),
+                request.headers.get("authorization"),
+                host,
+            )
 
     @router.get("/.well-known/openid-configuration", openapi_extra=openapi.DISCOVERY, response_class=Response)
     async def openid_configuration(request: Request) -> Response:
@@ -280,9 +305,7 @@ def _depth(document: Any) -> int:
 
 async def _receive_event(request: Request, host: PactHost, *, api_version: int) -> Response:
     client = host.authenticate(request)
-    body = await request.body()
-    if len(body) > MAX_EVENT_BYTES:
-        raise BadRequestError("the event is too large")
+    body = await read_limited(request, MAX_EVENT_BYTES)
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
