@@ -99,3 +99,36 @@ def test_unknown_keys_in_the_file_are_refused(home):
         handle.write("nats_ulr = 'nats://127.0.0.1:4222'\n")
     with pytest.raises(ConfigError):
         load_settings(home)
+
+
+def test_a_bad_value_from_the_environment_is_blamed_on_the_environment(home, monkeypatch):
+    monkeypatch.setenv("PCFX_NATS_URL", "http://127.0.0.1:4222")
+    with pytest.raises(ConfigError) as info:
+        load_settings(home)
+    message = str(info.value)
+    assert "nats_url from environment variable PCFX_NATS_URL" in message
+    assert "nats_url must use nats://" in message
+    assert "pcfx.toml" not in message
+
+
+def test_a_bad_value_from_the_file_names_the_file(home):
+    with (home / "pcfx.toml").open("a") as handle:
+        handle.write("http_port = 99999\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(home)
+    assert (
+        f"http_port (http_port from {home / 'pcfx.toml'}): Input should be less than or equal to 65535"
+        in str(info.value)
+    )
+
+
+def test_a_bad_command_line_option_is_blamed_on_the_option(home):
+    with pytest.raises(ConfigError, match=r"nats_url from a command-line option\): nats_url is plaintext"):
+        load_settings(home, nats_url="nats://10.0.0.5:4222")
+
+
+def test_an_unknown_key_in_the_file_is_named(home):
+    with (home / "pcfx.toml").open("a") as handle:
+        handle.write("nats_ulr = 'nats://127.0.0.1:4222'\n")
+    with pytest.raises(ConfigError, match="unknown setting nats_ulr"):
+        load_settings(home)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -246,8 +247,45 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
         return _HomeSettings(home=root, **values)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, config=config, overrides=values)) from None
     except ValueError as exc:
         raise ConfigError(f"{config}: {exc}") from exc
+
+
+def _source(name: str, *, config: Path, overrides: dict[str, Any], file_keys: set[str]) -> str:
+    """Where setting `name` got its value: argument, environment variable, the file, or the default."""
+    if name in overrides:
+        return "a command-line option"
+    env = f"PCFX_{name.upper()}"
+    if env in os.environ:
+        return f"environment variable {env}"
+    if name in file_keys:
+        return str(config)
+    return "the default"
+
+
+def _explain(exc: ValidationError, *, config: Path, overrides: dict[str, Any]) -> str:
+    """One line per problem naming the setting, where its value came from, and what is wrong."""
+    import tomllib
+
+    file_keys = set(tomllib.loads(config.read_text(encoding="utf-8")))
+    names = set(Settings.model_fields)
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{config}: unknown setting {'.'.join(loc)} (see `pcfx.node.config.Settings`)")
+            continue
+        # a cross-setting check has no location: it names its settings in the message
+        mentioned = loc[:1] if loc else sorted(n for n in names if re.search(rf"\b{n}\b", message))
+        sources = "; ".join(
+            f"{n} from {_source(n, config=config, overrides=overrides, file_keys=file_keys)}"
+            for n in mentioned
+        )
+        lines.append(f"{'.'.join(loc) or 'settings'} ({sources or 'configuration'}): {message}")
+    return "\n".join(lines)
 
 
 def _refuse_secrets_in_file(config: Path) -> None:
