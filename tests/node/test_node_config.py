@@ -132,3 +132,34 @@ def test_an_unknown_key_in_the_file_is_named(home):
         handle.write("nats_ulr = 'nats://127.0.0.1:4222'\n")
     with pytest.raises(ConfigError, match="unknown setting nats_ulr"):
         load_settings(home)
+
+
+def test_init_keeps_a_database_password_out_of_pcfx_toml(tmp_path):
+    url = "postgresql+psycopg://pcfx:s3cret@127.0.0.1:1/pcfx"
+    from pcfx.node.home import init_home
+
+    with pytest.raises(Exception):  # noqa: B017 - nothing listens on port 1; the files are what matters
+        init_home(
+            tmp_path / "acme", name="Acme", company_id="urn:pcfx:uscc:91110000000000001A", database_url=url
+        )
+    config = (tmp_path / "acme" / "pcfx.toml").read_text()
+    secrets = tmp_path / "acme" / "secrets.toml"
+    assert "s3cret" not in config
+    assert "s3cret" in secrets.read_text()
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    assert load_settings(tmp_path / "acme").database_url == url
+
+
+def test_a_database_password_in_pcfx_toml_is_refused(home):
+    with (home / "pcfx.toml").open("a") as handle:
+        handle.write('database_url = "postgresql+psycopg://pcfx:s3cret@db.example/pcfx"\n')
+    with pytest.raises(ConfigError, match=r"database_url holds a password; move it to secrets\.toml"):
+        load_settings(home)
+
+
+def test_a_secrets_file_readable_by_others_is_refused(home):
+    secrets = home / "secrets.toml"
+    secrets.write_text('key_passphrase = "x"\n')
+    secrets.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_settings(home)

@@ -7,7 +7,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -21,13 +21,18 @@ from pydantic_settings import (
 __all__ = [
     "CONFIG_FILE",
     "HOME_ENV",
+    "SECRETS_FILE",
     "ConfigError",
     "Settings",
+    "has_password",
     "load_settings",
     "resolve_home",
 ]
 
 CONFIG_FILE = "pcfx.toml"
+#: Secrets of a node home (database URL with its password, key passphrase): mode 0600, never in pcfx.toml.
+SECRETS_FILE = "secrets.toml"
+SECRET_SETTINGS = frozenset({"database_url", "key_passphrase"})
 HOME_ENV = "PCFX_HOME"
 #: NATS refuses larger messages with its default `max_payload`; a declaration is a few kB.
 _NATS_MAX_PAYLOAD = 1024 * 1024
@@ -129,8 +134,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Precedence: explicit arguments > PCFX_* environment > pcfx.toml > defaults.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # Precedence: explicit arguments > PCFX_* environment > secrets.toml > pcfx.toml > defaults.
+        secrets: Path | None = getattr(settings_cls, "secrets_toml", None)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if secrets is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=secrets))
+        sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
 
     @field_validator("company_id")
     @classmethod
@@ -241,8 +251,12 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"no {CONFIG_FILE} in {root}; run `pcfx init {root} --name ... --company-id ...`")
     _refuse_secrets_in_file(config)
 
+    secrets = root / SECRETS_FILE
+    has_secrets = _check_secrets_file(secrets)
+
     class _HomeSettings(Settings):
         model_config = SettingsConfigDict(toml_file=config)
+        secrets_toml: ClassVar[Path | None] = secrets if has_secrets else None
 
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
@@ -288,11 +302,44 @@ def _explain(exc: ValidationError, *, config: Path, overrides: dict[str, Any]) -
     return "\n".join(lines)
 
 
+def has_password(database_url: str | None) -> bool:
+    """True when a database URL carries a password (it then belongs in secrets.toml or the environment)."""
+    if not database_url or "://" not in database_url:
+        return False
+    try:
+        return bool(urlsplit(database_url).password)
+    except ValueError:
+        return False
+
+
 def _refuse_secrets_in_file(config: Path) -> None:
     import tomllib
 
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     if "key_passphrase" in data:
-        raise ConfigError(f"{config}: key_passphrase must come from PCFX_KEY_PASSPHRASE, never the file")
+        raise ConfigError(
+            f"{config}: key_passphrase must come from PCFX_KEY_PASSPHRASE or {SECRETS_FILE}, never this file"
+        )
+    if has_password(data.get("database_url")):
+        raise ConfigError(
+            f"{config}: database_url holds a password; move it to {SECRETS_FILE} (mode 0600) in the home "
+            "or to PCFX_DATABASE_URL"
+        )
     if "home" in data:
         raise ConfigError(f"{config}: home is where the file is; remove the key")
+
+
+def _check_secrets_file(path: Path) -> bool:
+    """True when the home has a secrets file; refuse one that others can read or that holds other settings."""
+    import tomllib
+
+    if not path.is_file():
+        return False
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path}: readable by others (mode {mode:o}); run chmod 600 {path}")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    other = sorted(set(data) - SECRET_SETTINGS)
+    if other:
+        raise ConfigError(f"{path}: only {sorted(SECRET_SETTINGS)} belong here, not {other}")
+    return True

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pcfx.node.config import CONFIG_FILE, ConfigError, Settings, load_settings
+from pcfx.node.config import CONFIG_FILE, SECRETS_FILE, ConfigError, Settings, has_password, load_settings
 from pcfx.node.keystore import KeyStore
 from pcfx.node.store.db import open_store
 
@@ -36,18 +36,27 @@ def init_home(
     if (home / CONFIG_FILE).exists():
         raise HomeExistsError(f"{home / CONFIG_FILE} exists; this directory is already a node home")
     values: dict[str, Any] = {"name": name, "company_id": company_id, **settings}
+    secrets: dict[str, Any] = {}
     if database_url is not None:
-        values["database_url"] = database_url
+        # a password never goes into pcfx.toml: it is kept in secrets.toml, mode 0600
+        (secrets if has_password(database_url) else values)["database_url"] = database_url
     values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items() if v is not None}
     # Validate everything except the DID before touching the disk (the DID comes from the new keys).
     try:
-        checked = Settings(home=home, did="did:key:z6Mkvalidation", **values)
+        checked = Settings(home=home, did="did:key:z6Mkvalidation", **values, **secrets)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     identity = KeyStore(checked.keys_path).create(web_domain=web_domain, passphrase=passphrase)
     values["did"] = identity.did
+    if secrets:
+        secrets_path = home / SECRETS_FILE
+        secrets_path.touch(mode=0o600)
+        secrets_path.write_text(
+            "# pcfx node secrets: never in pcfx.toml; keep this file mode 0600.\n" + tomli_w.dumps(secrets),
+            encoding="utf-8",
+        )
     (home / CONFIG_FILE).write_text(
         "# pcfx node configuration; PCFX_* environment variables override these values.\n"
         + tomli_w.dumps(values),
