@@ -16,7 +16,13 @@ __all__ = ["read_tables_csv", "write_csv"]
 
 def read_tables_csv(text: str, *, label: str = "inventory.csv") -> dict[str, Table]:
     """Tables of a sectioned CSV ("[inputs]" row, header row, data rows ...)."""
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InventoryError(
+            f"not readable as CSV: {exc}", location=f"{label} line {reader.line_num}"
+        ) from None
     tables: dict[str, Table] = {}
     current: str | None = None
     start = 0

@@ -83,8 +83,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def load_structured(text: str, label: str) -> tuple[Any, dict[Path_, str]]:
     """The data of a YAML/JSON text and the location ("file line N") of every item in it."""
-    loader = _DecimalLoader(text)
+    loader: _DecimalLoader | None = None
     try:
+        loader = _DecimalLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -97,7 +98,8 @@ def load_structured(text: str, label: str) -> tuple[Any, dict[Path_, str]]:
     except yaml.YAMLError as exc:
         raise InventoryError(f"not valid YAML/JSON: {exc}", location=label) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     locations: dict[Path_, str] = {}
     _positions(node, (), locations, label)
     return data, locations
