@@ -82,6 +82,10 @@ app.command("verify")(identity_cmd.verify_command)
 app.add_typer(identity_cmd.registry_app, name="registry")
 app.command("assure")(identity_cmd.assure_command)
 
+from pcfx.node.cli.network_cmd import network_app  # noqa: E402
+
+app.add_typer(network_app, name="network")
+
 
 def main() -> None:
     """Console-script entry point."""

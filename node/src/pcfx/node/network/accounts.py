@@ -1,0 +1,234 @@
+"""The claims of every account and user of a pcfx network. Pure: built from the state, no I/O.
+
+Accounts (each JWT signed by the operator signing key):
+  SYS       the system account; its one admin user pushes account JWTs (operator tooling only)
+  NETWORK   the operator's own account: exports the trust registry (stream `pcfx.registry.>`, and a direct
+            read of its latest version) and the follow service `pcfx.network.follow.*` with
+            `account_token_position: 4`, so the subject of a follow request names the asking account
+  company   one per company: JetStream with limits; exports its own declarations, status lists and requests
+            (`<kind>.<own issuer token>.>`) and its buyer-only branch `pcfx.v1.dto.*.<token>.>` (4th token
+            = the importing buyer's account); imports the registry, its own follow service, and for each
+            supplier it follows that supplier's streams and one request service per product
+
+Users (signed by their account key): a company's node user may publish only on its own issuer token's
+subjects, requests, its own JetStream API and the follow and registry services; its leaf user is unrestricted
+inside the account (the account boundary isolates it; a leaf node needs the JetStream domain API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import nkeys
+from pcfx.node.network.jwt import account_claims, encode_jwt, user_jwt
+from pcfx.node.network.state import CompanyRecord, CompanyState
+from pcfx.protocol.subjects import DECL_PREFIX, KV_LATEST_BUCKET, REQ_PREFIX, STATUS_PREFIX, subject_token
+
+__all__ = [
+    "COMPANY_JETSTREAM",
+    "COMPANY_LIMITS",
+    "DTO_PREFIX",
+    "FOLLOW_PREFIX",
+    "REGISTRY_DIRECT_GET",
+    "REGISTRY_REQUEST",
+    "REGISTRY_STREAM",
+    "REGISTRY_SUBJECT",
+    "account_jwt",
+    "company_account_claims",
+    "company_exports",
+    "follow_imports",
+    "follow_subject",
+    "leaf_user_jwt",
+    "network_account_claims",
+    "network_user_jwt",
+    "node_user_jwt",
+    "sys_user_jwt",
+    "system_account_claims",
+]
+
+#: Buyer-only declarations: `pcfx.v1.dto.<buyer account>.<issuer token>.<product token>` (PROTOCOL.md 2.3).
+DTO_PREFIX = "pcfx.v1.dto"
+#: The subject the current signed trust registry is published on (retained in the NETWORK stream below).
+REGISTRY_SUBJECT = "pcfx.registry.v1"
+REGISTRY_WILDCARD = "pcfx.registry.>"
+REGISTRY_STREAM = "PCFX_REGISTRY"
+#: NETWORK's JetStream direct read of the latest registry, exported as a service...
+REGISTRY_DIRECT_GET = f"$JS.API.DIRECT.GET.{REGISTRY_STREAM}.{REGISTRY_SUBJECT}"
+#: ...that a company requests on this subject of its own account (a node connecting late gets the registry).
+REGISTRY_REQUEST = "pcfx.network.registry"
+FOLLOW_PREFIX = "pcfx.network.follow"
+
+_MIB = 1024 * 1024
+#: A company's JetStream quota: enough for its PCFX stream, KV bucket and consumers; no tenant starves others.
+COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "streams": 8, "consumer": 256}
+#: Connections of one company (its node instances, tools) and leaf nodes; messages up to NATS's 1 MiB.
+COMPANY_LIMITS = {"conn": 32, "leaf": 4, "payload": _MIB}
+_NETWORK_JETSTREAM = {"mem_storage": 0, "disk_storage": 1024 * _MIB, "streams": 4, "consumer": 64}
+_SUSPENDED = {"conn": 0, "leaf": 0}
+
+
+def follow_subject(account: str) -> str:
+    """The follow-service subject a company with account `account` sends its requests on."""
+    return f"{FOLLOW_PREFIX}.{account}"
+
+
+def account_jwt(account: str, name: str, nats: Mapping[str, Any], signer: nkeys.KeyPair) -> str:
+    """An account JWT for the public key `account` signed by `signer` (the operator signing key)."""
+    return encode_jwt(subject=account, name=name, nats=nats, signer=signer)
+
+
+def system_account_claims() -> dict[str, Any]:
+    """The system account: no JetStream, no exports of its own beyond the server's."""
+    return account_claims(jetstream=None)
+
+
+def network_account_claims() -> dict[str, Any]:
+    """The NETWORK account: registry stream and direct read, the follow service (see the module docstring)."""
+    exports = [
+        {"name": "trust registry", "subject": REGISTRY_WILDCARD, "type": "stream"},
+        {"name": "trust registry latest", "subject": REGISTRY_DIRECT_GET, "type": "service"},
+        {
+            "name": "follow",
+            "subject": f"{FOLLOW_PREFIX}.*",
+            "type": "service",
+            "account_token_position": 4,
+        },
+    ]
+    return account_claims(jetstream=_NETWORK_JETSTREAM, exports=exports)
+
+
+def company_exports(issuer_token: str) -> list[dict[str, Any]]:
+    """What a company offers every other account: its own token's streams and request service."""
+    return [
+        {"name": "declarations", "subject": f"{DECL_PREFIX}.{issuer_token}.>", "type": "stream"},
+        {"name": "status lists", "subject": f"{STATUS_PREFIX}.{issuer_token}.>", "type": "stream"},
+        {
+            "name": "buyer-only declarations",
+            "subject": f"{DTO_PREFIX}.*.{issuer_token}.>",
+            "type": "stream",
+            "account_token_position": 4,
+        },
+        {"name": "requests", "subject": f"{REQ_PREFIX}.{issuer_token}.>", "type": "service"},
+    ]
+
+
+def follow_imports(
+    buyer_account: str, supplier: CompanyRecord, product_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The imports that let `buyer_account` follow `supplier`: its declarations, status lists and the
+    buyer's own buyer-only branch (streams), and one request service per product (NATS requires a concrete
+    subject for each service import)."""
+    token, source = supplier.issuer_token, supplier.account
+    imports: list[dict[str, Any]] = [
+        {"name": f"{supplier.slug} declarations", "subject": f"{DECL_PREFIX}.{token}.>", "type": "stream"},
+        {"name": f"{supplier.slug} status lists", "subject": f"{STATUS_PREFIX}.{token}.>", "type": "stream"},
+        {
+            "name": f"{supplier.slug} buyer-only declarations",
+            "subject": f"{DTO_PREFIX}.{buyer_account}.{token}.>",
+            "type": "stream",
+        },
+    ]
+    imports += [
+        {
+            "name": f"{supplier.slug} requests {product}",
+            "subject": f"{REQ_PREFIX}.{token}.{subject_token(product)}",
+            "type": "service",
+        }
+        for product in sorted(set(product_ids))
+    ]
+    return [{**i, "account": source} for i in imports]
+
+
+def company_account_claims(
+    record: CompanyRecord, *, network_account: str, suppliers: Mapping[str, CompanyRecord]
+) -> dict[str, Any]:
+    """The `nats` claims of a company's account as its record says: exports, the registry and follow imports,
+    the imports of every supplier it follows (`suppliers`: by DID), and its state (suspended or revoked:
+    no connections; revoked: every user issued before the revocation refused)."""
+    imports: list[dict[str, Any]] = [
+        {
+            "name": "trust registry",
+            "subject": REGISTRY_WILDCARD,
+            "account": network_account,
+            "type": "stream",
+        },
+        {
+            "name": "trust registry latest",
+            "subject": REGISTRY_DIRECT_GET,
+            "local_subject": REGISTRY_REQUEST,
+            "account": network_account,
+            "type": "service",
+        },
+        {
+            "name": "follow",
+            "subject": follow_subject(record.account),
+            "account": network_account,
+            "type": "service",
+        },
+    ]
+    for supplier_did, products in sorted(record.follows.items()):
+        supplier = suppliers.get(supplier_did)
+        if supplier is not None:
+            imports += follow_imports(record.account, supplier, products)
+    limits = dict(COMPANY_LIMITS)
+    if record.state is not CompanyState.ACTIVE:
+        limits |= _SUSPENDED
+    revocations = {"*": record.users_revoked_before} if record.users_revoked_before is not None else None
+    return account_claims(
+        jetstream=COMPANY_JETSTREAM,
+        exports=company_exports(record.issuer_token),
+        imports=imports,
+        limits=limits,
+        revocations=revocations,
+    )
+
+
+def node_user_jwt(user: str, record: CompanyRecord, *, signer: nkeys.KeyPair) -> str:
+    """The company node's user: publishes only what a node publishes, subscribes only what it reads."""
+    token = record.issuer_token
+    publish = [
+        f"{DECL_PREFIX}.{token}.>",
+        f"{STATUS_PREFIX}.{token}.>",
+        f"{DTO_PREFIX}.*.{token}.>",
+        f"{REQ_PREFIX}.>",  # requests to the imported services of its suppliers
+        "$JS.API.>",  # its own account's JetStream (streams, consumers, direct get)
+        "$JS.ACK.>",  # acknowledging what it consumed
+        "$JS.FC.>",  # flow-control replies of ordered consumers (KV reads)
+        f"$KV.{KV_LATEST_BUCKET}.>",
+        "_INBOX.>",
+        follow_subject(record.account),
+        REGISTRY_REQUEST,
+    ]
+    subscribe = ["_INBOX.>", f"{REQ_PREFIX}.{token}.>", REGISTRY_WILDCARD]
+    return user_jwt(
+        user,
+        f"{record.slug} node",
+        signer=signer,
+        account=record.account,
+        pub_allow=publish,
+        sub_allow=subscribe,
+        allow_responses=True,
+    )
+
+
+def leaf_user_jwt(user: str, record: CompanyRecord, *, signer: nkeys.KeyPair) -> str:
+    """The company's leaf-node user: no subject restriction inside its own account."""
+    return user_jwt(user, f"{record.slug} leaf", signer=signer, account=record.account)
+
+
+def network_user_jwt(user: str, account: str, *, signer: nkeys.KeyPair) -> str:
+    """The NETWORK service user: publishes the registry, answers follow requests."""
+    return user_jwt(
+        user,
+        "network service",
+        signer=signer,
+        account=account,
+        pub_allow=["$JS.API.>", REGISTRY_WILDCARD, "_INBOX.>"],
+        sub_allow=["_INBOX.>", f"{FOLLOW_PREFIX}.*"],
+        allow_responses=True,
+    )
+
+
+def sys_user_jwt(user: str, account: str, *, signer: nkeys.KeyPair) -> str:
+    """The system account's admin user (operator tooling only: it can push any account JWT)."""
+    return user_jwt(user, "operator admin", signer=signer, account=account)

@@ -1,0 +1,173 @@
+"""`pcfx network onboard`: admit a company in one step. Its NATS account (JetStream limits, exports of its own
+subjects, imports of the registry and its follow service) is signed, pushed and confirmed; its node and leaf
+users are minted; its trust-registry entry is added in a new signed registry version; and what the company
+receives is written to `companies/<slug>/` (node.creds, leaf.creds, registry.json, company.json,
+pcfx.toml.example). `onboard_many` does the same for N generated companies and times it (benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nkeys
+from nats.aio.client import Client
+from pcfx.node.keystore import KeyFileError, KeyStore
+from pcfx.node.network.account_issue import issue_company_account
+from pcfx.node.network.accounts import leaf_user_jwt, node_user_jwt
+from pcfx.node.network.errors import NetworkError
+from pcfx.node.network.hub_config import HUB_DOMAIN
+from pcfx.node.network.jwt import KeyKind, creds, new_keypair, public_key, seed
+from pcfx.node.network.layout import NetworkLayout, write_public, write_secret
+from pcfx.node.network.operator import signing_key
+from pcfx.node.network.registry_feed import publish_registry
+from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, save_state, slugify
+from pcfx.node.network.trust_registry import current_registry, registry_with_company, write_registry
+from pcfx.protocol.registry import Role
+
+__all__ = ["Onboarded", "onboard_company", "onboard_many"]
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    """An admitted company: its record, the folder it receives and the registry version that lists it."""
+
+    record: CompanyRecord
+    folder: Path
+    registry_version: int
+
+
+async def onboard_company(
+    layout: NetworkLayout,
+    *,
+    identity_dir: Path,
+    name: str,
+    company_ids: list[str],
+    roles: list[Role] | None = None,
+    slug: str | None = None,
+    nc: Client,
+    nc_network: Client | None = None,
+    passphrase: str | None = None,
+    now: datetime | None = None,
+) -> Onboarded:
+    """Admit the company whose public identity is in `identity_dir` (see the module docstring).
+
+    `nc`: the SYS admin connection (pushes the account); `nc_network`: the NETWORK service connection, to
+    publish the new registry at once (else the serve loop publishes it); `passphrase`: of the registry
+    operator's key. Nothing is changed when the account does not take in the resolver."""
+    try:
+        identity = KeyStore(identity_dir).identity()
+    except KeyFileError as exc:
+        raise NetworkError(str(exc)) from None
+    now = now or datetime.now(UTC)
+    async with layout.locked():
+        state = load_state(layout)
+        known = state.by_did(identity.did)
+        if known is not None:
+            raise NetworkError(f"{identity.did} is already onboarded as {known.slug}")
+        slug = slug or slugify(name)
+        if slug in state.companies:
+            raise NetworkError(f"the name {slug!r} is taken by another company; pass --slug")
+        registry, _ = current_registry(layout, state.registry_operator_key)
+        next_registry = registry_with_company(
+            registry,
+            identity,
+            legal_name=name,
+            company_ids=company_ids,
+            roles=roles or [Role.SUPPLIER],
+            now=now,
+        )
+        account = new_keypair(KeyKind.ACCOUNT)
+        record = CompanyRecord(
+            slug=slug,
+            name=name,
+            did=identity.did,
+            company_ids=company_ids,
+            roles=[r.value for r in roles or [Role.SUPPLIER]],
+            account=public_key(account),
+            onboarded=now,
+        )
+        state.companies[slug] = record
+        write_secret(layout.account_seed(record.account), seed(account) + "\n")
+        try:
+            await issue_company_account(layout, state, record, nc=nc, signer=signing_key(layout, state))
+        except BaseException:
+            layout.account_seed(record.account).unlink(missing_ok=True)
+            raise
+        signed = write_registry(layout, next_registry, passphrase=passphrase, now=now)
+        save_state(layout, state)
+        folder = _write_company_folder(layout, state, record, account, signed)
+    if nc_network is not None:
+        await publish_registry(nc_network, signed)
+    return Onboarded(record=record, folder=folder, registry_version=next_registry.version)
+
+
+def _write_company_folder(
+    layout: NetworkLayout,
+    state: NetworkState,
+    record: CompanyRecord,
+    account: nkeys.KeyPair,
+    registry: dict[str, Any],
+) -> Path:
+    folder = layout.company_dir(record.slug)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for file, make in (("node.creds", node_user_jwt), ("leaf.creds", leaf_user_jwt)):
+        user = new_keypair(KeyKind.USER)
+        write_secret(folder / file, creds(make(public_key(user), record, signer=account), user))
+    write_public(folder / "registry.json", json.dumps(registry, indent=2, ensure_ascii=False) + "\n")
+    summary = {
+        "name": record.name,
+        "did": record.did,
+        "account": record.account,
+        "issuerToken": record.issuer_token,
+        "urls": state.urls,
+        "leafUrls": [state.hub.leaf_url],
+        "hubDomain": HUB_DOMAIN,
+        "registryOperator": state.registry_operator,
+        "registryOperatorKey": state.registry_operator_key,
+    }
+    write_public(folder / "company.json", json.dumps(summary, indent=2) + "\n")
+    write_public(folder / "pcfx.toml.example", _settings_example(state))
+    return folder
+
+
+def _settings_example(state: NetworkState) -> str:
+    return (
+        f"# settings for this company's node on the pcfx network {state.name!r}: copy into its pcfx.toml,\n"
+        "# with node.creds (or leaf.creds) and registry.json in the node home\n"
+        f"registry_operator_key = {json.dumps(state.registry_operator_key)}\n"
+        'registry_file = "registry.json"\n'
+        "# a client of the hub:\n"
+        f"nats_url = {json.dumps(state.urls[0])}\n"
+        'nats_creds = "node.creds"\n'
+        "# or a leaf node of the hub with its own JetStream (instead of the two lines above):\n"
+        f"# nats_leaf_url = {json.dumps(state.hub.leaf_url)}\n"
+        '# nats_leaf_creds = "leaf.creds"\n'
+    )
+
+
+async def onboard_many(
+    layout: NetworkLayout, count: int, *, workdir: Path, nc: Client, nc_network: Client | None = None
+) -> list[float]:
+    """Onboard `count` generated companies (fresh did:key identities under `workdir`) one after the other;
+    returns the seconds each onboarding took (identity creation not counted). For benchmarks."""
+    durations: list[float] = []
+    first = len(load_state(layout).companies)
+    for n in range(first, first + count):
+        keys = workdir / f"company-{n}"
+        KeyStore(keys).create()
+        started = time.perf_counter()
+        await onboard_company(
+            layout,
+            identity_dir=keys,
+            name=f"Bench Company {n}",
+            company_ids=[f"urn:pcfx:uscc:91{n:016d}"],
+            nc=nc,
+            nc_network=nc_network,
+        )
+        durations.append(time.perf_counter() - started)
+    return durations

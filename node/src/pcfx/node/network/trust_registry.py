@@ -1,0 +1,96 @@
+"""The network's pcfx trust registry, as the operator keeps it: `registry/registry.json`, signed by the
+registry operator's key in `registry/keys` (the same registry, entries and signature as `pcfx registry
+new|add|sign`, from the same functions). Every change is a new version, signed and written at once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pcfx.node.keystore import Identity, KeyFileError, KeyStore
+from pcfx.node.network.errors import NetworkError
+from pcfx.node.network.layout import NetworkLayout, write_public
+from pcfx.protocol.errors import RegistryError
+from pcfx.protocol.registry import Role, TrustRegistry, sign_registry, verify_registry
+from pydantic import ValidationError
+
+__all__ = [
+    "current_registry",
+    "registry_with_company",
+    "registry_with_keys_revoked",
+    "write_registry",
+]
+
+
+def current_registry(layout: NetworkLayout, operator_key: str) -> tuple[TrustRegistry, dict[str, Any]]:
+    """The current registry (verified with the pinned registry operator key) and its signed document."""
+    try:
+        doc = json.loads(layout.registry_file.read_text("utf-8"))
+        return verify_registry(doc, operator_key), doc
+    except FileNotFoundError:
+        raise NetworkError(f"no trust registry at {layout.registry_file}") from None
+    except (ValueError, RegistryError) as exc:
+        raise NetworkError(f"trust registry {layout.registry_file}: {exc}") from None
+
+
+def write_registry(
+    layout: NetworkLayout,
+    registry: TrustRegistry,
+    *,
+    passphrase: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Sign `registry` with the registry operator's key, write it as the current registry, return it."""
+    store = KeyStore(layout.registry_keys)
+    try:
+        identity = store.identity()
+        key = store.signing_key(passphrase)
+        signed = sign_registry(
+            registry,
+            key=key,
+            verification_method=identity.verification_method,
+            created=now or datetime.now(UTC),
+        )
+    except (KeyFileError, RegistryError) as exc:
+        raise NetworkError(f"trust registry not signed: {exc}") from None
+    write_public(layout.registry_file, json.dumps(signed, indent=2, ensure_ascii=False) + "\n")
+    return signed
+
+
+def registry_with_company(
+    registry: TrustRegistry,
+    identity: Identity,
+    *,
+    legal_name: str,
+    company_ids: list[str],
+    roles: list[Role],
+    now: datetime,
+) -> TrustRegistry:
+    """The next version with the company of `identity` added (its DID and every key on record)."""
+    try:
+        entry = identity.registry_entry(legal_name=legal_name, company_ids=company_ids, roles=roles)
+        return registry.with_entry(entry, issued=now)
+    except ValueError as exc:
+        raise NetworkError(f"registry entry of {identity.did}: {_first_line(exc)}") from None
+
+
+def registry_with_keys_revoked(registry: TrustRegistry, did: str, *, revoked_at: datetime) -> TrustRegistry:
+    """The next version in which every key of `did` not yet revoked is revoked at `revoked_at` (what the
+    keys signed before stays valid, as for any revoked key)."""
+    revoked_at = revoked_at.astimezone(UTC).replace(microsecond=0)
+    entry = registry.entry(did)
+    if entry is None:
+        raise NetworkError(f"{did} is not in trust registry v{registry.version}")
+    keys = [
+        k if k.revoked_at is not None else k.model_copy(update={"revoked_at": revoked_at}) for k in entry.keys
+    ]
+    return registry.with_entry(entry.model_copy(update={"keys": keys}), issued=revoked_at)
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
