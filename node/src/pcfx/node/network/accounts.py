@@ -22,12 +22,18 @@ from typing import Any
 import nkeys
 from pcfx.node.network.jwt import account_claims, encode_jwt, user_jwt
 from pcfx.node.network.state import CompanyRecord, CompanyState
-from pcfx.protocol.subjects import DECL_PREFIX, KV_LATEST_BUCKET, REQ_PREFIX, STATUS_PREFIX, subject_token
+from pcfx.protocol.subjects import (
+    DECL_PREFIX,
+    DTO_PREFIX,
+    KV_LATEST_BUCKET,
+    REQ_PREFIX,
+    STATUS_PREFIX,
+    subject_token,
+)
 
 __all__ = [
     "COMPANY_JETSTREAM",
     "COMPANY_LIMITS",
-    "DTO_PREFIX",
     "FOLLOW_PREFIX",
     "REGISTRY_DIRECT_GET",
     "REGISTRY_REQUEST",
@@ -46,8 +52,6 @@ __all__ = [
     "system_account_claims",
 ]
 
-#: Buyer-only declarations: `pcfx.v1.dto.<buyer account>.<issuer token>.<product token>` (PROTOCOL.md 2.3).
-DTO_PREFIX = "pcfx.v1.dto"
 #: The subject the current signed trust registry is published on (retained in the NETWORK stream below).
 REGISTRY_SUBJECT = "pcfx.registry.v1"
 REGISTRY_WILDCARD = "pcfx.registry.>"
