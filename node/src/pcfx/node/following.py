@@ -1,19 +1,26 @@
-"""A company node's following side: durable subscriptions to suppliers (consumers started, resumed and
-stopped), on-demand pulls of a supplier's latest declaration, and the stored subscription records."""
+"""A company node's following side: durable subscriptions to suppliers (consumers started, resumed,
+re-created when deleted under the node, and stopped), their health (`pcfx.node.feeds`), on-demand pulls of a
+supplier's latest declaration (each source verified, the next tried when one fails), and the stored
+subscription records."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import delete_consumer, ensure_consumer, subscription_filters
-from pcfx.node.bus.ingest import Decision, run_consumer
+from pcfx.node.bus.ingest import Action, Decision, run_consumer
 from pcfx.node.bus.responder import HEADER_STATUS
+from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
+from pcfx.node.feeds import FeedsReport, report_file
 from pcfx.node.node_state import NodeState
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
@@ -28,9 +35,16 @@ from pcfx.protocol.subjects import (
 )
 from sqlmodel import Session
 
-__all__ = ["NodeFollowing", "record_subscription", "subscription_consumer"]
+__all__ = ["PULL_SOURCES", "NodeFollowing", "record_subscription", "subscription_consumer"]
 
 log = logging.getLogger("pcfx.node")
+
+#: Where `pull` looks, in order: the issuer's node, the stream's last message on the subject, the KV entry.
+PULL_SOURCES = ("request-reply", "stream", "kv")
+#: Seconds between two refreshes of the feeds' health (one consumer info per feed), and between two checks
+#: that the node's own publications are still on the stream.
+HEALTH_SECONDS = 5.0
+OWN_CHECK_SECONDS = 60.0
 
 
 class NodeFollowing(NodeState):
@@ -41,16 +55,33 @@ class NodeFollowing(NodeState):
         for sub in self.subscriptions():
             if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
                 continue
-            await ensure_consumer(
-                self.js,
-                owner=self.did,
-                issuer=sub.issuer,
-                product_id=sub.product_id,
-                ack_wait=self.settings.ack_wait_seconds,
-            )
-            self._start_consumer(sub.consumer)
+            try:
+                await self._recreate(sub.issuer, sub.product_id)
+            except Exception as exc:
+                # The loop started below reports the feed stalled and keeps re-creating what is missing.
+                log.warning("consumer of %s %s not ensured: %r", sub.issuer, sub.product_id or "", exc)
+            self._start_consumer(sub.consumer, sub.issuer, sub.product_id)
+
+    async def _recreate(self, issuer: str, product_id: str | None) -> None:
+        # The stream too: deleting it (by anyone in a shared account) deletes every consumer on it.
+        await ensure_stream(
+            self.js,
+            ExchangeLimits(
+                history=self.settings.stream_history,
+                duplicate_window_seconds=self.settings.duplicate_window_seconds,
+            ),
+        )
+        await ensure_consumer(
+            self.js,
+            owner=self.did,
+            issuer=issuer,
+            product_id=product_id,
+            ack_wait=self.settings.ack_wait_seconds,
+        )
 
     async def _watch_subscriptions(self, interval: float = 2.0) -> None:
+        # The node checked its own publications as it started (`Node.start`): next time in a minute.
+        health_due, own_due = 0.0, time.monotonic() + OWN_CHECK_SECONDS
         while not self._stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval)
@@ -60,6 +91,34 @@ class NodeFollowing(NodeState):
                 await self._sync_subscriptions()
             except Exception as exc:
                 log.info("subscription sync failed: %r", exc)
+            if time.monotonic() >= health_due:
+                health_due = time.monotonic() + HEALTH_SECONDS
+                try:
+                    await self.refresh_feeds()
+                except Exception as exc:
+                    log.info("feed health refresh failed: %r", exc)
+            if time.monotonic() >= own_due:
+                own_due = time.monotonic() + OWN_CHECK_SECONDS
+                try:
+                    await self._maintain_own()
+                except Exception as exc:
+                    log.warning("check of own publications failed: %r", exc)
+
+    async def refresh_feeds(self) -> FeedsReport:
+        """Rebuild the feeds' health (one consumer info per feed) and write it to `run/feeds.json`."""
+        report = await self.feeds.refresh(
+            js=self.js,
+            engine=self.engine,
+            subscriptions=self.subscriptions(),
+            connected=bool(self.nc.is_connected),
+            running={name: not task.done() for name, task in self._consumers.items()},
+            retrying=self.ingestor.retries.retrying,
+        )
+        try:
+            self.feeds.write(report_file(self.settings.home))
+        except OSError as exc:
+            log.info("feeds report not written: %r", exc)
+        return report
 
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
         """Follow `issuer` (all its products, or one): a durable consumer that first delivers each product's
@@ -73,7 +132,7 @@ class NodeFollowing(NodeState):
         )
         with session_scope(self.engine) as session:
             record_subscription(session, owner=self.did, issuer=issuer, product_id=product_id)
-        self._start_consumer(name)
+        self._start_consumer(name, issuer, product_id)
         return name
 
     async def unsubscribe(self, issuer: str, product_id: str | None = None) -> bool:
@@ -94,9 +153,13 @@ class NodeFollowing(NodeState):
         with Session(self.engine) as session:
             return repo.list_subscriptions(session)
 
-    def _start_consumer(self, name: str) -> None:
+    def _start_consumer(self, name: str, issuer: str, product_id: str | None) -> None:
         if name in self._consumers and not self._consumers[name].done():
             return
+
+        def recreate() -> Awaitable[None]:
+            return self._recreate(issuer, product_id)
+
         self._consumers[name] = asyncio.create_task(
             run_consumer(
                 self.js,
@@ -105,39 +168,90 @@ class NodeFollowing(NodeState):
                 ingestor=self.ingestor,
                 stop=self._stop,
                 batch=self.settings.fetch_batch,
+                recreate=recreate,
+                report=self.feeds.reporter(name),
             ),
             name=f"pcfx-consumer-{name}",
         )
 
     # Pulling ---------------------------------------------------------------------------------------------
     async def fetch_latest_raw(self, issuer: str, product_id: str, *, timeout: float = 2.0) -> bytes | None:
-        """The issuer's latest declaration bytes, UNVERIFIED: by request-reply to the issuer's node, else the
-        stream's last message on the subject, else the KV entry. None when no source has one."""
-        try:
-            reply = await self.nc.request(req_subject(issuer, product_id), b"", timeout=timeout)
-            if (reply.headers or {}).get(HEADER_STATUS) == "200" and reply.data:
-                return bytes(reply.data)
-        except (TimeoutError, NoRespondersError, NatsTimeoutError):
-            pass
-        try:
-            message = await self.js.get_last_msg(STREAM_NAME, decl_subject(issuer, product_id))
-            if message.data:
-                return bytes(message.data)
-        except NotFoundError:
-            pass
-        try:
-            entry = await self.kv.get(latest_key(issuer, product_id))
-            return bytes(entry.value) if entry.value else None
-        except (NotFoundError, KeyError):
-            return None
+        """The first bytes any source has of the issuer's latest declaration, UNVERIFIED: request-reply to
+        the issuer's node, else the stream's last message on the subject, else the KV entry."""
+        for source in PULL_SOURCES:
+            found = await self._read_source(source, issuer, product_id, timeout)
+            if found is not None:
+                return found[0]
+        return None
 
     async def pull(self, issuer: str, product_id: str, *, timeout: float = 2.0) -> Decision | None:
-        """Fetch the latest declaration on demand and ingest it (verify -> store); None when none exists."""
-        raw = await self.fetch_latest_raw(issuer, product_id, timeout=timeout)
-        if raw is None:
+        """Fetch the latest declaration on demand and ingest it (verify -> store); None when no source has
+        one. Each source's answer is verified like a stream message; when it is refused (junk, another
+        issuer's declaration...) the next source is tried. The decision's `source` names the source whose
+        answer was accepted; when every answer was refused, its reason lists each source's."""
+        subject = decl_subject(issuer, product_id)
+        refused: list[tuple[str, Decision]] = []
+        for source in PULL_SOURCES:
+            found = await self._read_source(source, issuer, product_id, timeout)
+            if found is None:
+                continue
+            raw, seq = found
+            await self._pull_status_lists(issuer, raw)
+            decided = await self.ingestor.ingest_raw(raw, subject=subject, stream_seq=seq)
+            decision = dataclasses.replace(decided, source=source)
+            if decision.action is Action.ACK:
+                if refused:
+                    log.warning(
+                        "pull of %s: %s; accepted the %s's answer",
+                        subject,
+                        "; ".join(f"{s} refused: {d.reason}" for s, d in refused),
+                        source,
+                    )
+                return decision
+            refused.append((source, decision))
+        if not refused:
             return None
-        await self._pull_status_lists(issuer, raw)
-        return await self.ingestor.ingest_raw(raw, subject=decl_subject(issuer, product_id))
+        last = refused[-1][1]
+        reasons = "; ".join(f"{source}: {d.reason}" for source, d in refused)
+        return dataclasses.replace(last, reason=reasons, source=None)
+
+    async def _read_source(
+        self, source: str, issuer: str, product_id: str, timeout: float
+    ) -> tuple[bytes, int | None] | None:
+        # (bytes, stream sequence when read from the stream), or None
+        reads: dict[str, Callable[[], Awaitable[tuple[bytes, int | None] | None]]] = {
+            "request-reply": lambda: self._ask_issuer(issuer, product_id, timeout),
+            "stream": lambda: self._last_on_stream(decl_subject(issuer, product_id)),
+            "kv": lambda: self._kv_entry(issuer, product_id),
+        }
+        try:
+            return await reads[source]()
+        except Exception as exc:  # a source that cannot answer is skipped, never fatal to the pull
+            log.info("pull from %s failed: %r", source, exc)
+            return None
+
+    async def _ask_issuer(self, issuer: str, product_id: str, timeout: float) -> tuple[bytes, None] | None:
+        try:
+            reply = await self.nc.request(req_subject(issuer, product_id), b"", timeout=timeout)
+        except (TimeoutError, NoRespondersError, NatsTimeoutError):
+            return None
+        if (reply.headers or {}).get(HEADER_STATUS) == "200" and reply.data:
+            return bytes(reply.data), None
+        return None
+
+    async def _last_on_stream(self, subject: str) -> tuple[bytes, int | None] | None:
+        try:
+            message = await self.js.get_last_msg(STREAM_NAME, subject, direct=True)
+        except NotFoundError:
+            return None
+        return (bytes(message.data), message.seq) if message.data else None
+
+    async def _kv_entry(self, issuer: str, product_id: str) -> tuple[bytes, None] | None:
+        try:
+            entry = await self.kv.get(latest_key(issuer, product_id))
+        except (NotFoundError, KeyError):
+            return None
+        return (bytes(entry.value), None) if entry.value else None
 
     async def _pull_status_lists(self, issuer: str, raw: bytes) -> None:
         # The declaration can only verify with its status lists; fetch the current ones from the stream.
@@ -151,13 +265,14 @@ class NodeFollowing(NodeState):
             if isinstance(e, dict)
         }
         for url in sorted(u for u in urls if isinstance(u, str) and u):
-            subject = status_subject(issuer, url)
             try:
-                message = await self.js.get_last_msg(STREAM_NAME, subject)
-            except NotFoundError:
+                subject = status_subject(issuer, url)
+                found = await self._last_on_stream(subject)
+            except Exception as exc:
+                log.info("status list %s not fetched: %r", url, exc)
                 continue
-            if message.data:
-                await self.ingestor.ingest_raw(bytes(message.data), subject=subject)
+            if found is not None:
+                await self.ingestor.ingest_raw(found[0], subject=subject, stream_seq=found[1])
 
 
 def subscription_consumer(owner: str, issuer: str, product_id: str | None = None) -> str:

@@ -13,6 +13,7 @@ from nats.js.kv import KeyValue
 from pcfx.node.bus.ingest import Ingestor, Verifier
 from pcfx.node.bus.server import EmbeddedNats
 from pcfx.node.config import Settings
+from pcfx.node.feeds import FeedMonitor
 from pcfx.node.issuing import Issuer
 from sqlalchemy import Engine
 
@@ -36,7 +37,15 @@ class NodeState:
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
     _issuer: Issuer | None = None
+    feeds: FeedMonitor = field(default_factory=FeedMonitor)
+
+    def __post_init__(self) -> None:
+        # Every batch the ingestor decides tells the feeds' health when their consumer last delivered.
+        self.ingestor.observers.append(self.feeds.observe)
 
     @property
     def did(self) -> str:
         return self.settings.did
+
+    async def _maintain_own(self) -> None:
+        """Keep the node's own publications on the stream (the publishing side overrides it)."""

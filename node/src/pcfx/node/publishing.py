@@ -1,5 +1,7 @@
 """A company node's publishing side: store own declarations, publish them on the stream and KV, sign footprints
-with the node's key and keep its revocation and deprecation status lists."""
+with the node's key and keep its revocation and deprecation status lists; and keep them published: a list or
+latest declaration the stream lost (purged, evicted by junk) is republished, a KV entry that is not an
+authentic own declaration is replaced."""
 
 from __future__ import annotations
 
@@ -10,21 +12,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pcfx.node.bus.publisher import PublishError, publish_declaration, publish_status_list, put_latest
+from nats.js.errors import NotFoundError
+from pcfx.node.bus.publisher import (
+    PublishError,
+    ValueCheck,
+    publish_declaration,
+    publish_status_list,
+    put_latest,
+)
 from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
 from pcfx.node.node_state import NodeState
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
-from pcfx.node.store.facts import DeclarationFacts, declaration_facts
+from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
 from pcfx.node.store.models import DeclarationState, Origin
 from pcfx.node.store.repository import StoreOutcome
-from pcfx.protocol.subjects import decl_subject
+from pcfx.protocol.errors import FailureReason
+from pcfx.protocol.subjects import STREAM_NAME, decl_subject, status_subject
 from sqlmodel import Session
 
 __all__ = ["NodePublishing", "PublishRefusedError", "PublishResult"]
 
 log = logging.getLogger("pcfx.node")
+
+#: Verification failures that still prove a KV value authentic: they are checked after the signature.
+_AUTHENTIC = frozenset(
+    {
+        FailureReason.NOT_YET_VALID,
+        FailureReason.EXPIRED,
+        FailureReason.STATUS_UNAVAILABLE,
+        FailureReason.REVOKED,
+        FailureReason.SUSPENDED,
+        FailureReason.DEPRECATED,
+    }
+)
 
 
 class PublishRefusedError(RuntimeError):
@@ -76,30 +98,108 @@ class NodePublishing(NodeState):
     async def _send_own(self, raw: bytes, facts: DeclarationFacts, subject: str) -> PublishResult:
         declaration_id = facts.declaration_id
         ack = await publish_declaration(self.js, raw, declaration_id=declaration_id)
-        kv_updated = await put_latest(
-            self.kv,
-            raw,
-            issuer=facts.issuer,
-            product_id=facts.product_id,
-            created=facts.footprint_created.isoformat(),
-        )
         with session_scope(self.engine) as session:
             row = repo.get_declaration(session, declaration_id=declaration_id, origin=Origin.OWN)
             if row is not None and row.stream_seq is None:
                 row.stream_seq = ack.seq
                 session.add(row)
+        # The stream holds it now; the KV is a cache, healed by the periodic check when this write fails.
+        kv_updated = await self._put_own_latest(raw, facts)
         return PublishResult(declaration_id, subject, ack.seq, bool(ack.duplicate), kv_updated)
+
+    async def _put_own_latest(self, raw: bytes, facts: DeclarationFacts) -> bool:
+        try:
+            return await put_latest(
+                self.kv,
+                raw,
+                issuer=facts.issuer,
+                product_id=facts.product_id,
+                created=facts.footprint_created.isoformat(),
+                check=self._own_value_check(facts.issuer, facts.product_id),
+            )
+        except Exception as exc:
+            log.warning("KV entry of %s not written: %r", facts.declaration_id, exc)
+            return False
+
+    def _own_value_check(self, issuer: str, product_id: str) -> ValueCheck:
+        """What `put_latest` trusts in the KV: an authentic declaration of (issuer, product), verified."""
+
+        def check(value: bytes) -> datetime | str:
+            with Session(self.engine) as session:
+                result = self.verifier.verify_declaration(value, session=session)
+            if not result.ok and str(result.reason) not in _AUTHENTIC:
+                return f"{result.reason}: {result.detail}"
+            try:
+                facts = declaration_facts(
+                    result.declaration or json.loads(value), declaration_id=result.declaration_id
+                )
+            except (FactsError, ValueError) as exc:
+                return f"malformed: {exc}"
+            if (facts.issuer, facts.product_id) != (issuer, product_id):
+                return f"a declaration of {facts.issuer} / {facts.product_id}"
+            return facts.footprint_created
+
+        return check
 
     async def _republish_pending(self) -> None:
         # Outbox: own declarations stored but never acknowledged by the stream (crash between the two).
         with session_scope(self.engine) as session:
             pending = repo.unsent_own_declarations(session)
         for row in pending:
-            facts = declaration_facts(json.loads(row.raw), declaration_id=row.declaration_id)
             try:
+                facts = declaration_facts(json.loads(row.raw), declaration_id=row.declaration_id)
                 await self._send_own(row.raw, facts, row.subject or "")
-            except PublishError as exc:
+            except (PublishError, FactsError, ValueError) as exc:
                 log.warning("republish of %s failed: %s", row.declaration_id, exc)
+
+    async def _maintain_own(self) -> None:
+        await self.republish_lost()
+
+    async def republish_lost(self) -> list[str]:
+        """Republish the own status lists and latest declarations the stream no longer holds as the last
+        message of their subject (purged, or evicted by junk), lists first; heal the KV entries. Returns
+        the subjects republished. The message id carries a republish epoch (PROTOCOL.md section 4): the
+        dedup window would drop the first id."""
+        with Session(self.engine) as session:
+            lists = [(row.list_id, row.raw) for row in repo.status_lists_of(session, issuer=self.did)]
+            heads = [(row.subject, row.raw, row.declaration_id) for row in repo.own_heads(session)]
+        epoch: int | None = None
+        republished: list[str] = []
+        for list_id, raw in sorted(lists):
+            subject = status_subject(self.did, list_id)
+            if await self._holds(subject, raw):
+                continue
+            epoch = epoch or await self._stream_epoch()
+            await publish_status_list(self.js, raw, issuer=self.did, list_id=list_id, republish_epoch=epoch)
+            republished.append(subject)
+        for subject, raw, declaration_id in heads:
+            facts = declaration_facts(json.loads(raw), declaration_id=declaration_id)
+            if subject is None or subject != decl_subject(facts.issuer, facts.product_id):
+                continue  # only public declarations go to their public subject and the KV
+            if not await self._holds(subject, raw):
+                epoch = epoch or await self._stream_epoch()
+                await publish_declaration(self.js, raw, declaration_id=declaration_id, republish_epoch=epoch)
+                republished.append(subject)
+            await self._put_own_latest(raw, facts)
+        if republished:
+            log.warning(
+                "republished %d own message(s) the stream had lost: %s", len(republished), republished
+            )
+            with session_scope(self.engine) as session:
+                for subject in republished:
+                    repo.add_audit(session, event="republished", subject=subject, detail={"epoch": epoch})
+        return republished
+
+    async def _holds(self, subject: str, raw: bytes) -> bool:
+        # Direct get of the subject's last message: one round trip, served by any replica.
+        try:
+            message = await self.js.get_last_msg(STREAM_NAME, subject, direct=True)
+        except NotFoundError:
+            return False
+        return bytes(message.data or b"") == raw
+
+    async def _stream_epoch(self) -> int:
+        return (await self.js.stream_info(STREAM_NAME)).state.last_seq
 
     # Issuing ---------------------------------------------------------------------------------------------
     @property
@@ -137,6 +237,11 @@ class NodePublishing(NodeState):
             lists = self.issuer.ensure_lists(session)
         for url, raw in lists.items():
             await publish_status_list(self.js, raw, issuer=self.did, list_id=url)
+        # A purged stream still deduplicates the ids above for an hour: what it lost goes out again.
+        try:
+            await self.republish_lost()
+        except Exception as exc:  # a maintenance step: the node starts and checks again periodically
+            log.warning("check of own publications on the stream failed: %r", exc)
 
     async def set_own_status(self, declaration_id: str, *, purpose: str, value: bool = True) -> None:
         """Set an own declaration's bit in its `revocation` or `message` (deprecation) list and publish the

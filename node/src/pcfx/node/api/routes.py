@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from pcfx.node.api.deps import NodeDep, SessionDep, SettingsDep
 from pcfx.node.api.schemas import DeclarationSummary, Health, QuarantineSummary, SubscriptionSummary
+from pcfx.node.feeds import store_report
 from pcfx.node.keystore import KeyStore
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Origin
@@ -24,13 +25,18 @@ VC_MEDIA_TYPE = "application/vc"
 
 @router.get("/health", response_model=Health)
 def health(settings: SettingsDep, session: SessionDep, node: NodeDep) -> Health:
+    """The node and the health of each feed: the running node's cached report (no NATS round trip per
+    request), or what the store alone knows when the API serves a store without a bus."""
+    report = store_report(session, reason="no running node") if node is None else node.feeds.report
     return Health(
-        status="ok",
+        status="ok" if report.healthy else "degraded",
         name=settings.name,
         did=settings.did,
         nats_connected=None if node is None else bool(node.nc.is_connected),
         own_declarations=repo.count_declarations(session, origin=Origin.OWN),
         received_declarations=repo.count_declarations(session, origin=Origin.RECEIVED),
+        feeds_checked_at=report.checked_at if report.source == "node" else None,
+        feeds=report.feeds,
     )
 
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pcfx.node.feeds import FeedHealth
 from pcfx.node.store.models import Declaration, QuarantinedMessage, Subscription
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["DeclarationSummary", "Health", "QuarantineSummary", "SubscriptionSummary"]
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description='"ok", or "degraded" when a feed is stalled or failing.')
     name: str
     did: str
     nats_connected: bool | None
     own_declarations: int
     received_declarations: int
+    feeds_checked_at: datetime | None = Field(
+        description="When the node last refreshed its feeds' health (every few seconds)."
+    )
+    feeds: list[FeedHealth] = Field(description="Each followed supplier or supplier product.")
 
 
 class DeclarationSummary(BaseModel):

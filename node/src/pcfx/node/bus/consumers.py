@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -22,8 +23,10 @@ __all__ = [
     "BatchPuller",
     "ConsumerGoneError",
     "consumer_config",
+    "consumer_mismatch",
     "delete_consumer",
     "ensure_consumer",
+    "missing_part",
     "subscription_filters",
 ]
 
@@ -66,11 +69,36 @@ async def ensure_consumer(
     """Create the durable consumer of `owner`'s subscription if missing; returns (name, filter subjects)."""
     filters = subscription_filters(issuer, product_id)
     name = consumer_name(owner, filters)
+    wanted = consumer_config(name, filters, ack_wait=ack_wait)
     try:
-        await js.consumer_info(stream, name)
+        info = await js.consumer_info(stream, name)
     except NotFoundError:
-        await js.add_consumer(stream, consumer_config(name, filters, ack_wait=ack_wait))
+        await js.add_consumer(stream, wanted)
+        return name, filters
+    differs = consumer_mismatch(info.config, wanted)
+    if differs is not None:
+        # Made or changed by someone else (a shared account lets anyone): push-based, another filter, a
+        # start that skips messages... Deliver and start policies cannot be updated: delete, create again.
+        log.warning("consumer %s has another configuration (%s): re-created", name, differs)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(stream, name)
+        await js.add_consumer(stream, wanted)
     return name, filters
+
+
+def consumer_mismatch(have: ConsumerConfig, wanted: ConsumerConfig) -> str | None:
+    """What in `have` differs from `wanted` in the settings a subscription relies on, or None."""
+    filters = sorted(have.filter_subjects or ([have.filter_subject] if have.filter_subject else []))
+    checks = {
+        "filter_subjects": (filters, sorted(wanted.filter_subjects or [])),
+        "deliver_subject": (have.deliver_subject, None),
+        "deliver_policy": (have.deliver_policy, wanted.deliver_policy),
+        "ack_policy": (have.ack_policy, wanted.ack_policy),
+        "max_deliver": (have.max_deliver, wanted.max_deliver),
+        "max_ack_pending": (have.max_ack_pending, wanted.max_ack_pending),
+    }
+    wrong = [f"{key} {mine!r}" for key, (mine, expected) in checks.items() if mine != expected]
+    return ", ".join(wrong) or None
 
 
 async def delete_consumer(js: JetStreamContext, *, name: str, stream: str = STREAM_NAME) -> bool:
@@ -79,6 +107,19 @@ async def delete_consumer(js: JetStreamContext, *, name: str, stream: str = STRE
         return await js.delete_consumer(stream, name)
     except NotFoundError:
         return False
+
+
+async def missing_part(js: JetStreamContext, *, name: str, stream: str = STREAM_NAME) -> str | None:
+    """What is missing for consumer `name` to deliver: "stream missing", "consumer missing", or None."""
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        return "stream missing"
+    try:
+        await js.consumer_info(stream, name)
+    except NotFoundError:
+        return "consumer missing"
+    return None
 
 
 class ConsumerGoneError(RuntimeError):
@@ -93,7 +134,10 @@ class BatchPuller:
     While the caller decides one batch, the server is already delivering the next, and a backlog is handed
     over in full batches (`next_batch` lingers while messages keep arriving, at most `linger` seconds);
     a single new message is handed over about a millisecond after it arrives. A request lost with a server
-    restart is given up `expires` + 1 s after it was sent."""
+    restart is given up `expires` + 1 s after it was sent.
+
+    `on_gap(n)` is told when the consumer sequence of a delivery skips `n` deliveries: they went to another
+    connection pulling on the same consumer (or were lost with a reconnect)."""
 
     #: Open pull requests at a time: one being delivered while the caller works, one queued behind it.
     DEPTH = 2
@@ -108,8 +152,11 @@ class BatchPuller:
         expires: float = 1.0,
         linger: float = 0.005,
         api_prefix: str = "$JS.API",
+        on_gap: Callable[[int], None] | None = None,
     ) -> None:
         self._nc, self._batch, self._expires = nc, max(1, batch), max(0.05, expires)
+        self._on_gap = on_gap
+        self._last_delivery: int | None = None  # consumer sequence of the last delivery received
         self._linger = linger
         self._next_subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._inbox = nc.new_inbox()
@@ -192,12 +239,28 @@ class BatchPuller:
                 self._next_subject, json.dumps(request).encode(), reply=f"{self._inbox}.{self._number}"
             )
 
+    def _check_sequence(self, message: Msg) -> None:
+        # The metadata is parsed once per message (nats-py keeps it); ingestion reads it again for free.
+        try:
+            delivery = message.metadata.sequence.consumer
+        except Exception:
+            return
+        last = self._last_delivery
+        if delivery is None:
+            return
+        if last is not None and delivery > last + 1 and self._on_gap is not None:
+            self._on_gap(delivery - last - 1)
+        if last is None or delivery > last:
+            self._last_delivery = delivery
+
     async def _on_message(self, message: Msg) -> None:
         headers = message.headers
         status = headers.get("Status") if headers and not message.data else None
         if status is None:
             self._buffer.append(message)
             self._ready.set()
+            if self._on_gap is not None:
+                self._check_sequence(message)
             if self._open:
                 number, entry = next(iter(self._open.items()))
                 entry[0] -= 1
@@ -217,6 +280,6 @@ class BatchPuller:
         # JetStream): asked again on the caller's next call only, so a refusal cannot spin.
         description = (headers or {}).get("Description", "")
         log.info("pull from %s refused: %s %s", self._next_subject, status, description)
-        if status == "503" or "deleted" in description.lower():
+        if status == "503" or "deleted" in description.lower() or "push based" in description.lower():
             self._error = f"{status} {description}".strip()
             self._ready.set()

@@ -1,5 +1,10 @@
 """Publishing declarations and status lists: `Nats-Msg-Id` = declaration id, retried with the same id until
-JetStream acknowledges (server dedup makes retries safe), then the KV `PCFX_LATEST` entry is advanced."""
+JetStream acknowledges (server dedup makes retries safe), then the KV `PCFX_LATEST` entry is advanced.
+
+A message the stream lost (purged, evicted) is republished with a republish epoch in its message id
+(`republish_msg_id`): the server's dedup window still holds the first id and would drop the same one.
+The KV entry is never trusted as read: `put_latest` checks the current value, and one that is not an
+authentic declaration of the key's issuer and product is replaced (compare-and-set), with one warning."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from nats.errors import ConnectionClosedError, NoRespondersError
@@ -26,6 +32,7 @@ __all__ = [
     "publish_declaration",
     "publish_status_list",
     "put_latest",
+    "republish_msg_id",
 ]
 
 log = logging.getLogger("pcfx.bus")
@@ -41,6 +48,19 @@ _TRANSIENT = (
     NoRespondersError,
     ConnectionClosedError,
 )
+
+
+#: Checks a KV value: the `created` of an authentic declaration of the key's issuer and product, else why
+#: the value is not one (junk, another issuer's, a forgery).
+ValueCheck = Callable[[bytes], datetime | str]
+#: (key, revision) of KV values already reported as untrusted: each is logged once.
+_reported: set[tuple[str, int]] = set()
+
+
+def republish_msg_id(msg_id: str, epoch: int) -> str:
+    """The `Nats-Msg-Id` of a republish after the stream lost a message: `<msg id>#r<epoch>`, the epoch
+    being the stream's last sequence when the loss was detected (a new id for each loss)."""
+    return f"{msg_id}#r{epoch}"
 
 
 class PublishError(RuntimeError):
@@ -94,16 +114,19 @@ async def publish_declaration(
     declaration_id: str | None = None,
     deadline_seconds: float = 30.0,
     attempt_timeout: float = 2.0,
+    republish_epoch: int | None = None,
 ) -> PubAck:
     """Publish signed declaration bytes (verbatim) on `pcfx.v1.decl.<issuer>.<product>`.
 
     Returns the PubAck (`duplicate=True` when JetStream had it already). The subject and default
-    declaration id come from the declaration itself; raises PublishError when not acknowledged in time."""
+    declaration id come from the declaration itself; raises PublishError when not acknowledged in time.
+    `republish_epoch`: the stream lost the message, publish it again (`republish_msg_id`)."""
     import json
 
     facts = declaration_facts(json.loads(raw), declaration_id=declaration_id)
+    msg_id = facts.declaration_id
     headers = {
-        "Nats-Msg-Id": facts.declaration_id,
+        "Nats-Msg-Id": msg_id if republish_epoch is None else republish_msg_id(msg_id, republish_epoch),
         HEADER_DECLARATION_ID: facts.declaration_id,
         HEADER_KIND: "declaration",
         "Content-Type": CONTENT_TYPE,
@@ -122,15 +145,18 @@ async def publish_status_list(
     list_id: str,
     deadline_seconds: float = 30.0,
     attempt_timeout: float = 2.0,
+    republish_epoch: int | None = None,
 ) -> PubAck:
     """Publish a signed status-list credential on `pcfx.v1.status.<issuer>.<list>`.
 
-    The message id is list id + content hash, so a changed list is a new message and a retry is not."""
+    The message id is list id + content hash, so a changed list is a new message and a retry is not;
+    `republish_epoch`: the stream lost the list, publish it again (`republish_msg_id`)."""
     import hashlib
 
     digest = hashlib.sha256(raw).hexdigest()[:32]
+    msg_id = f"{list_id}#{digest}"
     headers = {
-        "Nats-Msg-Id": f"{list_id}#{digest}",
+        "Nats-Msg-Id": msg_id if republish_epoch is None else republish_msg_id(msg_id, republish_epoch),
         HEADER_KIND: "status-list",
         "Content-Type": CONTENT_TYPE,
     }
@@ -144,16 +170,25 @@ async def publish_status_list(
     )
 
 
-async def put_latest(kv: KeyValue, raw: bytes, *, issuer: str, product_id: str, created: str) -> bool:
+async def put_latest(
+    kv: KeyValue,
+    raw: bytes,
+    *,
+    issuer: str,
+    product_id: str,
+    created: str,
+    check: ValueCheck | None = None,
+) -> bool:
     """Advance the KV entry of (issuer, product) to `raw` unless it already holds a newer version.
 
-    Compare-and-set on the entry revision, so two writers never let an older version win. Returns True
-    when the entry now holds `raw`."""
-    import json
-
+    Compare-and-set on the entry revision, so two writers never let an older version win. The current
+    value counts as a version only when `check` finds it authentic (without `check`: when it parses as a
+    declaration); any other value is replaced, with one warning naming why. Returns True when the entry
+    now holds `raw`."""
     key = latest_key(issuer, product_id)
     new_created = parse_instant(created)
     assert new_created is not None
+    judge = check or _claimed_created
 
     async def compare_and_set() -> bool | None:
         try:
@@ -166,8 +201,10 @@ async def put_latest(kv: KeyValue, raw: bytes, *, issuer: str, product_id: str, 
                 return True
             if entry.value == raw:
                 return True
-            current = parse_instant(json.loads(entry.value).get("credentialSubject", {}).get("created"))
-            if current is not None and current >= new_created:
+            current = judge(bytes(entry.value))
+            if isinstance(current, str):
+                _report_untrusted(key, entry.revision or 0, current)
+            elif current >= new_created:
                 return False
             await kv.update(key, raw, last=entry.revision)
             return True
@@ -184,3 +221,25 @@ async def put_latest(kv: KeyValue, raw: bytes, *, issuer: str, product_id: str, 
         if outcome is not None:
             return outcome
     return False
+
+
+def _claimed_created(value: bytes) -> datetime | str:
+    # Without a verifier: the `created` the value claims, when it parses as a declaration at all.
+    import json
+
+    try:
+        created = parse_instant(json.loads(value).get("credentialSubject", {}).get("created"))
+    except (ValueError, AttributeError, TypeError):
+        return "not a declaration"
+    return created if created is not None else "not a declaration"
+
+
+def _report_untrusted(key: str, revision: int, reason: str) -> None:
+    if (key, revision) in _reported:
+        return
+    if len(_reported) > 10_000:
+        _reported.clear()
+    _reported.add((key, revision))
+    log.warning(
+        "KV %s revision %d is not trusted (%s): replaced by this issuer's latest", key, revision, reason
+    )

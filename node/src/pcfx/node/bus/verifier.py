@@ -254,6 +254,10 @@ class ProtocolVerifier:
             reason = getattr(exc, "reason", None) or FailureReason.MALFORMED
             return StatusOutcome(False, str(reason), str(exc))
         if status_subject(decoded.issuer, decoded.url) != subject:
+            if subject.split(".")[3:4] != [_token(decoded.issuer)]:
+                return StatusOutcome(
+                    False, "subject names another issuer", f"status list {decoded.url} of {decoded.issuer}"
+                )
             return StatusOutcome(False, "subject mismatch", f"status list {decoded.url} of {decoded.issuer}")
         doc = orjson.loads(raw)
         valid_from = parse_instant(doc.get("validFrom"))

@@ -50,6 +50,10 @@ app.command("unsubscribe")(node_cmd.unsubscribe_command)
 app.command("pull")(node_cmd.pull_command)
 app.command("quarantine")(node_cmd.quarantine_command)
 
+from pcfx.node.cli.status_cmd import status_command  # noqa: E402
+
+app.command("status")(status_command)
+
 from pcfx.node.cli.compute_cmd import compute_command  # noqa: E402
 
 app.command("compute")(compute_command)

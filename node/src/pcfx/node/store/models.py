@@ -132,7 +132,7 @@ class QuarantinedMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     subject: str | None = Field(default=None, max_length=512)
-    stream_seq: int | None = None
+    stream_seq: int | None = Field(default=None, index=True)  # a redelivered message is quarantined once
     reason: str = Field(max_length=64, index=True)
     detail: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     declaration_id: str | None = Field(default=None, max_length=512)

@@ -4,7 +4,8 @@ A batch of messages is decided in one database transaction; acks go out only aft
 anywhere before the commit leads to redelivery, and a crash after it to a harmless duplicate (same bytes,
 recognised by hash, acked without change). Invalid messages are quarantined with their reason and
 terminated (never redelivered); transient failures (database unavailable, status list not yet known) are
-nak'ed with exponential backoff.
+nak'ed with exponential backoff. A declaration on a subject of another issuer is terminated at once, and the
+retries of one waiting for its status list are bounded (`retries`), so no flood can stop a consumer.
 
 The batch path: one query for the hashes already stored, verification of the rest in memory, one query
 each for the declaration ids and the newest stored version of every (issuer, product) concerned, the
@@ -21,13 +22,14 @@ in-process; nothing is stored or acked before that. A dead worker means the pool
 verified in-process.
 
 Modules: `model` (messages, decisions, events, the verifier protocol), the batch path in its order
-(`screening`, `versions`, `batch_writer`), `per_message` (status lists and the fallback), `ingestor` (the
-transaction, acks and listeners), `consumer` (the pull loop)."""
+(`screening`, `versions`, `batch_writer`), `per_message` (status lists and the fallback), `retries` (the
+bounds on retrying), `ingestor` (the transaction, acks and listeners), `consumer` (the pull loop, which
+re-creates a deleted consumer and reports to the feed's health)."""
 
 from __future__ import annotations
 
-from pcfx.node.bus.ingest.consumer import run_consumer
-from pcfx.node.bus.ingest.ingestor import Ingestor
+from pcfx.node.bus.ingest.consumer import FeedReport, run_consumer
+from pcfx.node.bus.ingest.ingestor import BatchObserver, Ingestor
 from pcfx.node.bus.ingest.model import (
     Action,
     Decision,
@@ -41,15 +43,19 @@ from pcfx.node.bus.ingest.model import (
     Verifier,
     backoff_delay,
 )
+from pcfx.node.bus.ingest.retries import RetryBudget
 
 __all__ = [
     "Action",
+    "BatchObserver",
     "Decision",
+    "FeedReport",
     "Incoming",
     "IngestReason",
     "Ingestor",
     "Listener",
     "Prepared",
+    "RetryBudget",
     "StatusOutcome",
     "StoredEvent",
     "VerificationLike",

@@ -30,9 +30,20 @@ def write_batch(
     superseded_rows: list[tuple[int, str]] = []
     quarantined: list[dict[str, Any]] = []
     audit: list[dict[str, Any]] = []
+    # A stream message quarantined before (a lost term, a re-created consumer) is not quarantined again.
+    repeated = repo.already_quarantined(
+        session,
+        keys=[
+            (v.digest, v.item.stream_seq)
+            for v in verdicts
+            if v.quarantine is not None and v.item.stream_seq is not None
+        ],
+    )
     for verdict in verdicts:
         item = verdict.item
         receipt_id = None if verdict.receipt is None else receipt_ids[verdict.receipt]
+        if verdict.quarantine is not None and (verdict.digest, item.stream_seq) in repeated:
+            continue
         if verdict.quarantine is not None:
             reason, detail, declaration_id, issuer = verdict.quarantine
             quarantined.append(

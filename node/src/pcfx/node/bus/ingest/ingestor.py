@@ -9,7 +9,7 @@ import gc
 import hashlib
 import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from pcfx.node.bus.ingest.model import (
     backoff_delay,
 )
 from pcfx.node.bus.ingest.per_message import decide_message
+from pcfx.node.bus.ingest.retries import RetryBudget
 from pcfx.node.bus.ingest.screening import Verdict, follow, judge, screen, verify_each, verify_pooled
 from pcfx.node.bus.ingest.versions import apply_versions
 from pcfx.node.bus.verify_pool import WorkerDiedError
@@ -38,7 +39,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
-__all__ = ["Ingestor"]
+__all__ = ["BatchObserver", "Ingestor"]
+
+#: Called after each acknowledged batch with its messages and decisions, in order (feed health).
+BatchObserver = Callable[[Sequence[Incoming], Sequence[Decision]], None]
 
 log = logging.getLogger("pcfx.ingest")
 
@@ -55,6 +59,8 @@ class Ingestor:
     max_bytes: int = 256 * 1024
     max_deliveries_on_error: int = 5
     listeners: list[Listener] = field(default_factory=list)
+    retries: RetryBudget = field(default_factory=RetryBudget)
+    observers: list[BatchObserver] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def add_listener(self, listener: Listener) -> None:
@@ -103,6 +109,7 @@ class Ingestor:
                         self.verifier,
                         max_bytes=self.max_bytes,
                         max_deliveries_on_error=self.max_deliveries_on_error,
+                        may_retry=self.retries.refuse,
                     )
                 decisions.append(decision)
         return decisions, events
@@ -128,6 +135,7 @@ class Ingestor:
                             self.verifier,
                             max_bytes=self.max_bytes,
                             max_deliveries_on_error=self.max_deliveries_on_error,
+                            may_retry=self.retries.refuse,
                         )
                 else:
                     run.append((index, item))
@@ -148,7 +156,7 @@ class Ingestor:
         if not run:
             return
         now = at or utcnow()
-        verifier, max_bytes = self.verifier, self.max_bytes
+        verifier, max_bytes, may_retry = self.verifier, self.max_bytes, self.retries.refuse
         verdicts = [Verdict(index, item, hashlib.sha256(item.raw).hexdigest()) for index, item in run]
         receipts: list[dict[str, Any]] = []
         known = repo.known_digests(session, digests=[v.digest for v in verdicts])
@@ -162,7 +170,7 @@ class Ingestor:
             results = verify_each(verifier, session, [v.item.raw for v in to_verify], now)
         candidates: list[Verdict] = []
         for verdict, result in zip(to_verify, results, strict=True):
-            if judge(verdict, result, receipts, now, verifier):
+            if judge(verdict, result, receipts, now, verifier, may_retry):
                 candidates.append(verdict)
         apply_versions(session, candidates, now)
         # Bytes stored by an earlier message of the run are a duplicate for every later copy (as if stored
@@ -174,7 +182,7 @@ class Ingestor:
                 verdict.quarantine = None
                 verdict.decision = Decision(Action.ACK, "duplicate", None, earlier.decision.declaration_id)
             elif verdict.decision is None:
-                follow(verdict, first[(verdict.digest, verdict.item.subject)])
+                follow(verdict, first[(verdict.digest, verdict.item.subject)], may_retry)
             elif verdict.decision.outcome == "stored":
                 stored[verdict.digest] = verdict
         write_batch(session, verdicts, receipts, now, events)
@@ -190,7 +198,7 @@ class Ingestor:
             # delivers it while this batch is decided.
             await asyncio.sleep(0)
             decisions, events = self.decide_batch(items)
-        return await self._acknowledge(messages, decisions, events)
+        return await self._acknowledge(messages, items, decisions, events)
 
     def prepare(self, messages: Sequence[Msg]) -> Prepared:
         """Start verifying `messages` in the verification workers (when the verifier has a pool open);
@@ -248,10 +256,14 @@ class Ingestor:
                 )
         async with self._lock:
             decisions, events = self.decide_batch(prepared.items, now=prepared.now, preverified=preverified)
-        return await self._acknowledge(prepared.messages, decisions, events)
+        return await self._acknowledge(prepared.messages, prepared.items, decisions, events)
 
     async def _acknowledge(
-        self, messages: Sequence[Msg], decisions: list[Decision], events: list[StoredEvent]
+        self,
+        messages: Sequence[Msg],
+        items: Sequence[Incoming],
+        decisions: list[Decision],
+        events: list[StoredEvent],
     ) -> list[Decision]:
         # Acks are published without waiting for the server's confirmation: a lost ack only causes a
         # redelivery, which is recognised as a duplicate.
@@ -265,13 +277,22 @@ class Ingestor:
                     await message.nak(delay=decision.delay)
             except Exception as exc:
                 log.debug("ack of %s failed: %r", message.subject, exc)
+        settle = self.retries.settle
+        for item, decision in zip(items, decisions, strict=True):
+            settle(item, decision)
+        for observer in self.observers:
+            try:
+                observer(items, decisions)
+            except Exception:
+                log.exception("batch observer failed")
         await self._notify(events)
         return decisions
 
-    async def ingest_raw(self, raw: bytes, *, subject: str) -> Decision:
-        """Decide one message that did not come from a consumer (request-reply pull, KV read)."""
+    async def ingest_raw(self, raw: bytes, *, subject: str, stream_seq: int | None = None) -> Decision:
+        """Decide one message that did not come from a consumer (request-reply pull, direct get, KV read);
+        `stream_seq` when it was read from the stream."""
         async with self._lock:
-            decisions, events = self.decide_batch([Incoming(raw, subject, None, 1)])
+            decisions, events = self.decide_batch([Incoming(raw, subject, stream_seq, 1)])
         await self._notify(events)
         return decisions[0]
 
@@ -308,7 +329,7 @@ def _collector_paused() -> Iterator[None]:
 def _incoming(message: Msg) -> Incoming:
     try:
         meta = message.metadata
-        seq, delivered = meta.sequence.stream, meta.num_delivered
+        seq, delivered, feed = meta.sequence.stream, meta.num_delivered, meta.consumer
     except Exception:
-        seq, delivered = None, 1
-    return Incoming(bytes(message.data), message.subject, seq, delivered)
+        seq, delivered, feed = None, 1, None
+    return Incoming(bytes(message.data), message.subject, seq, delivered, feed)

@@ -39,6 +39,10 @@ class IngestReason(StrEnum):
     CONFLICT = "conflict"
     UNKNOWN_SUBJECT = "unknown subject"
     INTERNAL_ERROR = "internal error"
+    #: The subject's issuer token is not the token of the message's issuer: never retried, whatever else.
+    ISSUER_MISMATCH = "subject names another issuer"
+    #: A status list still missing after the bounded retries (the protocol's reason, kept as the reason).
+    STATUS_UNAVAILABLE = "status unavailable"
 
 
 class VerificationLike(Protocol):
@@ -106,6 +110,7 @@ class Decision:
     reason: str | None = None
     declaration_id: str | None = None
     delay: float | None = None
+    source: str | None = None  # where a pulled message came from (request-reply, stream, kv)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +142,14 @@ def backoff_delay(num_delivered: int, *, base: float = 0.5, cap: float = 30.0) -
 
 @dataclass
 class Incoming:
-    """One message to decide: its bytes, subject, stream sequence (None off the stream), delivery count."""
+    """One message to decide: its bytes, subject, stream sequence (None off the stream), delivery count and
+    the consumer it came from (None off a consumer)."""
 
     raw: bytes
     subject: str
     stream_seq: int | None = None
     num_delivered: int = 1
+    feed: str | None = None
 
 
 @dataclass

@@ -16,11 +16,12 @@ from pcfx.node.bus.ingest.model import (
     Verifier,
     backoff_delay,
 )
+from pcfx.node.bus.ingest.screening import RetryGate
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import FactsError, declaration_facts
 from pcfx.node.store.models import Declaration, Origin
 from pcfx.node.store.repository import StoreOutcome
-from pcfx.protocol.subjects import decl_subject, parse_subject
+from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, parse_subject, subject_token
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, select
@@ -38,11 +39,12 @@ def decide_message(
     *,
     max_bytes: int,
     max_deliveries_on_error: int,
+    may_retry: RetryGate | None = None,
 ) -> Decision:
     """Decide and store `item` in `session`; a failure other than the store's is retried a few times, then
-    quarantined."""
+    quarantined. `may_retry` bounds the retries of a declaration waiting for its status list."""
     try:
-        return _decide_unguarded(session, item, events, verifier, max_bytes)
+        return _decide_unguarded(session, item, events, verifier, max_bytes, may_retry)
     except (OperationalError, PoolTimeoutError):
         raise
     except Exception as exc:
@@ -65,6 +67,10 @@ def _quarantine(
     issuer: str | None = None,
     receipt_id: int | None = None,
 ) -> Decision:
+    if item.stream_seq is not None:
+        key = (repo.sha256_hex(item.raw), item.stream_seq)
+        if repo.already_quarantined(session, keys=[key]):
+            return Decision(Action.TERM, "quarantined", str(reason), declaration_id)
     repo.quarantine_message(
         session,
         raw=item.raw,
@@ -87,14 +93,19 @@ def _quarantine(
 
 
 def _decide_unguarded(
-    session: Session, item: Incoming, events: list[StoredEvent], verifier: Verifier, max_bytes: int
+    session: Session,
+    item: Incoming,
+    events: list[StoredEvent],
+    verifier: Verifier,
+    max_bytes: int,
+    may_retry: RetryGate | None,
 ) -> Decision:
     if len(item.raw) > max_bytes:
         return _quarantine(
             session, item, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {max_bytes}"
         )
     try:
-        kind, _, _ = parse_subject(item.subject)
+        kind, issuer_token, _ = parse_subject(item.subject)
     except ValueError as exc:
         return _quarantine(session, item, IngestReason.UNKNOWN_SUBJECT, str(exc))
     if kind == "status":
@@ -111,14 +122,29 @@ def _decide_unguarded(
         return Decision(Action.ACK, "duplicate", None, known.declaration_id)
 
     result = verifier.verify_declaration(item.raw, session=session)
+    if result.issuer is not None and subject_token(result.issuer) != issuer_token:
+        # Not this subject's issuer: terminated at once, never retried (see screening.judge).
+        return _quarantine(
+            session,
+            item,
+            IngestReason.ISSUER_MISMATCH,
+            f"declaration of {result.issuer} belongs on {DECL_PREFIX}.{subject_token(result.issuer)}.*",
+            declaration_id=result.declaration_id,
+            issuer=result.issuer,
+        )
+    detail = result.detail
     if not result.ok and verifier.is_transient(result):
-        return Decision(Action.NAK, "retry", str(result.reason), delay=backoff_delay(item.num_delivered))
+        delay = backoff_delay(item.num_delivered)
+        refused = None if may_retry is None else may_retry(item, delay)
+        if refused is None:
+            return Decision(Action.NAK, "retry", str(result.reason), delay=delay)
+        detail = f"{detail}; {refused}"
     receipt = repo.add_receipt(
         session,
         raw=item.raw,
         ok=bool(result.ok),
         reason=None if result.ok else str(result.reason),
-        detail=result.detail,
+        detail=detail,
         declaration_id=result.declaration_id,
         issuer=result.issuer,
         verification_method=result.verification_method,
@@ -132,7 +158,7 @@ def _decide_unguarded(
             session,
             item,
             str(result.reason),
-            result.detail,
+            detail,
             declaration_id=result.declaration_id,
             issuer=result.issuer,
             receipt_id=receipt.id,

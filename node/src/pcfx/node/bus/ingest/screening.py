@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +23,10 @@ from pcfx.node.bus.ingest.model import (
 from pcfx.node.bus.verify_pool import PooledResult
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
-from pcfx.protocol.subjects import decl_subject, parse_subject, subject_token
+from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, parse_subject, subject_token
 from sqlmodel import Session
 
-__all__ = ["Verdict", "follow", "judge", "reject", "screen", "verify_each", "verify_pooled"]
+__all__ = ["RetryGate", "Verdict", "follow", "judge", "reject", "screen", "verify_each", "verify_pooled"]
 
 
 @dataclass(slots=True)
@@ -109,20 +109,39 @@ def verify_pooled(
             yield next(verify_each(verifier, session, [verdict.item.raw], now))
 
 
+#: Given a message to retry and the retry's delay: None when it may be retried, else why not.
+RetryGate = Callable[[Incoming, float], str | None]
+
+
 def judge(
     verdict: Verdict,
     result: VerificationLike,
     receipts: list[dict[str, Any]],
     now: datetime,
     verifier: Verifier,
+    may_retry: RetryGate | None = None,
 ) -> bool:
     """Record the verification outcome; True when the declaration goes on to the version checks."""
     item = verdict.item
-    if not result.ok and verifier.is_transient(result):
-        verdict.decision = Decision(
-            Action.NAK, "retry", str(result.reason), delay=backoff_delay(item.num_delivered)
+    issuer = result.issuer
+    if issuer is not None and verdict.tokens and _token(issuer) != verdict.tokens[0]:
+        # Whatever else is wrong with it (a status list it waits for included), it is not this issuer's.
+        reject(
+            verdict,
+            IngestReason.ISSUER_MISMATCH,
+            f"declaration of {issuer} belongs on {DECL_PREFIX}.{_token(issuer)}.*",
+            result.declaration_id,
+            issuer,
         )
         return False
+    detail = result.detail
+    if not result.ok and verifier.is_transient(result):
+        delay = backoff_delay(item.num_delivered)
+        refused = None if may_retry is None else may_retry(item, delay)
+        if refused is None:
+            verdict.decision = Decision(Action.NAK, "retry", str(result.reason), delay=delay)
+            return False
+        detail = f"{detail}; {refused}"
     verdict.receipt = len(receipts)
     receipts.append(
         repo.receipt_row(
@@ -130,7 +149,7 @@ def judge(
             ok=bool(result.ok),
             verified_at=now,
             reason=None if result.ok else str(result.reason),
-            detail=result.detail,
+            detail=detail,
             declaration_id=result.declaration_id,
             issuer=result.issuer,
             verification_method=result.verification_method,
@@ -143,7 +162,7 @@ def judge(
     pooled = isinstance(result, PooledResult)
     parsed = result.parsed if pooled else result.declaration is not None
     if not result.ok and (status_state is None or not parsed):
-        reject(verdict, str(result.reason), result.detail, result.declaration_id, result.issuer)
+        reject(verdict, str(result.reason), detail, result.declaration_id, result.issuer)
         return False
     if pooled and (result.facts is not None or result.facts_error is not None):
         # Computed in the worker from the same parsed document, exactly as below.
@@ -184,18 +203,21 @@ def reject(
     verdict.decision = Decision(Action.TERM, "quarantined", str(reason), declaration_id)
 
 
-def follow(copy: Verdict, original: Verdict) -> None:
-    """A message repeated in one run whose first copy was not stored: the same decision (retry, reject)."""
+def follow(copy: Verdict, original: Verdict, may_retry: RetryGate | None = None) -> None:
+    """A message repeated in one run whose first copy was not stored: the same decision (retry, reject);
+    a copy's retry is bounded like any other (a replayed copy must not take a retry slot for free)."""
     decision = original.decision
     assert decision is not None
     if original.quarantine is not None:
         copy.quarantine, copy.receipt = original.quarantine, original.receipt
         copy.decision = decision
-    else:
-        copy.decision = Decision(
-            decision.action,
-            decision.outcome,
-            decision.reason,
-            decision.declaration_id,
-            backoff_delay(copy.item.num_delivered) if decision.action is Action.NAK else None,
-        )
+        return
+    delay = backoff_delay(copy.item.num_delivered) if decision.action is Action.NAK else None
+    if delay is not None and decision.reason == IngestReason.STATUS_UNAVAILABLE and may_retry is not None:
+        refused = may_retry(copy.item, delay)
+        if refused is not None:
+            reject(copy, IngestReason.STATUS_UNAVAILABLE, refused, decision.declaration_id)
+            return
+    copy.decision = Decision(
+        decision.action, decision.outcome, decision.reason, decision.declaration_id, delay
+    )

@@ -37,6 +37,7 @@ from pcfx.node.store.repository.declarations import (
     store_declaration_result,
     unsent_own_declarations,
 )
+from pcfx.node.store.repository.feeds import Rejections, last_received, own_heads, rejections_since
 from pcfx.node.store.repository.products import (
     get_inventory,
     latest_result,
@@ -47,6 +48,7 @@ from pcfx.node.store.repository.products import (
 )
 from pcfx.node.store.repository.quarantine import (
     QUARANTINE_RAW_LIMIT,
+    already_quarantined,
     get_quarantined,
     insert_quarantined,
     list_quarantine,
@@ -54,7 +56,7 @@ from pcfx.node.store.repository.quarantine import (
     quarantine_row,
 )
 from pcfx.node.store.repository.receipts import add_receipt, get_receipt, insert_receipts, receipt_row
-from pcfx.node.store.repository.status_lists import get_status_list, save_status_list
+from pcfx.node.store.repository.status_lists import get_status_list, save_status_list, status_lists_of
 from pcfx.node.store.repository.subscriptions import (
     add_subscription,
     deactivate_subscription,
@@ -63,12 +65,14 @@ from pcfx.node.store.repository.subscriptions import (
 
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
+    "Rejections",
     "StoreOutcome",
     "StoreResult",
     "StoredVersion",
     "add_audit",
     "add_receipt",
     "add_subscription",
+    "already_quarantined",
     "audit_row",
     "count_declarations",
     "deactivate_subscription",
@@ -84,6 +88,7 @@ __all__ = [
     "insert_quarantined",
     "insert_receipts",
     "known_digests",
+    "last_received",
     "latest_declaration",
     "latest_result",
     "list_audit",
@@ -96,14 +101,17 @@ __all__ = [
     "newest_own_on_subject",
     "newest_versions",
     "own_declarations_after",
+    "own_heads",
     "quarantine_message",
     "quarantine_row",
     "receipt_row",
+    "rejections_since",
     "save_inventory",
     "save_result",
     "save_status_list",
     "set_declaration_state",
     "sha256_hex",
+    "status_lists_of",
     "store_declaration",
     "store_declaration_result",
     "supersede_declarations",

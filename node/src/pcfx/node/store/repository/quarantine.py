@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
+    "already_quarantined",
     "get_quarantined",
     "insert_quarantined",
     "list_quarantine",
@@ -64,6 +65,20 @@ def list_quarantine(
         query = query.where(QuarantinedMessage.reason == str(reason))
     query = query.order_by(col(QuarantinedMessage.id).desc()).offset(offset).limit(limit)
     return list(session.exec(query).all())
+
+
+def already_quarantined(session: Session, *, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which (SHA-256, stream sequence) pairs are quarantined already: a stream message redelivered (a lost
+    term, a re-created consumer) is quarantined once."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    seqs = sorted({seq for _, seq in wanted})
+    query = select(QuarantinedMessage.sha256, QuarantinedMessage.stream_seq).where(
+        col(QuarantinedMessage.stream_seq).in_(seqs)
+    )
+    found = {(digest, seq) for digest, seq in session.exec(query).all() if seq is not None}
+    return found & wanted
 
 
 def get_quarantined(session: Session, *, quarantine_id: int) -> QuarantinedMessage | None:

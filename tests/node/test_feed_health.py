@@ -1,0 +1,182 @@
+"""Feed health: what `/health` and `pcfx status` say about each followed supplier, and the bounded retries that
+keep a feed moving under a flood of declarations waiting for status lists (a real nats-server, real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import uvicorn
+from attack_kit import NOW, exchange, unpublished_lists_issuer
+from node_kit import eventually, make_network
+from pcfx.node.api.app import create_app
+from pcfx.node.bus.ingest import Action, Incoming, Ingestor
+from pcfx.node.bus.verifier import ProtocolVerifier
+from pcfx.node.cli.app import app as cli
+from pcfx.node.feeds import report_file
+from pcfx.node.service import Node
+from pcfx.protocol.subjects import STREAM_NAME, decl_subject
+from typer.testing import CliRunner
+
+runner = CliRunner(env={"COLUMNS": "250"})
+
+FLOOD = 1_100  # more than the consumer's 1,024 ack-pending slots
+
+
+@contextlib.asynccontextmanager
+async def http(node: Node) -> AsyncIterator[httpx.AsyncClient]:
+    """The node's API on a real loopback port."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(node=node), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+# /health and pcfx status ----------------------------------------------------------------------------------
+async def test_health_lists_each_feed_with_its_last_verified_version_and_lag(tmp_path, nats_server):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        await ex.buyer.refresh_feeds()
+        async with http(ex.buyer) as client:
+            body = (await client.get("/health")).json()
+    (feed,) = body["feeds"]
+    assert body["status"] == "ok" and feed["state"] == "ok" and feed["reason"] is None
+    assert (feed["issuer"], feed["product_id"], feed["consumer"]) == (ex.acme.did, None, ex.consumer)
+    assert feed["last_verified"]["declaration_id"] == ex.current_id
+    assert feed["lag"]["num_pending"] == 0 and feed["rejected"]["count"] == 0
+    assert feed["last_message_at"] is not None
+
+
+async def test_health_answers_from_the_cached_report_without_nats(tmp_path, nats_server):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        await ex.buyer.refresh_feeds()
+        nats_server.kill()
+        async with http(ex.buyer) as client:
+            started = time.monotonic()
+            cached = (await client.get("/health")).json()
+            elapsed = time.monotonic() - started
+            await ex.buyer.refresh_feeds()
+            refreshed = (await client.get("/health")).json()
+        await nats_server.start()
+    assert cached["feeds"][0]["state"] == "ok" and elapsed < 1.0
+    assert refreshed["status"] == "degraded"
+    assert (refreshed["feeds"][0]["state"], refreshed["feeds"][0]["reason"]) == (
+        "stalled",
+        "NATS disconnected",
+    )
+
+
+async def test_pcfx_status_prints_the_running_nodes_report(tmp_path, nats_server):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        await ex.buyer.refresh_feeds()
+        home = str(ex.buyer.settings.home)
+        table = runner.invoke(cli, ["status", "--home", home])
+        as_json = runner.invoke(cli, ["status", "--home", home, "--json"])
+    report = json.loads(as_json.output)
+    assert table.exit_code == 0, table.output
+    assert "(running node)" in table.output and " ok " in table.output
+    assert (
+        report["source"] == "node" and report["feeds"][0]["last_verified"]["declaration_id"] == ex.current_id
+    )
+
+
+async def test_pcfx_status_names_a_stalled_feeds_reason_and_exits_1(tmp_path, nats_server):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        ex.buyer.feeds.tracker(ex.consumer).stalled("consumer missing")
+        await ex.buyer.refresh_feeds()
+        result = runner.invoke(cli, ["status", "--home", str(ex.buyer.settings.home)])
+    assert result.exit_code == 1 and "stalled: consumer missing" in result.output
+
+
+def test_pcfx_status_without_a_running_node_shows_what_the_store_knows(tmp_path):
+    globex = make_network(tmp_path, ["Acme", "Globex"])["Globex"]
+    home = str(globex.settings.home)
+    runner.invoke(cli, ["subscribe", "did:web:acme.example", "--home", home])
+    result = runner.invoke(cli, ["status", "--home", home, "--json"])
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and not report_file(globex.settings.home).exists()
+    assert report["source"] == "store"
+    assert [(f["issuer"], f["state"], f["reason"]) for f in report["feeds"]] == [
+        ("did:web:acme.example", "unknown", "no report from a running node")
+    ]
+
+
+# 2. Bounded retries: a flood waiting for status lists never blocks the genuine supplier -------------------
+async def flood_then_publish_genuine(ex, payloads: list[tuple[str, bytes]]) -> float:
+    """Inject the flood (it is ahead of everything published after it), then the genuine supplier publishes a
+    new steel version while the buyer is still working through the flood. Returns the seconds from that
+    publication to its use by the buyer."""
+    for n, (subject, raw) in enumerate(payloads):
+        await ex.inject(subject, raw, msg_id=f"flood-{n}")
+    started = time.monotonic()
+    await ex.new_version()
+    return time.monotonic() - started
+
+
+async def test_another_companys_flood_on_a_suppliers_subject_never_blocks_its_genuine_version(
+    tmp_path, nats_server
+):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        subject = decl_subject(ex.acme.did, ex.acme.product("steel"))
+        payloads = [(subject, ex.initech.declaration(f"p{n}")) for n in range(FLOOD)]
+        elapsed = await flood_then_publish_genuine(ex, payloads)
+        await eventually(lambda: len(ex.quarantined()) == FLOOD, timeout=30)
+        info = await ex.buyer.js.consumer_info(STREAM_NAME, ex.consumer)
+        reasons = {r.reason for r in ex.quarantined()}
+    assert elapsed < 10
+    assert reasons == {"subject names another issuer"} and info.num_redelivered == 0
+
+
+async def test_a_flood_waiting_for_status_lists_is_bounded_and_never_blocks_the_genuine_version(
+    tmp_path, nats_server
+):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        # Genuinely Acme's, on Acme's subjects, but naming status lists that never arrive.
+        signer = unpublished_lists_issuer(ex.acme)
+        payloads = []
+        for n in range(FLOOD):
+            raw = ex.acme.declaration(f"flood{n}", issuer=signer)
+            payloads.append((decl_subject(ex.acme.did, ex.acme.product(f"flood{n}")), raw))
+        elapsed = await flood_then_publish_genuine(ex, payloads)
+        retried = ex.buyer.ingestor.retries.per_feed
+        await eventually(lambda: len(ex.quarantined()) >= FLOOD - retried, timeout=30)
+        info = await ex.buyer.js.consumer_info(STREAM_NAME, ex.consumer)
+        rows = ex.quarantined()
+    assert elapsed < 10
+    assert info.num_ack_pending <= retried  # the retries hold at most the budget's slots
+    assert {r.reason for r in rows} == {"status unavailable"}
+    assert "waiting for status lists already" in rows[0].detail
+
+
+def test_a_declaration_still_waiting_for_its_status_list_after_the_last_delivery_is_quarantined(tmp_path):
+    from pcfx.node.store.db import open_store
+
+    net = make_network(tmp_path, ["Acme", "Globex"])
+    acme = net["Acme"]
+    engine = open_store(net["Globex"].settings.effective_database_url)
+    ingestor = Ingestor(engine=engine, verifier=ProtocolVerifier.from_settings(net["Globex"].settings))
+    raw = acme.declaration("steel", created=NOW - timedelta(minutes=1))
+    subject = decl_subject(acme.did, acme.product("steel"))
+    try:
+        early, _ = ingestor.decide_batch([Incoming(raw, subject, 7, 1, "feed")])
+        last, _ = ingestor.decide_batch([Incoming(raw, subject, 7, ingestor.retries.max_deliveries, "feed")])
+    finally:
+        engine.dispose()
+    assert (early[0].action, early[0].reason) == (Action.NAK, "status unavailable")
+    assert (last[0].action, last[0].outcome, last[0].reason) == (
+        Action.TERM,
+        "quarantined",
+        "status unavailable",
+    )
