@@ -267,3 +267,31 @@ def test_key_window_at_created(created: datetime, reason: FailureReason | None) 
         with pytest.raises(VerificationError) as caught:
             check_key_window(k, created)
         assert caught.value.reason is reason
+
+
+def test_an_entry_may_carry_its_nats_account_and_key_agreement_key():
+    from pcfx.protocol.keys import generate_key_agreement_key, x25519_multikey
+    from pcfx.protocol.registry import AgreementKey
+
+    multikey = x25519_multikey(generate_key_agreement_key())
+    made = entry(did="did:web:acme.example").model_copy(
+        update={
+            "key_agreement": [
+                AgreementKey(id=f"did:web:acme.example#{multikey}", public_key_multibase=multikey)
+            ],
+            "nats_account": "A" + "B" * 55,
+        }
+    )
+    again = RegistryEntry.model_validate(made.model_dump(mode="json", by_alias=True))
+    assert again.nats_account == "A" + "B" * 55
+    assert again.key_agreement is not None and again.key_agreement[0].public_key_multibase == multikey
+
+
+def test_a_key_agreement_key_of_another_did_is_refused():
+    from pcfx.protocol.keys import generate_key_agreement_key, x25519_multikey
+
+    multikey = x25519_multikey(generate_key_agreement_key())
+    data = entry(did="did:web:acme.example").model_dump(mode="json", by_alias=True)
+    data["keyAgreement"] = [{"id": f"did:web:evil.example#{multikey}", "publicKeyMultibase": multikey}]
+    with pytest.raises(ValidationError, match=r"is not a verification method of did:web:acme\.example"):
+        RegistryEntry.model_validate(data)

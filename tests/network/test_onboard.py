@@ -10,6 +10,7 @@ import stat
 import pytest
 from nats.js.api import KeyValueConfig, StreamConfig
 from network_kit import company_keys, connect, onboard
+from pcfx.node.keystore import KeyStore
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.jwt import check_account_jwt
 from pcfx.node.network.onboard import onboard_company, onboard_many
@@ -34,6 +35,14 @@ async def test_onboarding_hands_the_company_its_credentials_registry_and_operato
         json.loads((folder / "registry.json").read_text()), summary["registryOperatorKey"]
     )
     assert registry.version == acme.registry_version == 2
+    entry = registry.entry(acme.record.did)
+    assert entry is not None
+    # the signed registry binds the DID to the account and to the key buyer-only declarations are sealed to
+    assert entry.nats_account == acme.record.account
+    assert entry.key_agreement is not None
+    assert [k.public_key_multibase for k in entry.key_agreement] == [
+        KeyStore(tmp_path / "companies" / "acme" / "keys").identity().key_agreement_multibase
+    ]
     entry = registry.entry(acme.record.did)
     assert entry is not None and entry.legal_name == "Acme Ltd."
     assert summary["account"] == acme.record.account

@@ -33,7 +33,7 @@ from pcfx.protocol.keys import (
     x25519_from_multikey,
     x25519_multikey,
 )
-from pcfx.protocol.registry import RegistryEntry, RegistryKey, Role
+from pcfx.protocol.registry import AgreementKey, RegistryEntry, RegistryKey, Role
 
 __all__ = [
     "IDENTITY_FILE",
@@ -111,9 +111,11 @@ class Identity:
         company_ids: list[str],
         roles: list[Role],
         valid_from: datetime | str | None = None,
+        nats_account: str | None = None,
     ) -> RegistryEntry:
         """This identity as a trust-registry entry: every key on record, valid from its creation (or from
-        `valid_from`, for demo and test networks that backdate their keys) until it was retired."""
+        `valid_from`, for demo and test networks that backdate their keys) until it was retired; its X25519
+        key-agreement key (buyer-only declarations are sealed to it) and, in a NATS network, its account."""
         # The key records hold timestamps as strings: validated (not constructed) into the model's datetimes.
         keys = [
             RegistryKey.model_validate(
@@ -126,8 +128,17 @@ class Identity:
             )
             for k in self.keys
         ]
+        agreement = AgreementKey(
+            id=f"{self.did}#{self.key_agreement_multibase}", public_key_multibase=self.key_agreement_multibase
+        )
         return RegistryEntry(
-            did=self.did, legal_name=legal_name, company_ids=company_ids, roles=roles, keys=keys
+            did=self.did,
+            legal_name=legal_name,
+            company_ids=company_ids,
+            roles=roles,
+            keys=keys,
+            key_agreement=[agreement],
+            nats_account=nats_account,
         )
 
 

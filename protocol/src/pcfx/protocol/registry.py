@@ -40,6 +40,7 @@ from pcfx.protocol.keys import (
     Ed25519PublicKey,
     ed25519_raw_from_multikey,
     public_key_bytes,
+    x25519_from_multikey,
 )
 from pcfx.protocol.pact.primitives import urn_key
 from pcfx.protocol.proof import add_proof, proofs_of, verify_proof
@@ -58,6 +59,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "REGISTRY_TYPE",
+    "AgreementKey",
     "RegisteredKey",
     "RegistryEntry",
     "RegistryKey",
@@ -150,14 +152,36 @@ class RegistryKey(_Model):
         return self
 
 
+class AgreementKey(_Model):
+    """An X25519 key-agreement key of a company: buyer-only declarations are sealed to it (PROTOCOL.md 9)."""
+
+    id: str = Field(description="Verification method id: the company DID, '#', a fragment.")
+    type: Literal["Multikey"] = "Multikey"
+    public_key_multibase: str = Field(pattern=r"^z6LS[1-9A-HJ-NP-Za-km-z]+$")
+
+    @field_validator("public_key_multibase")
+    @classmethod
+    def _x25519(cls, value: str) -> str:
+        try:
+            x25519_from_multikey(value)
+        except KeyFormatError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class RegistryEntry(_Model):
-    """A registered company: DID, legal name, company ids it may declare for, roles and keys."""
+    """A registered company: DID, legal name, company ids it may declare for, roles and keys; in a NATS
+    network also its account public key and the X25519 keys buyer-only declarations are sealed to."""
 
     did: str = Field(pattern=_DID.pattern)
     legal_name: str = Field(min_length=1)
     company_ids: list[Annotated[str, Field(pattern=_URN.pattern)]] = Field(min_length=1)
     roles: list[Role] = Field(min_length=1)
     keys: list[RegistryKey] = Field(min_length=1)
+    key_agreement: list[AgreementKey] | None = Field(default=None, min_length=1)
+    nats_account: str | None = Field(
+        default=None, pattern=r"^A[A-Z2-7]{55}$", description="The company's NATS account public key."
+    )
 
     @cached_property
     def company_id_keys(self) -> frozenset[str]:
@@ -181,7 +205,7 @@ class RegistryEntry(_Model):
         ):
             if len(set(items)) != len(items):
                 raise ValueError(f"{name} must be unique")
-        for key in self.keys:
+        for key in [*self.keys, *(self.key_agreement or [])]:
             if did_of(key.id) != self.did or "#" not in key.id:
                 raise ValueError(f"key {key.id!r} is not a verification method of {self.did}")
         return self

@@ -1,7 +1,7 @@
 """JSON Schemas of the pcfx wire formats, generated from the pydantic models.
 
 ``python -m pcfx.protocol.schema_export [DIR]`` writes one file per entry of :data:`SCHEMA_MODELS`
-into DIR (default: ``schemas/`` of the repository). Keys are file names; each schema's ``$id`` is
+into DIR (default: ``schemas/`` in the current directory: run it from the repository root). Keys are file names; each schema's ``$id`` is
 :data:`SCHEMA_BASE_URL` + file name, which is where a node serves it (the accounting extension's
 ``dataSchema`` URL is one of them). To publish another model, add it to SCHEMA_MODELS and regenerate.
 """
@@ -69,7 +69,7 @@ def write(directory: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate the schema files."""
     args = sys.argv[1:] if argv is None else argv
-    directory = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "schemas"
+    directory = Path(args[0]) if args else Path.cwd() / "schemas"
     for path in write(directory):
         print(path)
     return 0

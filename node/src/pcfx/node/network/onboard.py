@@ -72,6 +72,9 @@ async def onboard_company(
         if slug in state.companies:
             raise NetworkError(f"the name {slug!r} is taken by another company; pass --slug")
         registry, _ = current_registry(layout, state.registry_operator_key)
+        account = new_keypair(KeyKind.ACCOUNT)
+        # the registry binds the company's DID to its NATS account and its key-agreement key: buyers learn
+        # where a supplier publishes and suppliers whom to seal a buyer-only declaration to, both signed
         next_registry = registry_with_company(
             registry,
             identity,
@@ -79,8 +82,8 @@ async def onboard_company(
             company_ids=company_ids,
             roles=roles or [Role.SUPPLIER],
             now=now,
+            nats_account=public_key(account),
         )
-        account = new_keypair(KeyKind.ACCOUNT)
         record = CompanyRecord(
             slug=slug,
             name=name,

@@ -66,10 +66,14 @@ def registry_with_company(
     company_ids: list[str],
     roles: list[Role],
     now: datetime,
+    nats_account: str | None = None,
 ) -> TrustRegistry:
-    """The next version with the company of `identity` added (its DID and every key on record)."""
+    """The next version with the company of `identity` added (its DID, every key on record, its
+    key-agreement key and its NATS account)."""
     try:
-        entry = identity.registry_entry(legal_name=legal_name, company_ids=company_ids, roles=roles)
+        entry = identity.registry_entry(
+            legal_name=legal_name, company_ids=company_ids, roles=roles, nats_account=nats_account
+        )
         return registry.with_entry(entry, issued=now)
     except ValueError as exc:
         raise NetworkError(f"registry entry of {identity.did}: {_first_line(exc)}") from None
