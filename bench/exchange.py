@@ -5,6 +5,8 @@
   samples, both in each of `--ingest-reps` repetitions, once with `verify_workers` = 0 (verification in the
   node's process) and once with `--workers` (default 1: verification in a second process, on a second
   core, overlapping the node's store work). Goal (issue 4): ingest >= 80% of the bare rate.
+- onboard: seconds to admit a company on the account layout (`pcfx network onboard`), `--companies` of
+  them one after the other into a running hub.
 - latency: propagation through a 4-tier chain - the tier-4 supplier publishes a revision, tiers 3, 2 and 1
   recompute and republish (policy auto), until the tier-0 product's new declaration is published; p50 and
   p95 over `--revisions` revisions, repeated `--reps` times. Goal (issue 4): p50 < 250 ms on one machine.
@@ -13,6 +15,7 @@
 
     .venv/bin/python bench/exchange.py [N] [--part all|ingest|latency] [--revisions 50] [--reps 3]
                                        [--ingest-reps 3] [--batch 256] [--workers 1]
+                                       [--companies 50]
 
 Prints figures; asserts nothing."""
 
@@ -45,7 +48,7 @@ from pcfx.node.store import Origin
 from pcfx.node.store import repository as repo
 from pcfx.node.supply import Declared, Recomputed, SupplyService
 
-__all__ = ["ingest_throughput", "main", "propagation_latency"]
+__all__ = ["ingest_throughput", "main", "onboarding_seconds", "propagation_latency"]
 
 
 # ---- ingest throughput ----------------------------------------------------------------------------------
@@ -337,11 +340,63 @@ async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int
     return {"p50": _percentile(every, 50), "p95": _percentile(every, 95), "runs": runs, "hops": medians}
 
 
+# ---- onboarding -----------------------------------------------------------------------------------------
+async def onboarding_seconds(*, companies: int = 50) -> dict[str, Any]:
+    """Seconds to admit one company on the account layout (account JWT checked, pushed and confirmed by a
+    resolver lookup, node and leaf credentials, a new signed registry version published), one after the
+    other into a running one-server hub; prints median, p95 and the trend as the registry grows."""
+    from pcfx.node.network.connect import network_connection, sys_connection
+    from pcfx.node.network.layout import NetworkLayout
+    from pcfx.node.network.onboard import onboard_many
+    from pcfx.node.network.operator import init_network
+    from pcfx.node.network.up import start_hub
+
+    root = Path(tempfile.mkdtemp(prefix="pcfx-bench-onboard-"))
+    layout = NetworkLayout(root / "net")
+    init_network(layout, port=_free_port_block(), leaf_port=_free_port_block(), route_port=_free_port_block())
+    hub = await start_hub(layout)
+    try:
+        async with sys_connection(layout, hub.urls) as sys_nc, network_connection(layout, hub.urls) as net_nc:
+            durations = await onboard_many(
+                layout, companies, workdir=root / "keys", nc=sys_nc, nc_network=net_nc
+            )
+    finally:
+        await hub.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    ms = [d * 1000 for d in durations]
+    tenth = max(1, len(ms) // 10)
+    print(
+        f"onboarding {companies} companies one after the other: median {statistics.median(ms):.1f} ms, "
+        f"p95 {_percentile(ms, 95):.1f} ms, min {min(ms):.1f}, max {max(ms):.1f}; "
+        f"first {tenth}: {statistics.median(ms[:tenth]):.1f} ms, last {tenth}: {statistics.median(ms[-tenth:]):.1f} ms"
+    )
+    return {"median_ms": statistics.median(ms), "p95_ms": _percentile(ms, 95), "all_ms": ms}
+
+
+def _free_port_block(size: int = 3) -> int:
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        ok = True
+        for port in range(base, base + size):
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
 # ---- main -----------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=2000, help="declarations for the ingest part")
-    parser.add_argument("--part", choices=["all", "ingest", "latency"], default="all")
+    parser.add_argument("--part", choices=["all", "ingest", "latency", "onboard"], default="all")
+    parser.add_argument("--companies", type=int, default=50, help="companies onboarded (onboard part)")
     parser.add_argument("--revisions", type=int, default=50, help="revisions per repetition (latency part)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the latency part")
     parser.add_argument("--ingest-reps", type=int, default=3, help="repetitions of the ingest part")
@@ -352,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(ingest_throughput(args.n, reps=args.ingest_reps, batch=args.batch, workers=args.workers))
     if args.part in ("all", "latency"):
         asyncio.run(propagation_latency(revisions=args.revisions, reps=args.reps))
+    if args.part in ("all", "onboard"):
+        asyncio.run(onboarding_seconds(companies=args.companies))
     return 0
 
 
