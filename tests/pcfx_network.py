@@ -46,6 +46,7 @@ class Company:
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
     extra_keys: list[RegistryKey] = field(default_factory=list)
+    company_revoked_at: datetime | None = None
 
     @property
     def vm(self) -> str:
@@ -65,6 +66,7 @@ class Company:
             company_ids=self.company_ids,
             roles=self.roles,
             keys=[key, *self.extra_keys],
+            revoked_at=self.company_revoked_at,
         )
 
 

@@ -229,6 +229,16 @@ def test_proof_made_before_revocation_still_holds(net: Network, footprint: dict[
     assert verify(net, net.declare(footprint, created=NOW - timedelta(days=6))).ok
 
 
+def test_a_company_the_operator_revoked_verifies_nothing_any_more(
+    net: Network, footprint: dict[str, Any]
+) -> None:
+    signed_before = net.declare(footprint, created=NOW - timedelta(days=6))
+    net.supplier.company_revoked_at = NOW - timedelta(days=5)
+    result = verify(net, signed_before)
+    assert result.reason is FailureReason.ISSUER_REVOKED
+    assert "revoked by the network operator" in result.detail
+
+
 def test_key_expired_before_created(net: Network, footprint: dict[str, Any]) -> None:
     net.supplier.valid_until = NOW - timedelta(days=5)
     assert (

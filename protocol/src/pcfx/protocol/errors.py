@@ -26,6 +26,7 @@ class FailureReason(StrEnum):
     UNSUPPORTED_CRYPTOSUITE = "unsupported cryptosuite"
     BAD_SIGNATURE = "bad signature"
     UNKNOWN_ISSUER = "unknown issuer"
+    ISSUER_REVOKED = "issuer revoked"
     ROLE_NOT_GRANTED = "role not granted"
     KEY_NOT_AUTHORISED = "key not authorised"
     KEY_NOT_YET_VALID = "key not yet valid"

@@ -182,6 +182,10 @@ class RegistryEntry(_Model):
     nats_account: str | None = Field(
         default=None, pattern=r"^A[A-Z2-7]{55}$", description="The company's NATS account public key."
     )
+    revoked_at: Timestamp | None = Field(
+        default=None,
+        description="When the network operator revoked the company: nothing it signed is used any more.",
+    )
 
     @cached_property
     def company_id_keys(self) -> frozenset[str]:
@@ -333,11 +337,17 @@ def lookup_key(
     registry: TrustRegistry, issuer: str, verification_method: str, *, role: Role
 ) -> RegisteredKey:
     """Resolve `verification_method` for `issuer` acting in `role`, or raise VerificationError
-    (unknown issuer, role not granted, key not authorised)."""
+    (unknown issuer, issuer revoked, role not granted, key not authorised)."""
     entry = registry.entry(issuer)
     if entry is None:
         raise VerificationError(
             FailureReason.UNKNOWN_ISSUER, f"{issuer} is not in trust registry v{registry.version}"
+        )
+    if entry.revoked_at is not None:
+        raise VerificationError(
+            FailureReason.ISSUER_REVOKED,
+            f"{issuer} was revoked by the network operator at {format_datetime(entry.revoked_at)} "
+            f"(trust registry v{registry.version})",
         )
     if role not in entry.roles:
         raise VerificationError(

@@ -4,8 +4,9 @@ Order of checks (the first failure is the reason reported):
   1. malformed: not a JSON object; no single issuer proof; issuer not a string
   2. unsupported cryptosuite: the issuer proof is not DataIntegrityProof / eddsa-jcs-2022; then malformed
      again for a verificationMethod that is not a DID URL or a `created` that is not a dateTimeStamp
-  3. unknown issuer, role not granted (issuer lacks "supplier"), key not authorised (verification method not a
-     registered key of the issuer, or proof purpose not assertionMethod)
+  3. unknown issuer, issuer revoked (the operator revoked the company: nothing it signed counts), role not
+     granted (issuer lacks "supplier"), key not authorised (verification method not a registered key of the
+     issuer, or proof purpose not assertionMethod)
   4. bad signature (the signature is checked before the content is interpreted: a change to any signed
      member is reported as a bad signature, not as whatever the changed value would otherwise break)
   5. key not yet valid / key revoked / key expired at the proof's `created` (rotation: a key keeps vouching
@@ -256,7 +257,12 @@ def _resolve(
     """Public key bytes of `vm` for `signer`, and its registry record (None for a self-resolved did:key)."""
     if registry is not None:
         found = registry.key(vm)
-        if found is not None and found.entry.did == signer and role in found.entry.roles:
+        if (
+            found is not None
+            and found.entry.did == signer
+            and role in found.entry.roles
+            and found.entry.revoked_at is None
+        ):
             return found.public_key, found
         if registry.entry(signer) is not None:
             found = lookup_key(registry, signer, vm, role=role)  # raises with the precise reason
