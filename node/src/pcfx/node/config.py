@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     )
     nats_port: int = Field(default=0, ge=0, le=65535, description="Embedded server port, 0 = any free port.")
     nats_creds: Path | None = Field(default=None, description="NATS user credentials file (operator mode).")
+    nats_account: str | None = Field(
+        default=None,
+        pattern=r"^A[A-Z2-7]{55}$",
+        description="The company's NATS account public key (buyer-only declarations reach it on "
+        "pcfx.v1.dto.<account>.>); default: the company's trust-registry entry.",
+    )
     allow_plaintext_nats: bool = Field(default=False, description="Allow nats:// to a non-loopback host.")
     nats_leaf_url: str | None = Field(
         default=None,
@@ -111,6 +117,9 @@ class Settings(BaseSettings):
 
     max_declaration_bytes: int = Field(default=256 * 1024, ge=4096, le=_NATS_MAX_PAYLOAD)
     stream_history: int = Field(default=64, ge=1, le=10_000, description="Versions kept per subject.")
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="Replicas of the PCFX stream and KV (3 on a hub cluster)."
+    )
     duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     fetch_batch: int = Field(default=64, ge=1, le=1024)
@@ -216,6 +225,17 @@ class Settings(BaseSettings):
     @property
     def nats_store_dir(self) -> Path:
         return self.home / "nats"
+
+    @property
+    def network_mode(self) -> bool:
+        """True when the node is a company of a NATS network (credentials for a hub, or a leaf of one)."""
+        return self.nats_creds is not None or self.nats_leaf_url is not None
+
+    @property
+    def network_creds(self) -> Path | None:
+        """The credentials binding this node to its company's account: the node's, else the leaf's."""
+        chosen = self.nats_creds or self.nats_leaf_creds
+        return None if chosen is None else self.path(chosen)
 
     @property
     def leaf_mode(self) -> bool:

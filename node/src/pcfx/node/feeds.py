@@ -27,7 +27,7 @@ from pcfx.node.bus.consumers import missing_part
 from pcfx.node.bus.ingest import Decision, Incoming
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Subscription, utcnow
-from pcfx.protocol.subjects import STREAM_NAME, decl_filter, decl_subject, status_filter
+from pcfx.protocol.subjects import DTO_PREFIX, STREAM_NAME, decl_filter, decl_subject, status_filter
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -69,6 +69,8 @@ class VerifiedVersion(BaseModel):
     state: str
     stream_seq: int | None
     sha256: str
+    #: It came sealed (buyer-only): the stream holds its envelope, not these bytes.
+    sealed: bool = False
 
 
 class FeedLag(BaseModel):
@@ -207,25 +209,27 @@ class FeedMonitor:
         connected: bool,
         running: Mapping[str, bool],
         retrying: Callable[[str], int],
+        stream: str = STREAM_NAME,
     ) -> FeedsReport:
-        """Rebuild the report: one consumer info per feed, the stream's last sequence, the store's view."""
+        """Rebuild the report: one consumer info per feed, the stream's last sequence, the store's view.
+        `stream` is the one the consumers read (a leaf node's local replica, else `PCFX`)."""
         stream_last: int | None = None
         if connected:
             try:
-                stream_last = (await js.stream_info(STREAM_NAME)).state.last_seq
+                stream_last = (await js.stream_info(stream)).state.last_seq
             except Exception as exc:
                 log.debug("stream info failed: %r", exc)
         feeds = []
         for sub in subscriptions:
             tracker = self.tracker(sub.consumer)
-            info, problem = await _consumer_info(js, sub.consumer) if connected else (None, None)
+            info, problem = await _consumer_info(js, sub.consumer, stream) if connected else (None, None)
             with Session(engine) as session:
                 health = _from_store(session, sub)
             notes = list(tracker.notes)
             verified = health.last_verified
-            if connected and verified is not None and verified.stream_seq is not None:
+            if connected and verified is not None and verified.stream_seq is not None and not verified.sealed:
                 subject = decl_subject(sub.issuer, verified.product_id)
-                evicted = await _evicted(js, subject, verified.stream_seq, verified.sha256)
+                evicted = await _evicted(js, subject, verified.stream_seq, verified.sha256, stream)
                 if evicted:
                     notes.append(evicted)
             lag = None if info is None else _lag(info, stream_last)
@@ -268,24 +272,26 @@ class FeedMonitor:
         partial.replace(path)
 
 
-async def _consumer_info(js: JetStreamContext, name: str) -> tuple[ConsumerInfo | None, str | None]:
+async def _consumer_info(
+    js: JetStreamContext, name: str, stream: str
+) -> tuple[ConsumerInfo | None, str | None]:
     try:
-        return await js.consumer_info(STREAM_NAME, name), None
+        return await js.consumer_info(stream, name), None
     except NotFoundError:
         try:
-            return None, await missing_part(js, name=name) or "consumer missing"
+            return None, await missing_part(js, name=name, stream=stream) or "consumer missing"
         except Exception:
             return None, "consumer missing"
     except Exception as exc:
         return None, f"consumer info unavailable: {exc!r}"
 
 
-async def _evicted(js: JetStreamContext, subject: str, seq: int, digest: str) -> str | None:
+async def _evicted(js: JetStreamContext, subject: str, seq: int, digest: str, stream: str) -> str | None:
     """A note when the verified version is in the stream neither as the subject's last message (a
     republished copy) nor at its own sequence: its history was evicted, or the stream purged."""
     for read in (
-        lambda: js.get_last_msg(STREAM_NAME, subject, direct=True),
-        lambda: js.get_msg(STREAM_NAME, seq=seq, direct=True),
+        lambda: js.get_last_msg(stream, subject, direct=True),
+        lambda: js.get_msg(stream, seq=seq, direct=True),
     ):
         try:
             message = await read()
@@ -368,6 +374,7 @@ def _from_store(session: Session, sub: Subscription) -> FeedHealth:
             state=row.state,
             stream_seq=row.stream_seq,
             sha256=row.sha256,
+            sealed=(row.subject or "").startswith(DTO_PREFIX + "."),
         )
     exact, prefixes = _subjects(sub)
     found = repo.rejections_since(

@@ -18,6 +18,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import delete_consumer, ensure_consumer, subscription_filters
 from pcfx.node.bus.ingest import Action, Decision, run_consumer
+from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import HEADER_STATUS
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
 from pcfx.node.feeds import FeedsReport, report_file
@@ -35,7 +36,14 @@ from pcfx.protocol.subjects import (
 )
 from sqlmodel import Session
 
-__all__ = ["PULL_SOURCES", "NodeFollowing", "record_subscription", "subscription_consumer"]
+__all__ = [
+    "PULL_SOURCES",
+    "FollowRefusedError",
+    "NodeFollowing",
+    "record_subscription",
+    "retarget_subscriptions",
+    "subscription_consumer",
+]
 
 log = logging.getLogger("pcfx.node")
 
@@ -47,11 +55,16 @@ HEALTH_SECONDS = 5.0
 OWN_CHECK_SECONDS = 60.0
 
 
+class FollowRefusedError(RuntimeError):
+    """The network's follow service refused to import a supplier into this node's account."""
+
+
 class NodeFollowing(NodeState):
     """`Node` methods that follow suppliers: subscriptions and their consumers, and on-demand pulls."""
 
     async def _sync_subscriptions(self) -> None:
         # Subscriptions may be added to the store by `pcfx subscribe` while the node runs.
+        await self._retarget_subscriptions()
         for sub in self.subscriptions():
             if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
                 continue
@@ -64,20 +77,62 @@ class NodeFollowing(NodeState):
 
     async def _recreate(self, issuer: str, product_id: str | None) -> None:
         # The stream too: deleting it (by anyone in a shared account) deletes every consumer on it.
-        await ensure_stream(
-            self.js,
-            ExchangeLimits(
-                history=self.settings.stream_history,
-                duplicate_window_seconds=self.settings.duplicate_window_seconds,
-            ),
-        )
+        await self._ensure_consume_stream()
+        await self._request_follow(issuer, product_id)
         await ensure_consumer(
-            self.js,
+            self.consume_js,
             owner=self.did,
             issuer=issuer,
             product_id=product_id,
             ack_wait=self.settings.ack_wait_seconds,
+            stream=self.consume_stream,
+            own_account=self.own_account,
         )
+
+    async def _retarget_subscriptions(self) -> None:
+        # A subscription recorded before this node knew its NATS account (or under another one) lacks the
+        # buyer-only filter: it moves to the consumer of the current filters, the old consumer is deleted.
+        with session_scope(self.engine) as session:
+            moved = retarget_subscriptions(session, owner=self.did, own_account=self.own_account)
+        for old in moved:
+            task = self._consumers.pop(old, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):
+                await delete_consumer(self.consume_js, name=old, stream=self.consume_stream)
+
+    async def _ensure_consume_stream(self) -> None:
+        limits = ExchangeLimits.of(self.settings)
+        await ensure_stream(self.js, limits)
+        if self.js_local is not None:
+            await ensure_replica(
+                self.js_local, hub_domain=self.settings.hub_domain, history=self.settings.stream_history
+            )
+
+    async def _request_follow(self, issuer: str, product_id: str | None) -> None:
+        """In a network, ask the operator's follow service to import the supplier into this node's account
+        (once per supplier and product in a run); without a network there is nothing to ask."""
+        if not self.settings.network_mode or (issuer, product_id) in self._followed or issuer == self.did:
+            return
+        from pcfx.node.network.follow import request_follow
+        from pcfx.node.network.jwt import creds_account
+
+        creds = self.settings.network_creds
+        assert creds is not None, "network mode has credentials"
+        issuer_key = self.issuer
+        result = await request_follow(
+            self.nc,
+            account=creds_account(creds.read_text(encoding="utf-8")),
+            signer_key=issuer_key.key,
+            verification_method=issuer_key.verification_method,
+            supplier_did=issuer,
+            product_ids=[product_id] if product_id else [],
+        )
+        if not result.ok:
+            raise FollowRefusedError(f"the network refused to let this node follow {issuer}: {result.reason}")
+        self._followed.add((issuer, product_id))
 
     async def _watch_subscriptions(self, interval: float = 2.0) -> None:
         # The node checked its own publications as it started (`Node.start`): next time in a minute.
@@ -107,12 +162,13 @@ class NodeFollowing(NodeState):
     async def refresh_feeds(self) -> FeedsReport:
         """Rebuild the feeds' health (one consumer info per feed) and write it to `run/feeds.json`."""
         report = await self.feeds.refresh(
-            js=self.js,
+            js=self.consume_js,
             engine=self.engine,
             subscriptions=self.subscriptions(),
             connected=bool(self.nc.is_connected),
             running={name: not task.done() for name, task in self._consumers.items()},
             retrying=self.ingestor.retries.retrying,
+            stream=self.consume_stream,
         )
         try:
             self.feeds.write(report_file(self.settings.home))
@@ -123,21 +179,26 @@ class NodeFollowing(NodeState):
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
         """Follow `issuer` (all its products, or one): a durable consumer that first delivers each product's
         current version, then every new one; survives restarts. Returns the consumer name."""
+        await self._request_follow(issuer, product_id)
         name, _ = await ensure_consumer(
-            self.js,
+            self.consume_js,
             owner=self.did,
             issuer=issuer,
             product_id=product_id,
             ack_wait=self.settings.ack_wait_seconds,
+            stream=self.consume_stream,
+            own_account=self.own_account,
         )
         with session_scope(self.engine) as session:
-            record_subscription(session, owner=self.did, issuer=issuer, product_id=product_id)
+            record_subscription(
+                session, owner=self.did, issuer=issuer, product_id=product_id, own_account=self.own_account
+            )
         self._start_consumer(name, issuer, product_id)
         return name
 
     async def unsubscribe(self, issuer: str, product_id: str | None = None) -> bool:
         """Stop following; deletes the durable consumer. False when there was no such subscription."""
-        name = subscription_consumer(self.did, issuer, product_id)
+        name = subscription_consumer(self.did, issuer, product_id, own_account=self.own_account)
         task = self._consumers.pop(name, None)
         if task is not None:
             task.cancel()
@@ -145,7 +206,7 @@ class NodeFollowing(NodeState):
                 await task
         with session_scope(self.engine) as session:
             row = repo.deactivate_subscription(session, consumer=name)
-        await delete_consumer(self.js, name=name)
+        await delete_consumer(self.consume_js, name=name, stream=self.consume_stream)
         return row is not None
 
     def subscriptions(self) -> list[Subscription]:
@@ -162,8 +223,8 @@ class NodeFollowing(NodeState):
 
         self._consumers[name] = asyncio.create_task(
             run_consumer(
-                self.js,
-                stream=STREAM_NAME,
+                self.consume_js,
+                stream=self.consume_stream,
                 consumer=name,
                 ingestor=self.ingestor,
                 stop=self._stop,
@@ -190,6 +251,12 @@ class NodeFollowing(NodeState):
         issuer's declaration...) the next source is tried. The decision's `source` names the source whose
         answer was accepted; when every answer was refused, its reason lists each source's."""
         subject = decl_subject(issuer, product_id)
+        try:  # in a network, the request service of this product is imported on a follow that names it
+            await self._request_follow(issuer, product_id)
+        except Exception as exc:
+            log.info(
+                "pull of %s: follow not granted (%s); the stream and the KV are still asked", subject, exc
+            )
         refused: list[tuple[str, Decision]] = []
         for source in PULL_SOURCES:
             found = await self._read_source(source, issuer, product_id, timeout)
@@ -275,15 +342,25 @@ class NodeFollowing(NodeState):
                 await self.ingestor.ingest_raw(found[0], subject=subject, stream_seq=found[1])
 
 
-def subscription_consumer(owner: str, issuer: str, product_id: str | None = None) -> str:
-    """The durable consumer name of `owner`'s subscription to `issuer` (all its products, or one)."""
-    return consumer_name(owner, subscription_filters(issuer, product_id))
+def subscription_consumer(
+    owner: str, issuer: str, product_id: str | None = None, *, own_account: str | None = None
+) -> str:
+    """The durable consumer name of `owner`'s subscription to `issuer` (all its products, or one);
+    `own_account`: the owner's NATS account (its buyer-only filter is part of the subscription)."""
+    return consumer_name(owner, subscription_filters(issuer, product_id, own_account=own_account))
 
 
-def record_subscription(session: Session, *, owner: str, issuer: str, product_id: str | None = None) -> str:
+def record_subscription(
+    session: Session,
+    *,
+    owner: str,
+    issuer: str,
+    product_id: str | None = None,
+    own_account: str | None = None,
+) -> str:
     """Store `owner`'s subscription to `issuer` (all its products, or one) unless it is active already;
     returns its consumer name. A running node starts consuming a stored subscription within seconds."""
-    filters = subscription_filters(issuer, product_id)
+    filters = subscription_filters(issuer, product_id, own_account=own_account)
     name = consumer_name(owner, filters)
     if all(row.consumer != name for row in repo.list_subscriptions(session)):
         repo.add_subscription(
@@ -291,3 +368,19 @@ def record_subscription(session: Session, *, owner: str, issuer: str, product_id
         )
         repo.add_audit(session, event="subscribed", detail={"issuer": issuer, "product_id": product_id})
     return name
+
+
+def retarget_subscriptions(session: Session, *, owner: str, own_account: str | None) -> list[str]:
+    """Record again, under the consumer of the current filters, every active subscription recorded with
+    other filters (its buyer-only filter missing or for another account); returns the old consumer names."""
+    moved: list[str] = []
+    for row in repo.list_subscriptions(session):
+        name = subscription_consumer(owner, row.issuer, row.product_id, own_account=own_account)
+        if name == row.consumer:
+            continue
+        repo.deactivate_subscription(session, consumer=row.consumer)
+        record_subscription(
+            session, owner=owner, issuer=row.issuer, product_id=row.product_id, own_account=own_account
+        )
+        moved.append(row.consumer)
+    return moved

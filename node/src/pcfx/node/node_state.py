@@ -11,10 +11,14 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from pcfx.node.bus.ingest import Ingestor, Verifier
+from pcfx.node.bus.replica import LOCAL_STREAM
 from pcfx.node.bus.server import EmbeddedNats
 from pcfx.node.config import Settings
 from pcfx.node.feeds import FeedMonitor
 from pcfx.node.issuing import Issuer
+from pcfx.node.keystore import KeyStore
+from pcfx.node.sealing import SealedInbox
+from pcfx.protocol.subjects import STREAM_NAME
 from sqlalchemy import Engine
 
 __all__ = ["NodeState"]
@@ -32,20 +36,58 @@ class NodeState:
     ingestor: Ingestor
     verifier: Verifier
     embedded: EmbeddedNats | None = None
+    #: In leaf mode, the leaf's own JetStream domain: consumers read its replica of the hub stream there.
+    js_local: JetStreamContext | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
     _issuer: Issuer | None = None
     feeds: FeedMonitor = field(default_factory=FeedMonitor)
+    #: Suppliers (issuer, product or None) whose follow the network granted in this run.
+    _followed: set[tuple[str, str | None]] = field(default_factory=set)
+    _registry_updates: Any = None
+    _new_followers: Any = None  # the subscription to the network's notices of new buyers
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Every batch the ingestor decides tells the feeds' health when their consumer last delivered.
         self.ingestor.observers.append(self.feeds.observe)
+        # Buyer-only declarations to this company are opened with its own account and keys (PROTOCOL.md 9.4).
+        if self.ingestor.sealed is None:
+            # The registry as the verifier holds it at each message: a networked node takes new versions.
+            self.ingestor.sealed = SealedInbox.for_node(
+                self.settings, lambda: getattr(self.verifier, "registry", None)
+            )
 
     @property
     def did(self) -> str:
         return self.settings.did
+
+    @property
+    def issuer(self) -> Issuer:
+        """This node's signer (keystore key) and status-list keeper, loaded on first use."""
+        if self._issuer is None:
+            passphrase = (
+                self.settings.key_passphrase.get_secret_value() if self.settings.key_passphrase else None
+            )
+            self._issuer = Issuer.from_keystore(KeyStore(self.settings.keys_path), passphrase)
+        return self._issuer
+
+    @property
+    def consume_js(self) -> JetStreamContext:
+        """Where the node's consumers live: the leaf's own domain in leaf mode, else the exchange's."""
+        return self.js_local or self.js
+
+    @property
+    def consume_stream(self) -> str:
+        """The stream the node's consumers read: the leaf's replica in leaf mode, else `PCFX`."""
+        return LOCAL_STREAM if self.js_local is not None else STREAM_NAME
+
+    @property
+    def own_account(self) -> str | None:
+        """This company's NATS account (setting, else trust registry): its buyer-only branch of `pcfx.v1.dto`."""
+        return self.ingestor.sealed.account if self.ingestor.sealed is not None else None
 
     async def _maintain_own(self) -> None:
         """Keep the node's own publications on the stream (the publishing side overrides it)."""

@@ -1,13 +1,17 @@
 """A company node's publishing side: store own declarations, publish them on the stream and KV, sign footprints
 with the node's key and keep its revocation and deprecation status lists; and keep them published: a list or
 latest declaration the stream lost (purged, evicted by junk) is republished, a KV entry that is not an
-authentic own declaration is replaced."""
+authentic own declaration is replaced.
+
+A buyer-only declaration (PROTOCOL.md section 9) is sealed once per buyer to the keys the trust registry
+lists for it and published on the buyer's `pcfx.v1.dto` subject, never on `pcfx.v1.decl` nor in the KV; the
+sealed bytes are kept with the declaration (outbox) and every retry resends exactly them."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,22 +21,25 @@ from pcfx.node.bus.publisher import (
     PublishError,
     ValueCheck,
     publish_declaration,
+    publish_sealed,
     publish_status_list,
     put_latest,
 )
 from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
 from pcfx.node.node_state import NodeState
+from pcfx.node.sealing import BuyerRoute, RouteError, buyer_routes
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
 from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
 from pcfx.node.store.models import DeclarationState, Origin
 from pcfx.node.store.repository import StoreOutcome
 from pcfx.protocol.errors import FailureReason
-from pcfx.protocol.subjects import STREAM_NAME, decl_subject, status_subject
+from pcfx.protocol.sealed import seal, sealed_msg_id
+from pcfx.protocol.subjects import STREAM_NAME, decl_subject, dto_subject, status_subject
 from sqlmodel import Session
 
-__all__ = ["NodePublishing", "PublishRefusedError", "PublishResult"]
+__all__ = ["NodePublishing", "PublishRefusedError", "PublishResult", "SealedCopy", "SealedPublishResult"]
 
 log = logging.getLogger("pcfx.node")
 
@@ -64,12 +71,54 @@ class PublishResult:
     kv_updated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SealedCopy:
+    """Where the sealed copy of a buyer-only declaration for one buyer landed."""
+
+    buyer: str
+    subject: str
+    stream_seq: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SealedPublishResult:
+    """A buyer-only declaration published: one sealed copy per buyer."""
+
+    declaration_id: str
+    copies: tuple[SealedCopy, ...]
+
+    @property
+    def buyers(self) -> tuple[str, ...]:
+        return tuple(copy.buyer for copy in self.copies)
+
+
 class NodePublishing(NodeState):
     """`Node` methods that publish: own declarations, signing, status lists, and the responder's lookup."""
 
     async def publish(self, raw: bytes, *, verify: bool = True) -> PublishResult:
         """Store signed declaration bytes as own, publish them (Nats-Msg-Id = declaration id), advance the
         KV entry. With `verify`, bytes that a buyer would reject are refused before anything is stored."""
+        facts = self._own_facts(raw, verify=verify)
+        subject = decl_subject(facts.issuer, facts.product_id)
+        with session_scope(self.engine) as session:
+            if repo.sealed_deliveries(session, declaration_id=facts.declaration_id):
+                raise PublishRefusedError(
+                    f"{facts.declaration_id} was declared to buyers only; a public version is a new declaration"
+                )
+            outcome, row = repo.store_declaration(
+                session, raw=raw, facts=facts, origin=Origin.OWN, subject=subject
+            )
+            if outcome in (StoreOutcome.DOWNGRADE, StoreOutcome.CONFLICT):
+                assert row is not None, "a conflict or downgrade returns the stored row it lost to"
+                raise PublishRefusedError(f"{outcome}: {facts.declaration_id} against {row.declaration_id}")
+            repo.add_audit(
+                session, event="declaration published", declaration_id=facts.declaration_id, subject=subject
+            )
+        return await self._send_own(raw, facts, subject)
+
+    def _own_facts(self, raw: bytes, *, verify: bool) -> DeclarationFacts:
+        # With `verify`, bytes that a buyer would reject are refused before anything is stored.
         declaration_id = None
         if verify:
             with session_scope(self.engine) as session:
@@ -82,18 +131,78 @@ class NodePublishing(NodeState):
         facts = declaration_facts(json.loads(raw), declaration_id=declaration_id)
         if facts.issuer != self.did:
             raise PublishRefusedError(f"issuer {facts.issuer} is not this node ({self.did})")
-        subject = decl_subject(facts.issuer, facts.product_id)
+        return facts
+
+    def buyer_routes(self, buyers: Iterable[str]) -> list[BuyerRoute]:
+        """Each buyer's NATS account and keyAgreement keys from the node's signed trust registry; a buyer
+        without them is refused (PublishRefusedError naming it and why)."""
+        chosen = sorted(set(buyers))
+        if not chosen:
+            raise PublishRefusedError("a buyer-only declaration needs at least one buyer")
+        try:
+            return buyer_routes(getattr(self.verifier, "registry", None), chosen)
+        except RouteError as exc:
+            raise PublishRefusedError(f"cannot seal to {exc}") from None
+
+    async def publish_sealed(
+        self, raw: bytes, buyers: Iterable[str], *, verify: bool = True
+    ) -> SealedPublishResult:
+        """Store signed declaration bytes as own and publish them sealed to each buyer (one copy per buyer, on
+        its `pcfx.v1.dto` subject); never on the public subject, in the KV or to the responder. The sealed
+        copies are stored with the declaration and resent verbatim until acknowledged."""
+        routes = self.buyer_routes(buyers)
+        facts = self._own_facts(raw, verify=verify)
         with session_scope(self.engine) as session:
             outcome, row = repo.store_declaration(
-                session, raw=raw, facts=facts, origin=Origin.OWN, subject=subject
+                session, raw=raw, facts=facts, origin=Origin.OWN, subject=None
             )
             if outcome in (StoreOutcome.DOWNGRADE, StoreOutcome.CONFLICT):
                 assert row is not None, "a conflict or downgrade returns the stored row it lost to"
                 raise PublishRefusedError(f"{outcome}: {facts.declaration_id} against {row.declaration_id}")
+            if outcome is StoreOutcome.DUPLICATE and row is not None and row.subject is not None:
+                raise PublishRefusedError(f"{facts.declaration_id} is public already")
+            sealed_to = {
+                d.buyer for d in repo.sealed_deliveries(session, declaration_id=facts.declaration_id)
+            }
+            for route in routes:
+                if route.did in sealed_to:
+                    continue  # sent before: its first sealed bytes are resent, never sealed again
+                repo.add_sealed_delivery(
+                    session,
+                    declaration_id=facts.declaration_id,
+                    buyer=route.did,
+                    account=route.account,
+                    subject=dto_subject(route.account, facts.issuer, facts.product_id),
+                    msg_id=sealed_msg_id(facts.declaration_id, route.recipients),
+                    raw=seal(raw, route.recipients),
+                )
             repo.add_audit(
-                session, event="declaration published", declaration_id=facts.declaration_id, subject=subject
+                session,
+                event="declaration published to buyers",
+                declaration_id=facts.declaration_id,
+                detail={"buyers": [route.did for route in routes]},
             )
-        return await self._send_own(raw, facts, subject)
+        return await self._send_sealed(facts.declaration_id)
+
+    async def _send_sealed(self, declaration_id: str) -> SealedPublishResult:
+        with Session(self.engine) as session:
+            copies = [
+                (d.id, d.buyer, d.subject, d.msg_id, d.raw)
+                for d in repo.sealed_deliveries(session, declaration_id=declaration_id)
+            ]
+        sent: list[SealedCopy] = []
+        for delivery_id, buyer, subject, msg_id, sealed in copies:
+            assert delivery_id is not None
+            ack = await publish_sealed(self.js, sealed, subject=subject, msg_id=msg_id)
+            with session_scope(self.engine) as session:
+                repo.mark_sealed_sent(session, delivery_id=delivery_id, stream_seq=ack.seq)
+            sent.append(SealedCopy(buyer, subject, ack.seq, bool(ack.duplicate)))
+        with session_scope(self.engine) as session:
+            row = repo.get_declaration(session, declaration_id=declaration_id, origin=Origin.OWN)
+            if row is not None and row.stream_seq is None and sent:
+                row.stream_seq = max(copy.stream_seq for copy in sent)  # every copy is on the stream
+                session.add(row)
+        return SealedPublishResult(declaration_id, tuple(sent))
 
     async def _send_own(self, raw: bytes, facts: DeclarationFacts, subject: str) -> PublishResult:
         declaration_id = facts.declaration_id
@@ -143,31 +252,45 @@ class NodePublishing(NodeState):
 
     async def _republish_pending(self) -> None:
         # Outbox: own declarations stored but never acknowledged by the stream (crash between the two).
+        # A buyer-only one goes out as its stored sealed copies, never on the public subject.
         with session_scope(self.engine) as session:
             pending = repo.unsent_own_declarations(session)
+            sealed = set(repo.sealed_audiences(session, declaration_ids=[r.declaration_id for r in pending]))
+            sealed.update(d.declaration_id for d in repo.unsent_sealed(session))
         for row in pending:
+            if row.declaration_id in sealed:
+                continue
             try:
                 facts = declaration_facts(json.loads(row.raw), declaration_id=row.declaration_id)
                 await self._send_own(row.raw, facts, row.subject or "")
             except (PublishError, FactsError, ValueError) as exc:
                 log.warning("republish of %s failed: %s", row.declaration_id, exc)
+        for declaration_id in sorted(sealed):
+            try:
+                await self._send_sealed(declaration_id)
+            except (PublishError, ValueError) as exc:
+                log.warning("republish of the sealed copies of %s failed: %s", declaration_id, exc)
 
     async def _maintain_own(self) -> None:
         await self.republish_lost()
 
-    async def republish_lost(self) -> list[str]:
+    async def republish_lost(self, *, force: bool = False) -> list[str]:
         """Republish the own status lists and latest declarations the stream no longer holds as the last
         message of their subject (purged, or evicted by junk), lists first; heal the KV entries. Returns
         the subjects republished. The message id carries a republish epoch (PROTOCOL.md section 4): the
-        dedup window would drop the first id."""
+        dedup window would drop the first id. `force`: republish them all (a new buyer follows this node
+        in a network: its stream holds only what was published after it started to follow)."""
         with Session(self.engine) as session:
             lists = [(row.list_id, row.raw) for row in repo.status_lists_of(session, issuer=self.did)]
             heads = [(row.subject, row.raw, row.declaration_id) for row in repo.own_heads(session)]
+            sealed_heads = [
+                (row.subject, row.raw, row.msg_id) for row in repo.sealed_heads(session) if row.stream_seq
+            ]
         epoch: int | None = None
         republished: list[str] = []
         for list_id, raw in sorted(lists):
             subject = status_subject(self.did, list_id)
-            if await self._holds(subject, raw):
+            if not force and await self._holds(subject, raw):
                 continue
             epoch = epoch or await self._stream_epoch()
             await publish_status_list(self.js, raw, issuer=self.did, list_id=list_id, republish_epoch=epoch)
@@ -176,12 +299,19 @@ class NodePublishing(NodeState):
             facts = declaration_facts(json.loads(raw), declaration_id=declaration_id)
             if subject is None or subject != decl_subject(facts.issuer, facts.product_id):
                 continue  # only public declarations go to their public subject and the KV
-            if not await self._holds(subject, raw):
+            if force or not await self._holds(subject, raw):
                 epoch = epoch or await self._stream_epoch()
                 await publish_declaration(self.js, raw, declaration_id=declaration_id, republish_epoch=epoch)
                 republished.append(subject)
             await self._put_own_latest(raw, facts)
-        if republished:
+        for subject, sealed, msg_id in sealed_heads:
+            if force or not await self._holds(subject, sealed):
+                epoch = epoch or await self._stream_epoch()
+                await publish_sealed(self.js, sealed, subject=subject, msg_id=msg_id, republish_epoch=epoch)
+                republished.append(subject)
+        if republished and force:
+            log.info("republished %d own message(s) for a new follower", len(republished))
+        elif republished:
             log.warning(
                 "republished %d own message(s) the stream had lost: %s", len(republished), republished
             )
@@ -227,9 +357,15 @@ class NodePublishing(NodeState):
             footprint, status_index=index, valid_from=valid_from, valid_until=valid_until, created=created
         )
 
-    async def publish_footprint(self, footprint: Mapping[str, Any], **options: Any) -> PublishResult:
-        """`sign` then `publish`."""
-        return await self.publish(self.sign(footprint, **options))
+    async def publish_footprint(
+        self, footprint: Mapping[str, Any], *, to: Iterable[str] | None = None, **options: Any
+    ) -> PublishResult | SealedPublishResult:
+        """`sign` then `publish`; with `to` (buyer DIDs), `publish_sealed` to those buyers only."""
+        if to is None:
+            return await self.publish(self.sign(footprint, **options))
+        buyers = sorted(set(to))
+        self.buyer_routes(buyers)  # a buyer that cannot be sealed to is refused before anything is signed
+        return await self.publish_sealed(self.sign(footprint, **options), buyers)
 
     async def publish_own_status_lists(self) -> None:
         """Create (all clear) and publish this node's revocation and deprecation lists; idempotent."""

@@ -26,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
+from nats.js.kv import KeyValue
 from pcfx.node.bus.connection import connect
 from pcfx.node.bus.ingest import Ingestor, Listener, Verifier
+from pcfx.node.bus.registry_updates import RegistryUpdates
+from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import serve_latest
-from pcfx.node.bus.server import EmbeddedNats
+from pcfx.node.bus.server import EmbeddedNats, LeafRemote, NatsServerError
 from pcfx.node.bus.setup import ExchangeLimits, ensure_exchange
 from pcfx.node.config import Settings
 from pcfx.node.following import NodeFollowing, record_subscription, subscription_consumer
@@ -89,19 +96,28 @@ class Node(NodePublishing, NodeFollowing):
                 verifier = ProtocolVerifier.from_settings(settings)
             url = nats_url or settings.nats_url
             if url is None:
-                embedded = EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port)
+                embedded = _embedded_server(settings)
                 url = await embedded.start()
+            leaf = embedded is not None and settings.leaf_mode
             nc = await connect(
-                url, name=f"pcfx-node {settings.name}", creds=settings.nats_creds, **(nats_options or {})
+                url,
+                name=f"pcfx-node {settings.name}",
+                # a leaf's local clients need no credentials: the leaf link carries the company's
+                creds=None if leaf else settings.path(settings.nats_creds) if settings.nats_creds else None,
+                **(nats_options or {}),
             )
-            js = nc.jetstream()
-            kv = await ensure_exchange(
-                js,
-                ExchangeLimits(
-                    history=settings.stream_history,
-                    duplicate_window_seconds=settings.duplicate_window_seconds,
-                ),
-            )
+            # In leaf mode the exchange stream and KV live in the hub, in the company's account, reached
+            # through the leaf link by domain; the node's consumers read the leaf's local replica of it.
+            js = nc.jetstream(domain=settings.hub_domain) if leaf else nc.jetstream()
+            limits = ExchangeLimits.of(settings)
+            # through a leaf link that is still coming up, or a hub cluster still electing its JetStream leader
+            waits = leaf or settings.network_mode
+            kv = await (_when_jetstream_answers(js, limits) if waits else ensure_exchange(js, limits))
+            js_local = nc.jetstream() if leaf else None
+            if js_local is not None:
+                await ensure_replica(
+                    js_local, hub_domain=settings.hub_domain, history=settings.stream_history
+                )
         except BaseException:
             if nc is not None:
                 with contextlib.suppress(Exception):
@@ -112,8 +128,17 @@ class Node(NodePublishing, NodeFollowing):
                 engine.dispose()
             raise
         ingestor = Ingestor(engine=engine, verifier=verifier, max_bytes=settings.max_declaration_bytes)
-        node = cls(settings, engine, nc, js, kv, ingestor, verifier, embedded)
+        node = cls(settings, engine, nc, js, kv, ingestor, verifier, embedded, js_local)
         try:
+            if settings.network_mode:
+                node._registry_updates = RegistryUpdates(
+                    nc=nc,
+                    verifier=verifier,
+                    path=settings.registry_path,
+                    operator_key=settings.registry_operator_key,
+                )
+                await node._registry_updates.start()
+                await node._listen_for_new_followers()
             if serve_requests:
                 node._responder = await serve_latest(
                     nc, issuer=settings.did, lookup=node._own_latest_by_subject
@@ -131,6 +156,24 @@ class Node(NodePublishing, NodeFollowing):
             raise
         return node
 
+    async def _listen_for_new_followers(self) -> None:
+        """In a network, a buyer's stream holds only what a supplier published after the buyer began to follow
+        it: when the network says a buyer follows, republish the current status lists and declarations."""
+        from pcfx.node.network.accounts import followed_subject
+        from pcfx.node.network.jwt import creds_account
+
+        creds = self.settings.network_creds
+        if creds is None:
+            return
+        account = creds_account(creds.read_text(encoding="utf-8"))
+
+        async def on_notice(_message: Any) -> None:
+            task = asyncio.create_task(self.republish_lost(force=True), name="pcfx-republish-for-follower")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        self._new_followers = await self.nc.subscribe(followed_subject(account), cb=on_notice)
+
     async def stop(self) -> None:
         """Stop consuming (in-flight batches finish and are acked), close NATS, stop the embedded server."""
         self._stop.set()
@@ -147,6 +190,9 @@ class Node(NodePublishing, NodeFollowing):
         if self._responder is not None:
             with contextlib.suppress(Exception):
                 await self._responder.unsubscribe()
+        if self._registry_updates is not None:
+            with contextlib.suppress(Exception):
+                await self._registry_updates.stop()
         with contextlib.suppress(Exception):
             await self.nc.drain()
         if self.embedded is not None:
@@ -155,7 +201,12 @@ class Node(NodePublishing, NodeFollowing):
 
     # Reading ---------------------------------------------------------------------------------------------
     def latest(self, issuer: str, product_id: str) -> Declaration | None:
-        """The verified, usable (active, newest) received declaration for (issuer, product), or None."""
+        """The verified, usable (active, newest) received declaration for (issuer, product), or None; None
+        too once the network operator revoked the issuer in the trust registry the node holds."""
+        registry = getattr(self.verifier, "registry", None)
+        entry = registry.entry(issuer) if registry is not None else None
+        if entry is not None and entry.revoked_at is not None:
+            return None
         with Session(self.engine) as session:
             return repo.latest_declaration(session, issuer=issuer, product_id=product_id)
 
@@ -241,6 +292,37 @@ async def run_node(
                 await server_task
         await node.stop()
         url_file.unlink(missing_ok=True)
+
+
+def _embedded_server(settings: Settings) -> EmbeddedNats:
+    """The node's own nats-server: standalone, or in a network a leaf node of the hub in its own domain."""
+    if not settings.leaf_mode:
+        return EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port)
+    assert settings.nats_leaf_url is not None and settings.nats_leaf_creds is not None
+    return EmbeddedNats(
+        store_dir=settings.nats_store_dir,
+        port=settings.nats_port,
+        server_name=f"pcfx-leaf-{settings.local_domain}",
+        jetstream_domain=settings.local_domain,
+        leaf_remotes=[LeafRemote(settings.nats_leaf_url, settings.path(settings.nats_leaf_creds))],
+    )
+
+
+async def _when_jetstream_answers(
+    js: JetStreamContext, limits: ExchangeLimits, *, timeout: float = 30.0
+) -> KeyValue:
+    """The exchange's stream and KV, once the hub's JetStream answers: a leaf link comes up shortly after the
+    server, and a hub cluster answers "unavailable" until it has elected its JetStream leader."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await ensure_exchange(js, limits)
+        except (ServiceUnavailableError, NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise NatsServerError(
+                    f"the hub's JetStream did not answer within {timeout:.0f} s: {type(exc).__name__}"
+                ) from None
+            await asyncio.sleep(0.2)
 
 
 def runtime_url_file(settings: Settings) -> Path:

@@ -17,7 +17,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
-from pcfx.protocol.subjects import STREAM_NAME, consumer_name, decl_filter, status_filter
+from pcfx.protocol.subjects import STREAM_NAME, consumer_name, decl_filter, dto_filter, status_filter
 
 __all__ = [
     "BatchPuller",
@@ -33,9 +33,15 @@ __all__ = [
 log = logging.getLogger("pcfx.ingest")
 
 
-def subscription_filters(issuer: str, product_id: str | None = None) -> list[str]:
-    """Subjects a subscription follows: the issuer's declarations (one product or all) and its status lists."""
-    return [decl_filter(issuer, product_id), status_filter(issuer)]
+def subscription_filters(
+    issuer: str, product_id: str | None = None, *, own_account: str | None = None
+) -> list[str]:
+    """Subjects a subscription follows: the issuer's declarations (one product or all) and its status lists,
+    and, when the follower knows its NATS account, what the issuer seals to it (`pcfx.v1.dto.<account>.`)."""
+    filters = [decl_filter(issuer, product_id), status_filter(issuer)]
+    if own_account is not None:
+        filters.append(dto_filter(own_account, issuer, product_id))
+    return filters
 
 
 def consumer_config(name: str, filter_subjects: list[str], *, ack_wait: float = 30.0) -> ConsumerConfig:
@@ -65,9 +71,11 @@ async def ensure_consumer(
     product_id: str | None = None,
     ack_wait: float = 30.0,
     stream: str = STREAM_NAME,
+    own_account: str | None = None,
 ) -> tuple[str, list[str]]:
-    """Create the durable consumer of `owner`'s subscription if missing; returns (name, filter subjects)."""
-    filters = subscription_filters(issuer, product_id)
+    """Create the durable consumer of `owner`'s subscription if missing; returns (name, filter subjects).
+    `own_account`: the owner's NATS account, whose buyer-only branch of the issuer is followed too."""
+    filters = subscription_filters(issuer, product_id, own_account=own_account)
     name = consumer_name(owner, filters)
     wanted = consumer_config(name, filters, ack_wait=ack_wait)
     try:

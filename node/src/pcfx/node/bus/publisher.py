@@ -1,5 +1,6 @@
 """Publishing declarations and status lists: `Nats-Msg-Id` = declaration id, retried with the same id until
 JetStream acknowledges (server dedup makes retries safe), then the KV `PCFX_LATEST` entry is advanced.
+A buyer-only declaration goes sealed on its `pcfx.v1.dto` subject (`publish_sealed`), never to the KV.
 
 A message the stream lost (purged, evicted) is republished with a republish epoch in its message id
 (`republish_msg_id`): the server's dedup window still holds the first id and would drop the same one.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -22,7 +23,8 @@ from nats.js.api import PubAck
 from nats.js.errors import APIError, KeyWrongLastSequenceError, NoStreamResponseError, NotFoundError
 from nats.js.kv import KeyValue
 from pcfx.node.store.facts import declaration_facts, parse_instant
-from pcfx.protocol.subjects import decl_subject, latest_key, status_subject
+from pcfx.protocol.sealed import SEALED_CONTENT_TYPE, SEALED_KIND
+from pcfx.protocol.subjects import decl_subject, latest_key, parse_dto_subject, status_subject
 
 __all__ = [
     "CONTENT_TYPE",
@@ -30,6 +32,7 @@ __all__ = [
     "HEADER_KIND",
     "PublishError",
     "publish_declaration",
+    "publish_sealed",
     "publish_status_list",
     "put_latest",
     "republish_msg_id",
@@ -167,6 +170,30 @@ async def publish_status_list(
         headers,
         deadline_seconds=deadline_seconds,
         attempt_timeout=attempt_timeout,
+    )
+
+
+async def publish_sealed(
+    js: JetStreamContext,
+    sealed: bytes,
+    *,
+    subject: str,
+    msg_id: str,
+    deadline_seconds: float = 30.0,
+    attempt_timeout: float = 2.0,
+    republish_epoch: int | None = None,
+) -> PubAck:
+    """Publish a sealed declaration (the bytes as first sealed, on every retry) on its
+    `pcfx.v1.dto.<buyer account>.<issuer>.<product>` subject with `Nats-Msg-Id` = `msg_id`
+    (`pcfx.protocol.sealed.sealed_msg_id`); `republish_epoch`: the stream lost it, publish it again."""
+    parse_dto_subject(subject)  # a wrong subject is a ValueError before anything is sent
+    headers: Mapping[str, str] = {
+        "Nats-Msg-Id": msg_id if republish_epoch is None else republish_msg_id(msg_id, republish_epoch),
+        HEADER_KIND: SEALED_KIND,
+        "Content-Type": SEALED_CONTENT_TYPE,
+    }
+    return await _publish(
+        js, subject, sealed, dict(headers), deadline_seconds=deadline_seconds, attempt_timeout=attempt_timeout
     )
 
 

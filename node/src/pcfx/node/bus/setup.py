@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
-from pcfx.protocol.subjects import DECL_WILDCARD, KV_LATEST_BUCKET, STATUS_WILDCARD, STREAM_NAME
+from pcfx.protocol.subjects import (
+    DECL_WILDCARD,
+    DTO_WILDCARD,
+    KV_LATEST_BUCKET,
+    STATUS_WILDCARD,
+    STREAM_NAME,
+)
 
 __all__ = ["ExchangeLimits", "ensure_exchange", "ensure_latest_kv", "ensure_stream", "stream_config"]
 
@@ -23,14 +30,27 @@ class ExchangeLimits:
     history: int = 64
     duplicate_window_seconds: int = 3600
     max_msg_size: int = STREAM_MAX_MSG_SIZE
+    #: 3 on a hub cluster: the stream and the KV stay writable with one server down
+    replicas: int = 1
+
+    @classmethod
+    def of(cls, settings: Any) -> ExchangeLimits:
+        """The limits a node's settings configure (`stream_history`, `duplicate_window_seconds`,
+        `stream_replicas`)."""
+        return cls(
+            history=settings.stream_history,
+            duplicate_window_seconds=settings.duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+        )
 
 
 def stream_config(limits: ExchangeLimits = ExchangeLimits()) -> StreamConfig:
-    """The `PCFX` stream: declarations and status lists, per-subject history, dedup on Nats-Msg-Id."""
+    """The `PCFX` stream: declarations, status lists and buyer-only (sealed) declarations, per-subject
+    history, dedup on Nats-Msg-Id."""
     return StreamConfig(
         name=STREAM_NAME,
-        description="pcfx v1 footprint declarations and status lists",
-        subjects=[DECL_WILDCARD, STATUS_WILDCARD],
+        description="pcfx v1 footprint declarations, status lists and sealed buyer-only declarations",
+        subjects=[DECL_WILDCARD, STATUS_WILDCARD, DTO_WILDCARD],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_msgs_per_subject=limits.history,
@@ -38,7 +58,7 @@ def stream_config(limits: ExchangeLimits = ExchangeLimits()) -> StreamConfig:
         duplicate_window=float(limits.duplicate_window_seconds),
         max_msg_size=limits.max_msg_size,
         allow_direct=True,
-        num_replicas=1,
+        num_replicas=limits.replicas,
     )
 
 
@@ -57,12 +77,14 @@ async def ensure_stream(js: JetStreamContext, limits: ExchangeLimits = ExchangeL
     current = info.config
     wanted = (
         sorted(config.subjects or []),
+        config.num_replicas,
         config.max_msgs_per_subject,
         config.duplicate_window,
         config.max_msg_size,
     )
     have = (
         sorted(current.subjects or []),
+        current.num_replicas,
         current.max_msgs_per_subject,
         current.duplicate_window,
         current.max_msg_size,
@@ -84,6 +106,7 @@ async def ensure_latest_kv(js: JetStreamContext, limits: ExchangeLimits = Exchan
         storage=StorageType.FILE,
         max_value_size=limits.max_msg_size,
         direct=True,
+        replicas=limits.replicas,
     )
     try:
         return await js.create_key_value(config)

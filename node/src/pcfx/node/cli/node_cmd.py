@@ -192,11 +192,14 @@ def subscribe_command(
     home: HomeOption = None,
 ) -> None:
     """Follow a supplier (or one of its products); the running node starts consuming within seconds."""
+    from pcfx.node.sealing import home_account
     from pcfx.node.service import record_subscription
 
     settings = home_settings(home)
     with store_session(settings) as session:
-        name = record_subscription(session, owner=settings.did, issuer=issuer, product_id=product)
+        name = record_subscription(
+            session, owner=settings.did, issuer=issuer, product_id=product, own_account=home_account(settings)
+        )
     console.print(f"subscribed to {issuer} {product or '(all products)'}: consumer {name}")
 
 
@@ -209,6 +212,7 @@ def unsubscribe_command(
     """Stop following a supplier (deletes the durable consumer when NATS is reachable)."""
     import asyncio
 
+    from pcfx.node.sealing import home_account
     from pcfx.node.service import running_nats_url, subscription_consumer
     from pcfx.node.store import repository as repo
 
@@ -216,7 +220,7 @@ def unsubscribe_command(
     url = nats or running_nats_url(settings)
     if url is None:
         with store_session(settings) as session:
-            name = subscription_consumer(settings.did, issuer, product)
+            name = subscription_consumer(settings.did, issuer, product, own_account=home_account(settings))
             found = repo.deactivate_subscription(session, consumer=name) is not None
     else:
 

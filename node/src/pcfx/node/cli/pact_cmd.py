@@ -62,16 +62,30 @@ def clients_add(
     scope: Annotated[
         list[str] | None, typer.Option("--scope", help="Grant only this scope (repeatable; default: all).")
     ] = None,
+    buyer: Annotated[
+        str | None,
+        typer.Option(
+            "--buyer",
+            help="The buyer company the client acts for (DID, or company id resolved through the trust "
+            "registry): it reads the products restricted to that buyer.",
+        ),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Register a client; its secret is printed once and stored only as a hash."""
     from pcfx.node.pact.auth import ALL_SCOPES
     from pcfx.node.pact.store import add_client
 
+    settings = home_settings(home)
+    buyer_did = _buyer_did(settings, buyer) if buyer else None
     try:
-        with _session(home) as session:
+        with store_session(settings) as session:
             created = add_client(
-                session, name=name, client_id=client_id, scopes=frozenset(scope) if scope else ALL_SCOPES
+                session,
+                name=name,
+                client_id=client_id,
+                scopes=frozenset(scope) if scope else ALL_SCOPES,
+                buyer_did=buyer_did,
             )
     except ValueError as exc:
         _report("error", str(exc))
@@ -79,21 +93,45 @@ def clients_add(
     console.print(f"client_id:     {created.client_id}")
     console.print(f"client_secret: {created.client_secret}")
     console.print(f"scopes:        {' '.join(sorted(created.scopes))}")
+    if buyer_did:
+        console.print(f"buyer:         {buyer_did}")
     err.print("The secret is shown only now; the node keeps a hash of it.")
+
+
+def _buyer_did(settings: Settings, buyer: str) -> str:
+    """The DID a client is bound to: `buyer` itself, or the DID the trust registry binds a company id to."""
+    if buyer.startswith("did:"):
+        return buyer
+    from pcfx.node.bus.verifier import RegistryUnavailableError, load_registry
+    from pcfx.protocol.errors import RegistryError
+
+    try:
+        registry = load_registry(settings.registry_path, settings.registry_operator_key)
+    except (RegistryUnavailableError, RegistryError) as exc:
+        _report("error", f"company id {buyer} cannot be resolved to a DID: {exc}")
+        raise typer.Exit(1) from exc
+    found = [entry.did for entry in registry.entries if entry.binds(buyer)]
+    if not found:
+        _report("error", f"company id {buyer} is not in trust registry v{registry.version}")
+        raise typer.Exit(1)
+    return found[0]
 
 
 @clients_app.command("list")
 def clients_list(home: HomeOption = None) -> None:
-    """List registered clients and the footprints restricted to them."""
+    """List registered clients, the buyer each acts for and the footprints restricted to them."""
     from pcfx.node.pact.store import list_access_rules, list_clients
 
     with _session(home) as session:
-        rows = [(row.client_id, row.name, row.scopes, row.created_at) for row in list_clients(session)]
+        rows = [
+            (row.client_id, row.name, row.scopes, row.buyer_did, row.created_at)
+            for row in list_clients(session)
+        ]
         rules = list_access_rules(session)
-    table = Table("client id", "name", "scopes", "registered", "restricted footprints/products")
-    for client_id, name, scopes, created in rows:
+    table = Table("client id", "name", "scopes", "buyer", "registered", "restricted footprints/products")
+    for client_id, name, scopes, buyer, created in rows:
         subjects = ", ".join(rule.subject for rule in rules if rule.client_id == client_id) or "-"
-        table.add_row(client_id, name, scopes, created.strftime("%Y-%m-%d %H:%M"), subjects)
+        table.add_row(client_id, name, scopes, buyer or "-", created.strftime("%Y-%m-%d %H:%M"), subjects)
     console.print(table)
 
 

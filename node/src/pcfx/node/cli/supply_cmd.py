@@ -1,5 +1,5 @@
 """Supply commands: `pcfx products [add]`, `pcfx inputs PRODUCT`, `pcfx compute-product PRODUCT`,
-`pcfx declare PRODUCT`, `pcfx follow-suppliers`, `pcfx review list|approve`.
+`pcfx declare PRODUCT [--to BUYER_DID ... | --public]`, `pcfx follow-suppliers`, `pcfx review list|approve`.
 
 Reading commands work on the node home alone (store + trust registry); `declare`, `follow-suppliers` and
 `review approve` publish or subscribe, so they need the node's NATS (running node, or --nats)."""
@@ -7,7 +7,7 @@ Reading commands work on the node home alone (store + trust registry); `declare`
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -112,10 +112,12 @@ def totals_table(rows: Sequence[tuple[str, Computation]], *, title: str = "Total
     return table
 
 
-def products_table(products: Sequence[OwnProduct]) -> Table:
-    """Own products with their latest result and declaration."""
+def products_table(
+    products: Sequence[OwnProduct], restricted: Mapping[str, frozenset[str]] | None = None
+) -> Table:
+    """Own products with their latest result and declaration, and who they are declared to."""
     table = Table(title="Own products", title_justify="left")
-    for column in ("product id", "name", "latest total", "result", "declaration", "state"):
+    for column in ("product id", "name", "latest total", "result", "declaration", "state", "access"):
         table.add_column(column)
     for p in products:
         total = "-" if p.result is None else f"{num(p.result.total)} {p.result.unit or ''}".strip()
@@ -126,6 +128,9 @@ def products_table(products: Sequence[OwnProduct]) -> Table:
             "-" if p.result is None else f"#{p.result.id} {p.result.state}",
             short(p.declaration.declaration_id, 28) if p.declaration else "-",
             p.declaration.state if p.declaration else "-",
+            "buyers: " + ", ".join(sorted(restricted[p.product_id]))
+            if restricted and p.product_id in restricted
+            else "public",
         )
     return table
 
@@ -191,12 +196,14 @@ def products_command(ctx: typer.Context, home: HomeOption = None) -> None:
     """List own products (add one with `pcfx products add INVENTORY`)."""
     if ctx.invoked_subcommand is not None:
         return
+    from pcfx.node.store import repository as repo
     from pcfx.node.supply.products import list_products
 
     settings = home_settings(home)
     with store_session(settings) as session:
         products = list_products(session, issuer=settings.did)
-    console.print(products_table(products))
+        restricted = repo.restricted_products(session)
+    console.print(products_table(products, restricted))
 
 
 @products_app.command("add")
@@ -209,17 +216,21 @@ def products_add_command(
 ) -> None:
     """Store (or replace) the inventory of an own product, and follow the supplier products it names (a
     running node starts consuming them within seconds; `pcfx node run` follows them when it starts)."""
+    from pcfx.node.sealing import own_account
     from pcfx.node.service import record_subscription, runtime_url_file
     from pcfx.node.supply.products import add_product, get_product
     from pcfx.node.supply.resolve import supplier_products
 
     settings = home_settings(home)
     registry = _registry(settings)
+    account = own_account(settings, registry)
     with store_session(settings) as session:
         pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
         own = get_product(session, pid, issuer=settings.did)
         followed = [
-            record_subscription(session, owner=settings.did, issuer=did, product_id=supplier_product)
+            record_subscription(
+                session, owner=settings.did, issuer=did, product_id=supplier_product, own_account=account
+            )
             for did, supplier_product in supplier_products([own.inventory], registry=registry)
         ]
     console.print(f"product {pid}")
@@ -265,19 +276,42 @@ def compute_product_command(
     console.print(totals_table([(f"result #{row.id}", computation)]))
 
 
-def declare_command(product: ProductArgument, home: HomeOption = None, nats: NatsOption = None) -> None:
-    """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated)."""
+def declare_command(
+    product: ProductArgument,
+    to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--to",
+            help="Declare to this buyer only (its DID; repeatable): sealed to the keyAgreement keys and sent "
+            "to the NATS account the trust registry lists for it. Restricts the product from now on.",
+        ),
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Declare to every buyer again (lifts a --to restriction).")
+    ] = False,
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated), publicly
+    or, for a product restricted to buyers, sealed to each of them (its PACT footprints follow the same)."""
     import asyncio
 
+    if to and public:
+        err.print("--to and --public exclude each other", style="red")
+        raise typer.Exit(2)
     settings = home_settings(home)
     pid = _matched(settings, product)
-    declared = asyncio.run(_with_service(settings, nats, lambda s: s.declare(pid)))
+    declared = asyncio.run(
+        _with_service(settings, nats, lambda s: s.declare(pid, to=to or None, public=public))
+    )
     from pcfx.protocol.pact.decimals import format_decimal
 
     # the declared value exactly as signed
     console.print(
         f"declared {pid}: {format_decimal(declared.total)} kg CO2e, declaration {declared.declaration_id}"
     )
+    audience = "sealed to " + ", ".join(declared.buyers) if declared.buyers else "public"
+    console.print(f"access: {audience}")
     if declared.deprecated:
         console.print(f"previous declaration {declared.deprecated} marked Deprecated")
 

@@ -1,2 +1,3 @@
-"""`pcfx demo`: a chain of real company nodes on one embedded nats-server, showing supplier-specific values,
-verification outcomes, a revision propagating down the chain and forged/tampered declarations rejected."""
+"""`pcfx demo`: a chain of real company nodes on a real network layout (operator-mode hub, one NATS account per
+company, a leaf node), showing supplier-specific values, verification outcomes, a buyer-only declaration, a
+revision propagating down the chain, and an attacker's moves refused by the network or rejected by buyers."""

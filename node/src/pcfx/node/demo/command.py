@@ -1,4 +1,5 @@
-"""`pcfx demo`: run the demo scenario in a temporary directory (or `--keep DIR`) and clean up after it."""
+"""`pcfx demo`: run the demo scenario in a temporary directory (or `--keep DIR`: the network directory and
+the node homes stay) and clean up after it."""
 
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ __all__ = ["demo_command"]
 def demo_command(
     keep: Annotated[
         Path | None,
-        typer.Option("--keep", help="Keep the node homes in DIR (new or empty) for inspection with --home."),
+        typer.Option(
+            "--keep",
+            help="Keep the network directory and the node homes in DIR (new or empty) for inspection.",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show the nodes' own log messages.")] = False,
 ) -> None:
-    """Run a chain of company nodes on an embedded NATS server: supplier-specific values, verification,
-    a revision propagating to the handset, forged and tampered declarations rejected (illustrative data)."""
+    """Run a network (operator-mode hub, one account per company, a leaf node) and a chain of company nodes on
+    it: supplier-specific values, verification, a buyer-only declaration, a revision propagating to the
+    handset, an attacker's moves refused or rejected (illustrative data)."""
     import asyncio
 
     from pcfx.node.demo.scenario import run_demo
@@ -50,5 +55,7 @@ def demo_command(
             shutil.rmtree(root, ignore_errors=True)
     if keep is not None:
         console.print(
-            f"node homes kept in {root / 'nodes'}; e.g. `pcfx inputs handset-x1 --home {root / 'nodes' / 'mobile-handset'}`"
+            f"network directory kept in {root / 'network'} (`pcfx network up {root / 'network'}` starts its hub "
+            f"again), node homes in {root / 'nodes'}; e.g. "
+            f"`pcfx inputs handset-x1 --home {root / 'nodes' / 'mobile-handset'}`"
         )

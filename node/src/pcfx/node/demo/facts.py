@@ -1,12 +1,12 @@
-"""What the `pcfx demo` scenario established: the propagation steps, the rejections and the figures the CLI
-prints and tests assert."""
+"""What the `pcfx demo` scenario established: the network it ran on, the propagation steps, the buyer-only
+declaration, the attacker's refusals and rejections, and the figures the CLI prints and tests assert."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-__all__ = ["DemoFacts", "Rejection", "Step"]
+__all__ = ["BuyerOnly", "DemoFacts", "NetworkFacts", "Refusal", "Rejection", "Step"]
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,60 @@ class Rejection:
     detail: str
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One of the attacker's moves against the network and what stopped it.
+
+    `attack`: a short name; `outcome`: what the attacker got (the server's error, what its own account saw);
+    `victim`: the company it aimed at; `victim_unchanged`: the victim's stream (messages and consumers) or
+    store as before."""
+
+    attack: str
+    outcome: str
+    victim: str
+    victim_unchanged: bool
+
+
+@dataclass
+class NetworkFacts:
+    """The layout the demo ran on."""
+
+    hub_url: str = ""
+    hub_pid: int | None = None
+    accounts: dict[str, str] = field(default_factory=dict)  # company -> its NATS account
+    leaf_company: str = ""
+    leaf_domain: str = ""
+    leaf_pid: int | None = None
+    registry_version: int = 0
+
+
+@dataclass
+class BuyerOnly:
+    """The buyer-only declaration: who declared it to whom, who used it, who never got it."""
+
+    supplier: str = ""
+    buyer: str = ""
+    declaration_id: str = ""
+    buyer_used: bool = False  # the buyer's computation uses it as verified supplier data
+    others_received: dict[str, bool] = field(default_factory=dict)  # company -> received any version
+    operator_sees_ciphertext: bool = False  # the stream copy is a sealed envelope, no declaration inside
+
+
 @dataclass
 class DemoFacts:
     """What the demo established (the CLI prints it; tests assert it)."""
 
     companies: int = 0
+    nodes: int = 0
+    network: NetworkFacts = field(default_factory=NetworkFacts)
     handset_default: Decimal | None = None
     handset_supplier: Decimal | None = None
     handset_after_revision: Decimal | None = None
     battery_before: Decimal | None = None
     battery_after: Decimal | None = None
     propagation: list[Step] = field(default_factory=list)
+    buyer_only: BuyerOnly = field(default_factory=BuyerOnly)
+    refusals: list[Refusal] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     store_unchanged: bool = False
     seconds: float = 0.0

@@ -1,5 +1,7 @@
-"""The demo network: company node homes made from pcfx's example inventories (own keys, own SQLite store), a
-demo network operator key, and the trust registry it signs listing every company with its USCC company id.
+"""The demo network: a company per example inventory of the chain, each joined to the demo's running network
+the way a company joins one (own keys and SQLite store, own NATS account and credentials, its entry in the
+operator-signed trust registry), one of them behind its own leaf node, plus a registered company that turns
+attacker.
 
 Everything here is ILLUSTRATIVE demo data: fictitious companies, example inventories, a throwaway operator.
 """
@@ -9,26 +11,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pcfx.node.config import Settings, load_settings
+from pcfx.node.demo.operator import DemoOperator
 from pcfx.node.engine import Inventory, load_inventory, parse_inventory
-from pcfx.node.home import init_home
-from pcfx.node.keystore import KeyStore
-from pcfx.protocol.did import did_key, did_key_verification_method
-from pcfx.protocol.keys import generate_signing_key, public_multikey
-from pcfx.protocol.registry import (
-    RegistryEntry,
-    Role,
-    TrustRegistry,
-    sign_registry,
-    uscc_urn,
-)
+from pcfx.node.network.join import JoinedHome, install_registry, join_network
+from pcfx.protocol.registry import uscc_urn
 
 __all__ = [
+    "ATTACKER",
     "CHAIN",
     "DemoCompany",
     "DemoNetwork",
@@ -49,8 +43,9 @@ CHAIN = (
     "li-ion-battery",
     "mobile-handset",
 )
+#: The registered company that turns attacker: (key, legal name, USCC). Fictitious.
+ATTACKER = ("attacker", "Demo Shadow Trading Co.", "91440300PCFXD0066X")
 
-_KEYS_SINCE = timedelta(days=30)
 _COMPANY = re.compile(r"\((Demo [^)]+)\)\s*$")
 _USCC_IN_PRODUCT = re.compile(r"^urn:pcfx:product:([0-9A-Z]{18}):")
 
@@ -75,13 +70,17 @@ def revised(inventory: Inventory, factor_id: str, value: str) -> Inventory:
 
 @dataclass
 class DemoCompany:
-    """One demo company: its example product, its node home (keys, store, pcfx.toml)."""
+    """One demo company: its example product (none for the attacker) and its node home on the network."""
 
     key: str
     name: str
     uscc: str
-    settings: Settings
-    inventory: Inventory
+    joined: JoinedHome
+    inventory: Inventory | None
+
+    @property
+    def settings(self) -> Settings:
+        return self.joined.settings
 
     @property
     def company_id(self) -> str:
@@ -92,9 +91,19 @@ class DemoCompany:
         return self.settings.did
 
     @property
+    def account(self) -> str:
+        """The company's NATS account (public key)."""
+        return self.joined.account
+
+    @property
+    def product(self) -> Inventory:
+        assert self.inventory is not None, f"{self.key} has no product"
+        return self.inventory
+
+    @property
     def product_id(self) -> str:
-        assert self.inventory.product.id is not None
-        return self.inventory.product.id
+        assert self.product.product.id is not None
+        return self.product.product.id
 
     @property
     def short_name(self) -> str:
@@ -103,10 +112,12 @@ class DemoCompany:
 
 @dataclass
 class DemoNetwork:
-    """Node homes under one root, all trusting one registry signed by the demo operator."""
+    """The companies on the demo's network, all trusting the registry its operator signs."""
 
     root: Path
+    operator: DemoOperator
     companies: dict[str, DemoCompany]
+    attacker: DemoCompany
     registry: dict[str, Any]
     operator_did: str
 
@@ -114,61 +125,74 @@ class DemoNetwork:
         return self.companies[key]
 
     def by_did(self, did: str) -> DemoCompany | None:
-        return next((c for c in self.companies.values() if c.did == did), None)
+        everyone = [*self.companies.values(), self.attacker]
+        return next((c for c in everyone if c.did == did), None)
 
     def by_company_id(self, company_id: str) -> DemoCompany | None:
         return next((c for c in self.companies.values() if c.company_id == company_id), None)
+
+    @property
+    def registry_version(self) -> int:
+        return int(self.registry["version"])
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def build_network(
+async def build_network(
     root: Path,
+    operator: DemoOperator,
     *,
     chain: tuple[str, ...] = CHAIN,
+    leaf: frozenset[str] = frozenset({"cathode-copper"}),
     policy: str = "auto",
-    now: datetime | None = None,
-    **settings: Any,
 ) -> DemoNetwork:
-    """Create a node home per example in `chain` under `root` (did:web `<company>.example`, SQLite store) and
-    write the operator-signed trust registry into each. `settings` go to every pcfx.toml."""
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
-    since = now - _KEYS_SINCE
-    operator = generate_signing_key()
-    operator_did = did_key(operator)
+    """Join a company per example in `chain` (those in `leaf` as leaf nodes of the hub) and the attacker to
+    the running network, node homes under `root` (did:web `<company>.example`), then give every home the
+    registry that lists them all."""
+    settings = {"republish_policy": "auto" if policy == "auto" else "hold"}
     companies: dict[str, DemoCompany] = {}
-    entries: list[RegistryEntry] = []
     for key in chain:
         inventory = example_inventory(key)
         match = _COMPANY.search(inventory.product.name)
         uscc_match = _USCC_IN_PRODUCT.match(inventory.product.id or "")
         if match is None or uscc_match is None:
             raise ValueError(f"example {key}: product name/id do not name the demo company")
-        name = f"{match.group(1)} Co."
-        uscc = uscc_match.group(1)
-        home = init_home(
-            root / key,
-            name=name,
-            company_id=uscc_urn(uscc),
-            web_domain=f"{_slug(match.group(1))}.example",
-            registry_operator_key=public_multikey(operator),
-            republish_policy="auto" if policy == "auto" else "hold",
-            **settings,
+        name, uscc = f"{match.group(1)} Co.", uscc_match.group(1)
+        joined = await _join(operator, root / key, name, uscc, key, leaf=key in leaf, **settings)
+        companies[key] = DemoCompany(key, name, uscc, joined, inventory)
+    key, name, uscc = ATTACKER
+    attacker = DemoCompany(key, name, uscc, await _join(operator, root / key, name, uscc, key), None)
+    layout = operator.layout
+    for company in [*companies.values(), attacker]:
+        install_registry(layout, company.settings.home)
+        company.joined = JoinedHome(
+            load_settings(company.settings.home), company.joined.onboarded, company.joined.leaf
         )
-        identity = KeyStore(home.keys_path).identity()
-        entries.append(
-            identity.registry_entry(
-                legal_name=name, company_ids=[home.company_id], roles=[Role.SUPPLIER], valid_from=since
-            )
-        )
-        companies[key] = DemoCompany(key, name, uscc, home, inventory)
-    registry = TrustRegistry(version=1, issued=since, operator=operator_did, entries=entries)
-    signed = sign_registry(
-        registry, key=operator, verification_method=did_key_verification_method(operator), created=since
+    registry = json.loads(layout.registry_file.read_text(encoding="utf-8"))
+    return DemoNetwork(root, operator, companies, attacker, registry, operator.state.registry_operator)
+
+
+async def _join(
+    operator: DemoOperator,
+    home: Path,
+    name: str,
+    uscc: str,
+    slug: str,
+    *,
+    leaf: bool = False,
+    **settings: Any,
+) -> JoinedHome:
+    return await join_network(
+        operator.layout,
+        home,
+        name=name,
+        company_id=uscc_urn(uscc),
+        web_domain=f"{_slug(name.removesuffix(' Co.'))}.example",
+        slug=slug,
+        sys_nc=operator.sys_nc,
+        network_nc=operator.network_nc,
+        leaf=leaf,
+        **settings,
     )
-    for company in companies.values():
-        company.settings.registry_path.write_text(json.dumps(signed, indent=1), encoding="utf-8")
-        company.settings = load_settings(company.settings.home)
-    return DemoNetwork(root, companies, signed, operator_did)

@@ -1,12 +1,12 @@
 """What `pcfx demo` prints besides its story lines: timestamped progress, the registry, comparison,
-verification and propagation tables, and the closing summary."""
+verification, propagation, refusal and quarantine tables, and the closing summary."""
 
 from __future__ import annotations
 
 import time
 
 from pcfx.node.cli.output import num, short
-from pcfx.node.demo.facts import DemoFacts, Step
+from pcfx.node.demo.facts import DemoFacts, Refusal, Rejection, Step
 from pcfx.node.demo.network import DemoCompany, DemoNetwork
 from pcfx.node.supply import Computation
 from rich.console import Console
@@ -17,6 +17,8 @@ __all__ = [
     "comparison_table",
     "print_summary",
     "propagation_table",
+    "quarantine_table",
+    "refusal_table",
     "registry_table",
     "short_id",
     "unit_label",
@@ -36,7 +38,7 @@ class Clock:
 
 def unit_label(company: DemoCompany) -> str:
     """The declared unit of `company`'s product (with its amount unless 1)."""
-    unit = company.inventory.product.declared_unit
+    unit = company.product.product.declared_unit
     return unit.unit if unit.amount == 1 else f"{unit.amount} {unit.unit}"
 
 
@@ -46,16 +48,24 @@ def short_id(text: str | None, keep: int = 26) -> str:
 
 
 def registry_table(net: DemoNetwork) -> Table:
-    """The companies in the demo trust registry."""
-    table = Table(title="Demo trust registry v1 (signed by the demo network operator)", title_justify="left")
-    for column in ("company (fictitious)", "company id (USCC)", "DID", "product"):
+    """The companies onboarded: trust-registry entry, NATS account and how each node connects."""
+    table = Table(
+        title=f"Onboarded companies: trust registry v{net.registry_version} (signed by the network operator "
+        f"{short_id(net.operator_did, 30)}), one NATS account each",
+        title_justify="left",
+    )
+    for column in ("company (fictitious)", "company id (USCC)", "DID", "NATS account", "node", "product"):
         table.add_column(column)
-    for company in net.companies.values():
+    for company in [*net.companies.values(), net.attacker]:
         table.add_row(
             company.name,
             company.company_id,
             company.did,
-            company.inventory.product.name.split(" (")[0],
+            short_id(company.account, 16),
+            "leaf node" if company.joined.leaf else "hub client",
+            company.inventory.product.name.split(" (")[0]
+            if company.inventory
+            else "[red](turns attacker)[/red]",
         )
     return table
 
@@ -110,8 +120,11 @@ def comparison_table(default: Computation, specific: Computation) -> Table:
     return table
 
 
-def verification_table(net: DemoNetwork, key: str, computation: Computation) -> Table:
-    """How each of `key`'s supplier inputs was verified (or why a default factor stands in)."""
+def verification_table(
+    net: DemoNetwork, key: str, computation: Computation, *, sealed: frozenset[str] = frozenset()
+) -> Table:
+    """How each of `key`'s supplier inputs was verified (or why a default factor stands in); `sealed`: the
+    declaration ids that reached it buyer-only."""
     registry = net.registry
     legal = {e["did"]: e["legalName"] for e in registry["entries"]}
     table = Table(
@@ -136,7 +149,8 @@ def verification_table(net: DemoNetwork, key: str, computation: Computation) -> 
             table.add_row(
                 item.flow,
                 f"{legal.get(item.issuer or '', name)}\n[dim]{item.issuer}[/dim]",
-                "[green]verified, used[/green]",
+                "[green]verified, used[/green]"
+                + ("\n[cyan]buyer-only: opened with its key[/cyan]" if item.declaration_id in sealed else ""),
                 short_id(item.declaration_id),
                 "#" + short_id((item.receipt.key_id or "").split("#")[-1], 16),
                 f"v{item.receipt.registry_version}",
@@ -182,12 +196,37 @@ def propagation_table(steps: list[Step]) -> Table:
     return table
 
 
+def refusal_table(refusals: list[Refusal]) -> Table:
+    """The attacker's moves against the network and what each got."""
+    table = Table(
+        title="The attacker's moves on the network layout (refused or confined)", title_justify="left"
+    )
+    for column in ("move", "what the attacker got", "aimed at", "victim unchanged"):
+        table.add_column(column)
+    for r in refusals:
+        unchanged = "[green]yes[/green]" if r.victim_unchanged else "[red]NO[/red]"
+        table.add_row(r.attack, r.outcome, r.victim, unchanged)
+    return table
+
+
+def quarantine_table(rejections: list[Rejection]) -> Table:
+    """Messages a buyer rejected into quarantine, with the reasons."""
+    table = Table(title="Rejected into quarantine (never used)", title_justify="left")
+    for column in ("receiving node", "message", "reason", "detail"):
+        table.add_column(column)
+    for r in rejections:
+        table.add_row(r.company, r.attack, f"[red]{r.reason}[/red]", short_id(r.detail, 90))
+    return table
+
+
 def print_summary(console: Console, f: DemoFacts) -> None:
-    """The closing line: the handset figures and what was rejected."""
+    """The closing line: the handset figures and what was refused or rejected."""
     rejected = ", ".join(sorted({f"{r.attack}: {r.reason}" for r in f.rejections}))
+    confined = sum(1 for r in f.refusals if r.victim_unchanged)
     console.print(
-        f"\n[bold]Summary[/bold] ({f.companies} nodes, {f.seconds:.1f} s): handset "
-        f"{num(f.handset_default)} kg CO2e with default factors -> {num(f.handset_supplier)} with verified "
-        f"supplier values -> {num(f.handset_after_revision)} after the copper revision propagated; "
-        f"rejected: {rejected}. All figures are illustrative demo data."
+        f"\n[bold]Summary[/bold] ({f.nodes} nodes on one hub, {len(f.network.accounts)} company accounts, "
+        f"{f.seconds:.1f} s): handset {num(f.handset_default)} kg CO2e with default factors -> "
+        f"{num(f.handset_supplier)} with verified supplier values -> {num(f.handset_after_revision)} after the "
+        f"copper revision propagated (buyer-only to {f.buyer_only.buyer}); attacker moves confined: "
+        f"{confined} of {len(f.refusals)}; rejected: {rejected}. All figures are illustrative demo data."
     )

@@ -1,29 +1,26 @@
-"""The `pcfx demo` scenario: real company nodes on one embedded nats-server exchange signed declarations
-along lime -> steel; industrial silicon; cathode copper; flat glass -> lithium-ion battery -> mobile handset.
+"""The `pcfx demo` scenario on the real network layout: an operator-mode hub and the network service started
+by the demo, each company onboarded with its own NATS account and credentials (the copper smelter behind its
+own leaf node), exchanging signed declarations along lime -> steel; industrial silicon; cathode copper; flat
+glass -> lithium-ion battery -> mobile handset; the copper smelter declares to the battery maker only.
 
-Each company is a full node (own keys, own SQLite store, own NATS connection and durable consumers); nodes
-talk only through the bus. The scenario prints progress lines and rich tables (`report`) and returns
-`DemoFacts`.
+Each company is a full node (own keys, own SQLite store, own account and durable consumers); nodes talk only
+through the hub. The scenario prints progress lines and rich tables (`report`) and returns `DemoFacts`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from pcfx.node.bus.server import EmbeddedNats
 from pcfx.node.cli.output import num
+from pcfx.node.demo.attacker_act import AttackerAct
 from pcfx.node.demo.facts import DemoFacts, Rejection, Step
-from pcfx.node.demo.forgery import forge_declaration
-from pcfx.node.demo.network import CHAIN, build_network, revised
+from pcfx.node.demo.network import CHAIN, DemoNetwork, build_network, revised
+from pcfx.node.demo.operator import DemoOperator
 from pcfx.node.demo.report import (
     Clock,
     comparison_table,
@@ -34,13 +31,13 @@ from pcfx.node.demo.report import (
     unit_label,
     verification_table,
 )
+from pcfx.node.demo.waiting import until
 from pcfx.node.service import Node
 from pcfx.node.store import repository as repo
 from pcfx.node.supply import Declared, Recomputed, SupplyService
 from pcfx.node.supply.resolve import purchased_inputs
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 __all__ = ["DemoFacts", "Rejection", "Step", "run_demo"]
 
@@ -53,7 +50,6 @@ TIERS = (
 HANDSET, BATTERY, COPPER = "mobile-handset", "li-ion-battery", "cathode-copper"
 #: The supplier revision: the copper smelter replaces its default concentrate factor with mine-specific data.
 REVISION = ("demo-copper-concentrate", "250")
-WAIT = 20.0
 
 
 @contextlib.contextmanager
@@ -70,7 +66,7 @@ def _quiet(verbose: bool) -> Iterator[None]:
 
 
 async def run_demo(root: Path, *, console: Console, verbose: bool = False) -> DemoFacts:
-    """Run the whole scenario with node homes and the NATS store under `root`."""
+    """Run the whole scenario: the network directory under `root/network`, node homes under `root/nodes`."""
     with _quiet(verbose):
         return await _Demo(root, console).run()
 
@@ -91,42 +87,68 @@ class _Demo:
             "[bold]pcfx demo[/bold] - all companies, inventories and default factors are [bold]ILLUSTRATIVE[/bold] "
             "demo data (pcfx example inventories), not real plants or published figures."
         )
-        server = EmbeddedNats(store_dir=self.root / "nats", server_name="pcfx-demo")
-        url = await server.start()
-        say(f"embedded nats-server {url} (JetStream, pid {server.pid})")
+        operator = await DemoOperator.start(self.root / "network")
         try:
-            self.net = await asyncio.to_thread(build_network, self.root / "nodes")
-            self.facts.companies = len(self.net.companies)
+            network = self.facts.network
+            network.hub_url, network.hub_pid = operator.hub.urls[0], operator.hub_pid
             say(
-                f"{len(self.net.companies)} company node homes created (own Ed25519 key, did:web, SQLite store); "
-                f"trust registry v1 signed by the demo network operator {self.net.operator_did[:32]}…"
+                f"network operator: hub nats-server {network.hub_url} in operator mode (JWT accounts, full "
+                f"resolver, JetStream domain hub, pid {network.hub_pid}); network service up "
+                "(trust registry feed, follow service)"
             )
-            self.console.print(registry_table(self.net))
-            await self._start_nodes(url)
+            self.net = await build_network(self.root / "nodes", operator)
+            self._onboarded(self.net)
+            await self._start_nodes()
+            await self._follow()
             await self._publish_chain()
             await self._compare_handset()
+            self._buyer_only()
             await self._revise()
-            await self._attack(url)
+            act = AttackerAct(self.net, self.nodes, urls=operator.hub.urls, console=self.console, say=say)
+            await act.run(self.facts, genuine_battery=self.declared[BATTERY].declaration_id)
         finally:
             for node in self.nodes.values():
                 with contextlib.suppress(Exception):
                     await node.stop()
-            await server.stop()
+            await operator.stop()
         self.facts.seconds = time.monotonic() - self.clock.start
         print_summary(self.console, self.facts)
         return self.facts
 
-    async def _start_nodes(self, url: str) -> None:
+    def _onboarded(self, net: DemoNetwork) -> None:
+        self.facts.companies = len(net.companies)
+        self.facts.network.accounts = {
+            c.short_name: c.account for c in [*net.companies.values(), net.attacker]
+        }
+        self.facts.network.registry_version = net.registry_version
+        self.clock.say(
+            f"{len(self.facts.network.accounts)} companies onboarded, each with its own node home (Ed25519 key, "
+            "did:web, SQLite store), NATS account, node and leaf credentials, and trust-registry entry "
+            f"(with its key-agreement key and account); registry v{net.registry_version} signed by the operator"
+        )
+        self.console.print(registry_table(net))
+
+    async def _start_nodes(self) -> None:
         for key in CHAIN:
             company = self.net[key]
-            node = await Node.start(company.settings, nats_url=url)
+            node = await Node.start(company.settings)
             service = SupplyService.attach(node)
-            service.add_product(company.inventory)
+            service.add_product(company.product)
             self.nodes[key], self.services[key] = node, service
+        self.nodes["attacker"] = await Node.start(self.net.attacker.settings)
+        self.facts.nodes = len(self.nodes)
+        copper, leaf = self.net[COPPER], self.nodes[COPPER]
+        assert leaf.embedded is not None, "the copper smelter runs its own leaf node"
+        self.facts.network.leaf_company = copper.short_name
+        self.facts.network.leaf_domain = copper.settings.local_domain
+        self.facts.network.leaf_pid = leaf.embedded.pid
         self.clock.say(
-            f"{len(self.nodes)} nodes running, each with its own NATS connection, responder and store; "
-            "republish policy: auto"
+            f"{len(self.nodes)} nodes running, republish policy auto: {len(self.nodes) - 1} connect to the hub "
+            f"with their own node credentials; {copper.short_name} runs its own leaf node (nats-server pid "
+            f"{leaf.embedded.pid}, JetStream domain {copper.settings.local_domain}) linked to its account"
         )
+
+    async def _follow(self) -> None:
         follows = []
         for key in CHAIN:
             names = await self.services[key].follow_suppliers()
@@ -134,22 +156,38 @@ class _Demo:
                 suppliers = sorted(
                     {
                         self.net.by_company_id(i.supplier.company_id or "").short_name  # type: ignore[union-attr]
-                        for i in purchased_inputs(self.net[key].inventory)
+                        for i in purchased_inputs(self.net[key].product)
                         if self.net.by_company_id(i.supplier.company_id or "") is not None
                     }
                 )
                 follows.append(f"{self.net[key].short_name} <- {', '.join(suppliers)}")
-        self.clock.say("durable subscriptions: " + "; ".join(follows))
+        copper, attacker = self.net[COPPER], self.net.attacker
+        # The attacker follows the copper smelter like any buyer; the handset maker tries the attacker as a
+        # prospective supplier: both follows are granted (the attacker is a registered company).
+        await self.nodes["attacker"].subscribe(copper.did, copper.product_id)
+        await self.nodes[HANDSET].subscribe(attacker.did)
+        follows += [
+            f"{attacker.short_name} <- {copper.short_name}",
+            f"{self.net[HANDSET].short_name} <- {attacker.short_name}",
+        ]
+        self.clock.say(
+            "each follow granted by the network's follow service (imports into the buyer's account), then a "
+            "durable consumer: " + "; ".join(follows)
+        )
 
     # ---- publishing up the chain -----------------------------------------------------------------------
     def _expected(self, key: str) -> dict[tuple[str, str], str]:
-        """(supplier DID, product) -> the supplier's newest own declaration id, for suppliers in the demo."""
+        """(supplier DID, product) -> the supplier's newest own declaration id, for suppliers in the demo that
+        declared to this company (publicly or to it by name)."""
         wanted: dict[tuple[str, str], str] = {}
-        for item in purchased_inputs(self.net[key].inventory):
+        for item in purchased_inputs(self.net[key].product):
             supplier = self.net.by_company_id(item.supplier.company_id or "")
             if supplier is None or supplier.key not in self.declared:
                 continue
-            wanted[(supplier.did, item.supplier.product_id)] = self.declared[supplier.key].declaration_id
+            declared = self.declared[supplier.key]
+            if declared.buyers and self.net[key].did not in declared.buyers:
+                continue
+            wanted[(supplier.did, item.supplier.product_id)] = declared.declaration_id
         return wanted
 
     async def _received(self, key: str) -> None:
@@ -161,26 +199,35 @@ class _Demo:
                 for (did, pid), expected in wanted.items()
             )
 
-        await _until(done, f"{self.net[key].short_name} to receive its suppliers' declarations")
+        await until(done, f"{self.net[key].short_name} to receive its suppliers' declarations")
 
     async def _publish_chain(self) -> None:
+        battery = self.net[BATTERY]
         for tier in TIERS:
             for key in tier:
                 await self._received(key)
                 company = self.net[key]
-                declared = await self.services[key].declare(company.product_id)
+                to = [battery.did] if key == COPPER else None
+                declared = await self.services[key].declare(company.product_id, to=to)
                 self.declared[key] = declared
                 used = sum(
                     1 for i in self.services[key].compute(company.product_id).inputs if i.value is not None
                 )
+                where = (
+                    f"sealed to {battery.short_name} only (its key-agreement key, its account's branch)"
+                    if declared.buyers
+                    else "published"
+                )
                 self.clock.say(
-                    f"{company.short_name} declared {company.inventory.product.name.split(' (')[0]}: "
+                    f"{company.short_name} declared {company.product.product.name.split(' (')[0]}: "
                     f"{num(declared.total, 2)} kg CO2e / {unit_label(company)}"
-                    f"{f' ({used} supplier value(s) used)' if used else ''}, signed and published "
+                    f"{f' ({used} supplier value(s) used)' if used else ''}, signed and {where} "
                     f"[dim]{declared.declaration_id}[/dim]"
                 )
         await self._received(HANDSET)
-        self.clock.say("the handset maker has verified and stored every declaration its suppliers published")
+        self.clock.say(
+            "the handset maker has verified and stored every declaration its suppliers published to it"
+        )
 
     # ---- the handset: defaults vs supplier values --------------------------------------------------------
     async def _compare_handset(self) -> None:
@@ -199,10 +246,32 @@ class _Demo:
             )
         )
         self.console.print(verification_table(self.net, HANDSET, specific))
-        self.console.print(
-            verification_table(
-                self.net, BATTERY, self.services[BATTERY].compute(self.net[BATTERY].product_id)
+        battery = self.services[BATTERY].compute(self.net[BATTERY].product_id)
+        sealed = frozenset({self.declared[COPPER].declaration_id})
+        self.console.print(verification_table(self.net, BATTERY, battery, sealed=sealed))
+
+    def _buyer_only(self) -> None:
+        copper, battery = self.net[COPPER], self.net[BATTERY]
+        declared = self.declared[COPPER]
+        facts = self.facts.buyer_only
+        facts.supplier, facts.buyer, facts.declaration_id = (
+            copper.short_name,
+            battery.short_name,
+            declared.declaration_id,
+        )
+        inputs = self.services[BATTERY].compute(battery.product_id).inputs
+        facts.buyer_used = any(
+            i.source == "supplier-declaration" and i.declaration_id == declared.declaration_id for i in inputs
+        )
+        for key in (HANDSET, "attacker"):
+            company = self.net.attacker if key == "attacker" else self.net[key]
+            facts.others_received[company.short_name] = (
+                self.nodes[key].latest(copper.did, copper.product_id) is not None
             )
+        self.clock.say(
+            f"buyer-only: {battery.short_name} opened, verified and used {copper.short_name}'s sealed "
+            f"declaration; {' and '.join(facts.others_received)} (both follow {copper.short_name}) received "
+            "none of it, so the handset maker uses a default for its copper"
         )
 
     # ---- a supplier revision propagates ----------------------------------------------------------------
@@ -226,22 +295,23 @@ class _Demo:
         self.services[HANDSET].add_callback(watcher(HANDSET))
         factor, value = REVISION
         self.clock.say(
-            f"[bold]{copper.short_name} revises its declaration[/bold]: copper concentrate from a mine with "
-            f"mine-specific data, {value} instead of the 350 kg CO2e/t default (illustrative)"
+            f"[bold]{copper.short_name} revises its declaration[/bold] (still to {battery.short_name} only): "
+            f"copper concentrate from a mine with mine-specific data, {value} instead of the 350 kg CO2e/t "
+            "default (illustrative)"
         )
         before_battery = self.declared[BATTERY].total
-        self.services[COPPER].add_product(revised(copper.inventory, factor, value))
+        self.services[COPPER].add_product(revised(copper.product, factor, value))
         start, wall = time.monotonic(), datetime.now(UTC)
         revision = await self.services[COPPER].declare(copper.product_id)
         published_ms = (revision.published_at - wall).total_seconds() * 1000
-        await _until(handset_done, "the revision to reach the handset")
+        await until(handset_done, "the revision to reach the handset")
         previous = self.declared[COPPER]
         self.declared[COPPER] = revision
         self.facts.propagation.append(
             Step(
                 0.0,
                 copper.short_name,
-                f"signs and publishes its revision (JetStream ack + KV after {published_ms:.0f} ms)",
+                f"signs, seals and publishes its revision through its leaf node (acked after {published_ms:.0f} ms)",
                 previous.total,
                 revision.total,
                 revision.declaration_id,
@@ -291,72 +361,3 @@ class _Demo:
         with self.nodes[key].session() as session:
             row = repo.get_declaration(session, declaration_id=declaration_id)
         return row.issuer if row is not None else ""
-
-    # ---- forged and tampered declarations ----------------------------------------------------------------
-    async def _attack(self, url: str) -> None:
-        import nats
-        from pcfx.protocol.subjects import decl_subject
-
-        copper = self.net[COPPER]
-        genuine = self.nodes[COPPER]
-        with genuine.session() as session:
-            row = repo.get_declaration(session, declaration_id=self.declared[COPPER].declaration_id)
-        assert row is not None
-        subject = decl_subject(copper.did, copper.product_id)
-        forged = forge_declaration(json.loads(row.raw), issuer=copper.did)
-        tampered = json.loads(row.raw)
-        tampered["credentialSubject"]["pcf"]["pcfExcludingBiogenicUptake"] = "500"
-        from pcfx.protocol.canonical import canonicalize
-
-        self.clock.say(
-            f"[bold]an attacker[/bold] with a plain NATS connection publishes on {copper.short_name}'s subject: "
-            "(1) a declaration claiming to be theirs, 500 kg CO2e/t, signed with a key not in the registry; "
-            "(2) their genuine declaration with the total edited to 500"
-        )
-        attacker = await nats.connect(url, name="demo attacker")
-        try:
-            js = attacker.jetstream()
-            await js.publish(subject, forged, headers={"Nats-Msg-Id": f"forged-{uuid.uuid4()}"})
-            await js.publish(
-                subject, canonicalize(tampered), headers={"Nats-Msg-Id": f"tampered-{uuid.uuid4()}"}
-            )
-        finally:
-            await attacker.drain()
-        receivers = [BATTERY, HANDSET]
-
-        def quarantined(key: str) -> list[Any]:
-            with self.nodes[key].session() as session:
-                return repo.list_quarantine(session, limit=10)
-
-        await _until(lambda: all(len(quarantined(k)) >= 2 for k in receivers), "the forgeries to be rejected")
-        table = Table(title="Rejected into quarantine (never used)", title_justify="left")
-        for column in ("receiving node", "message", "reason", "detail"):
-            table.add_column(column)
-        for key in receivers:
-            for q in sorted(quarantined(key), key=lambda r: r.id or 0):
-                attack = "forged (wrong key)" if q.reason != "bad signature" else "tampered (edited total)"
-                self.facts.rejections.append(
-                    Rejection(self.net[key].short_name, attack, q.reason, q.detail or "")
-                )
-                table.add_row(
-                    self.net[key].short_name, attack, f"[red]{q.reason}[/red]", short_id(q.detail, 90)
-                )
-        self.console.print(table)
-        still = [
-            (r := self.nodes[k].latest(copper.did, copper.product_id)) is not None
-            and r.declaration_id == self.declared[COPPER].declaration_id
-            for k in receivers
-        ]
-        self.facts.store_unchanged = all(still)
-        self.clock.say(
-            f"stores unchanged: {' and '.join(self.net[k].short_name for k in receivers)} still use "
-            f"{copper.short_name}'s genuine declaration {short_id(self.declared[COPPER].declaration_id)}"
-        )
-
-
-async def _until(check: Callable[[], bool], what: str, *, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -34,6 +34,7 @@ from pcfx.protocol.subjects import (
 __all__ = [
     "COMPANY_JETSTREAM",
     "COMPANY_LIMITS",
+    "FOLLOWED_PREFIX",
     "FOLLOW_PREFIX",
     "REGISTRY_DIRECT_GET",
     "REGISTRY_REQUEST",
@@ -44,6 +45,7 @@ __all__ = [
     "company_exports",
     "follow_imports",
     "follow_subject",
+    "followed_subject",
     "leaf_user_jwt",
     "network_account_claims",
     "network_user_jwt",
@@ -61,6 +63,9 @@ REGISTRY_DIRECT_GET = f"$JS.API.DIRECT.GET.{REGISTRY_STREAM}.{REGISTRY_SUBJECT}"
 #: ...that a company requests on this subject of its own account (a node connecting late gets the registry).
 REGISTRY_REQUEST = "pcfx.network.registry"
 FOLLOW_PREFIX = "pcfx.network.follow"
+#: The network tells a supplier that a buyer now follows it (`<prefix>.<supplier account>`): the supplier
+#: republishes its current status lists and declarations so the new buyer's stream holds them.
+FOLLOWED_PREFIX = "pcfx.network.followed"
 
 _MIB = 1024 * 1024
 #: A company's JetStream quota: enough for its PCFX stream, KV bucket and consumers; no tenant starves others.
@@ -69,6 +74,11 @@ COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "str
 COMPANY_LIMITS = {"conn": 32, "leaf": 4, "payload": _MIB}
 _NETWORK_JETSTREAM = {"mem_storage": 0, "disk_storage": 1024 * _MIB, "streams": 4, "consumer": 64}
 _SUSPENDED = {"conn": 0, "leaf": 0}
+
+
+def followed_subject(account: str) -> str:
+    """Where the network tells the company with account `account` that a buyer follows it."""
+    return f"{FOLLOWED_PREFIX}.{account}"
 
 
 def follow_subject(account: str) -> str:
@@ -95,6 +105,12 @@ def network_account_claims() -> dict[str, Any]:
             "name": "follow",
             "subject": f"{FOLLOW_PREFIX}.*",
             "type": "service",
+            "account_token_position": 4,
+        },
+        {
+            "name": "followed",
+            "subject": f"{FOLLOWED_PREFIX}.*",
+            "type": "stream",
             "account_token_position": 4,
         },
     ]
@@ -169,6 +185,12 @@ def company_account_claims(
             "account": network_account,
             "type": "service",
         },
+        {
+            "name": "followed",
+            "subject": followed_subject(record.account),
+            "account": network_account,
+            "type": "stream",
+        },
     ]
     for supplier_did, products in sorted(record.follows.items()):
         supplier = suppliers.get(supplier_did)
@@ -203,7 +225,7 @@ def node_user_jwt(user: str, record: CompanyRecord, *, signer: nkeys.KeyPair) ->
         follow_subject(record.account),
         REGISTRY_REQUEST,
     ]
-    subscribe = ["_INBOX.>", f"{REQ_PREFIX}.{token}.>", REGISTRY_WILDCARD]
+    subscribe = ["_INBOX.>", f"{REQ_PREFIX}.{token}.>", REGISTRY_WILDCARD, followed_subject(record.account)]
     return user_jwt(
         user,
         f"{record.slug} node",
@@ -227,7 +249,7 @@ def network_user_jwt(user: str, account: str, *, signer: nkeys.KeyPair) -> str:
         "network service",
         signer=signer,
         account=account,
-        pub_allow=["$JS.API.>", REGISTRY_WILDCARD, "_INBOX.>"],
+        pub_allow=["$JS.API.>", REGISTRY_WILDCARD, f"{FOLLOWED_PREFIX}.*", "_INBOX.>"],
         sub_allow=["_INBOX.>", f"{FOLLOW_PREFIX}.*"],
         allow_responses=True,
     )

@@ -75,6 +75,7 @@ class FollowResult(BaseModel):
     ok: bool
     reason: str | None = None
     supplier: str | None = None
+    supplier_account: str | None = None
     imports: list[str] = Field(default_factory=list)
 
 
@@ -210,4 +211,9 @@ async def handle_follow(
     except NetworkError as exc:
         return FollowResult(ok=False, reason=f"the network could not apply it: {exc}")
     imports = follow_imports(buyer.account, supplier, buyer.follows[supplier.did])
-    return FollowResult(ok=True, supplier=supplier.did, imports=[i["subject"] for i in imports])
+    return FollowResult(
+        ok=True,
+        supplier=supplier.did,
+        supplier_account=supplier.account,
+        imports=[i["subject"] for i in imports],
+    )

@@ -32,6 +32,7 @@ __all__ = [
     "activation_jwt",
     "check_account_jwt",
     "creds",
+    "creds_account",
     "decode_jwt",
     "encode_jwt",
     "new_keypair",
@@ -273,3 +274,17 @@ def creds(user_token: str, user: nkeys.KeyPair) -> str:
         f"-----BEGIN USER NKEY SEED-----\n{seed(user)}\n------END USER NKEY SEED------\n\n"
         "*************************************************************\n"
     )
+
+
+def creds_account(text: str) -> str:
+    """The account public key of a credentials file's user JWT (its issuer account, or its signer)."""
+    lines = text.splitlines()
+    try:
+        token = lines[lines.index("-----BEGIN NATS USER JWT-----") + 1].strip()
+    except (ValueError, IndexError):
+        raise JwtError("not a NATS credentials file (no user JWT)") from None
+    claims = decode_jwt(token)
+    account = claims["nats"].get("issuer_account") or claims.get("iss")
+    if not isinstance(account, str) or not account.startswith("A"):
+        raise JwtError("the credentials' user JWT names no account")
+    return account

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pcfx.node.network.accounts import FOLLOW_PREFIX
+from pcfx.node.network.accounts import FOLLOW_PREFIX, followed_subject
 from pcfx.node.network.connect import connect_creds
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.follow import FollowResult, handle_follow
@@ -103,6 +104,14 @@ class NetworkService:
             result = FollowResult(ok=False, reason=f"the network could not apply it: {type(exc).__name__}")
         if result.ok:
             log.info("follow granted on %s: %s", msg.subject, result.supplier)
+            if result.supplier_account is not None and self._network is not None:
+                # the supplier republishes its current state, so the new buyer's stream holds it too
+                buyer_account = msg.subject.rsplit(".", 1)[-1]
+                notice = {"type": "PcfxFollowed", "supplier": result.supplier, "buyerAccount": buyer_account}
+                with contextlib.suppress(Exception):
+                    await self._network.publish(
+                        followed_subject(result.supplier_account), json.dumps(notice).encode()
+                    )
         else:
             log.info("follow refused on %s: %s", msg.subject, result.reason)
         if msg.reply:

@@ -89,7 +89,9 @@ def registry_with_keys_revoked(registry: TrustRegistry, did: str, *, revoked_at:
     keys = [
         k if k.revoked_at is not None else k.model_copy(update={"revoked_at": revoked_at}) for k in entry.keys
     ]
-    return registry.with_entry(entry.model_copy(update={"keys": keys}), issued=revoked_at)
+    # the company itself is marked revoked too: buyers stop using what it signed before, not only after
+    revoked = entry.model_copy(update={"keys": keys, "revoked_at": entry.revoked_at or revoked_at})
+    return registry.with_entry(revoked, issued=revoked_at)
 
 
 def _first_line(exc: Exception) -> str:

@@ -4,6 +4,7 @@ store-backed sources the host serves from (the node's own declarations, wrapped 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pcfx.node.pact.access import AccessRule
+from pcfx.node.pact.access import AccessRule, allowed_buyers, buyer_readers
 from pcfx.node.pact.auth import ALL_SCOPES, RegisteredClient, hash_secret, new_client_id, new_client_secret
 from pcfx.node.pact.envelope import wrap_declaration
 from pcfx.node.pact.filters import parse_timestamp
 from pcfx.node.pact.source import FootprintSnapshot, V2Converter, serve
+from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
-from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
+from pcfx.node.store.models import Declaration, DeclarationState, Origin, ProductAccess, utcnow
 from pcfx.node.store.pact_tables import PactAccessRule, PactClient, UnsignedFootprint
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, delete, select
@@ -68,9 +70,17 @@ def _registered(row: PactClient) -> RegisteredClient:
 
 
 def add_client(
-    session: Session, *, name: str, client_id: str | None = None, scopes: frozenset[str] = ALL_SCOPES
+    session: Session,
+    *,
+    name: str,
+    client_id: str | None = None,
+    scopes: frozenset[str] = ALL_SCOPES,
+    buyer_did: str | None = None,
 ) -> NewClient:
-    """Register a client with a fresh secret (raises ValueError if the id is taken or a scope unknown)."""
+    """Register a client with a fresh secret (raises ValueError if the id is taken or a scope unknown);
+    `buyer_did`: the buyer company it acts for (it then reads the products restricted to that buyer)."""
+    if buyer_did is not None and not buyer_did.startswith("did:"):
+        raise ValueError(f"a client is bound to a buyer's DID, not {buyer_did!r}")
     unknown = scopes - ALL_SCOPES
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
@@ -84,6 +94,7 @@ def add_client(
             name=name,
             secret_hash=hash_secret(secret),
             scopes=" ".join(sorted(scopes)),
+            buyer_did=buyer_did,
             created_at=utcnow(),
         )
     )
@@ -245,7 +256,9 @@ class StoreFootprintSource:
             )
         ).one()
         rules = session.exec(select(func.count(), func.max(PactAccessRule.id))).one()
-        return (*declarations, *rules)
+        clients = session.exec(select(func.count(), func.max(PactClient.id))).one()
+        access = session.exec(select(func.count(), func.max(ProductAccess.updated_at))).one()
+        return (*declarations, *rules, *clients, *access)
 
     def _load(self, session: Session) -> FootprintSnapshot:
         rows: Sequence[Declaration] = session.exec(
@@ -254,9 +267,19 @@ class StoreFootprintSource:
             .order_by(col(Declaration.footprint_created), col(Declaration.id))
         ).all()
         rules = list_access_rules(session)
-        return FootprintSnapshot(
-            tuple(serve(served_document(row), rules=rules) for row in rows), to_v2=self._to_v2
-        )
+        # One policy per product for the bus and PACT: a product restricted to buyers, or a declaration sealed
+        # to buyers, is read only by the clients bound to those buyers.
+        restricted = repo.restricted_products(session)
+        audiences = repo.sealed_audiences(session)
+        bound = {client.client_id: client.buyer_did for client in list_clients(session)}
+        served = []
+        for row in rows:
+            item = serve(served_document(row), rules=rules)
+            buyers = allowed_buyers(restricted.get(row.product_id), audiences.get(row.declaration_id))
+            if buyers is not None:
+                item = dataclasses.replace(item, readers=buyer_readers(item.readers, buyers, bound))
+            served.append(item)
+        return FootprintSnapshot(tuple(served), to_v2=self._to_v2)
 
     def snapshot(self) -> FootprintSnapshot:
         now = time.monotonic()

@@ -15,8 +15,10 @@ __all__ = [
     "DeclarationState",
     "Inventory",
     "Origin",
+    "ProductAccess",
     "QuarantinedMessage",
     "Result",
+    "SealedDelivery",
     "StatusList",
     "Subscription",
     "UTCDateTime",
@@ -200,3 +202,38 @@ class AuditEntry(SQLModel, table=True):
     declaration_id: str | None = Field(default=None, max_length=512)
     subject: str | None = Field(default=None, max_length=512)
     detail: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+class ProductAccess(SQLModel, table=True):
+    """Who an own product is declared to: every buyer (no row, or `buyers` NULL) or only the buyers named.
+
+    The one access policy of a product: it decides the bus (public subject, or sealed to each buyer) and
+    which PACT clients may read its footprints (those bound to one of the buyers)."""
+
+    __tablename__ = "product_access"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
+    __table_args__ = (UniqueConstraint("product_id", name="uq_product_access_product"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: str = Field(max_length=512)
+    buyers: str | None = Field(
+        default=None, sa_column=Column(Text(), nullable=True), description="JSON list of DIDs; NULL: public."
+    )
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SealedDelivery(SQLModel, table=True):
+    """One buyer-only copy of an own declaration: the sealed bytes made once (every retry resends them), the
+    buyer, its account and subject, and the stream sequence once JetStream acknowledged it (outbox)."""
+
+    __tablename__ = "sealed_delivery"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
+    __table_args__ = (UniqueConstraint("declaration_id", "buyer", name="uq_sealed_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    declaration_id: str = Field(max_length=512, index=True)
+    buyer: str = Field(max_length=512, description="The buyer's DID.")
+    account: str = Field(max_length=64, description="The buyer's NATS account public key.")
+    subject: str = Field(max_length=512)
+    msg_id: str = Field(max_length=640, description="Nats-Msg-Id: declaration id # recipients digest.")
+    raw: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    stream_seq: int | None = Field(default=None)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -24,6 +24,11 @@ class PactClient(SQLModel, table=True):
     name: str = Field(max_length=200)
     secret_hash: str = Field(max_length=256, description="scrypt$n$r$p$salt$hash; never the secret.")
     scopes: str = Field(max_length=256, description="Space-separated OAuth scopes.")
+    buyer_did: str | None = Field(
+        default=None,
+        max_length=512,
+        description="The buyer company (DID) the client acts for: it may read products restricted to it.",
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -7,6 +7,9 @@ Node policy (`republish_policy` in pcfx.toml) decides what a changed result does
   status list (a re-signed list published on the bus);
 - `hold` (review): the result is stored as `held`; `pcfx review list|approve` publishes it later.
 A product that was never declared is only recomputed and recorded (the first declaration is a decision).
+
+Every declaration of a product follows its access policy (`repo.AccessPolicy`): public, or sealed to each
+of the buyers it names (`declare(..., to=[DID, ...])` sets it; buyer-only declarations, PROTOCOL.md 9).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -87,6 +90,7 @@ class Declared:
     preceding: tuple[str, ...]
     deprecated: str | None  # the previous own declaration id, now Deprecated
     published_at: datetime
+    buyers: tuple[str, ...] = ()  # the buyers it was sealed to; () when it is public
 
 
 @dataclass(frozen=True)
@@ -165,11 +169,50 @@ class SupplyService:
         return [await self.node.subscribe(did, pid) for did, pid in wanted]
 
     # Declaring -----------------------------------------------------------------------------------------
-    async def declare(self, product_id: str, *, computation: Computation | None = None) -> Declared:
-        """Compute (unless given), sign and publish the product's footprint; the previous own declaration
-        becomes a preceding footprint and is deprecated."""
+    def access(self, product_id: str) -> repo.AccessPolicy:
+        """The product's access policy (public unless restricted to buyers)."""
+        with self.node.session() as session:
+            return repo.get_access_policy(session, product_id=product_id)
+
+    def set_access(self, product_id: str, policy: repo.AccessPolicy) -> bool:
+        """Set the product's access policy (a restricted one only when every buyer can be sealed to); the
+        next declaration follows it, and so does the PACT API at once. False when it was that already."""
+        self.product(product_id)  # an own product, or UnknownProductError
+        if policy.buyers is not None:
+            self.node.buyer_routes(policy.buyers)
+        with self.node.session() as session:
+            changed = repo.set_access_policy(session, product_id=product_id, policy=policy)
+            if changed:
+                repo.add_audit(
+                    session,
+                    event="product access",
+                    detail={"product_id": product_id, "access": policy.describe()},
+                )
+        return changed
+
+    async def declare(
+        self,
+        product_id: str,
+        *,
+        computation: Computation | None = None,
+        to: Iterable[str] | None = None,
+        public: bool = False,
+    ) -> Declared:
+        """Compute (unless given), sign and publish the product's footprint under its access policy; the
+        previous own declaration becomes a preceding footprint and is deprecated. `to` (buyer DIDs) restricts
+        the product to those buyers first, `public` opens it to every buyer."""
+        if to is not None and public:
+            raise SupplyError("a declaration is either public or to named buyers, not both")
         async with self._lock:
             product = self.product(product_id)
+            if to is not None:
+                try:
+                    restricted = repo.AccessPolicy.to_buyers(to)
+                except ValueError as exc:
+                    raise SupplyError(str(exc)) from None
+                self.set_access(product_id, restricted)
+            elif public:
+                self.set_access(product_id, repo.AccessPolicy())
             if computation is None:
                 with self.node.session() as session:
                     computation = compute_product(session, product, registry=self.registry, cache=self.cache)
@@ -194,7 +237,9 @@ class SupplyService:
             product_name=product.name,
             preceding=preceding,
         )
-        published = await self.node.publish_footprint(footprint)
+        with self.node.session() as session:
+            policy = repo.get_access_policy(session, product_id=product.product_id)
+        published = await self.node.publish_footprint(footprint, to=policy.buyers)
         now = datetime.now(UTC)
         with self.node.session() as session:
             if result_id is None:
@@ -238,6 +283,7 @@ class SupplyService:
             preceding=preceding,
             deprecated=deprecated,
             published_at=now,
+            buyers=policy.buyers or (),
         )
 
     # Review --------------------------------------------------------------------------------------------

@@ -335,6 +335,15 @@ def resolve_input(
             item, f"no verified declaration of {item.supplier.product_id} received from the supplier"
         )
     row = max(candidates, key=lambda r: (r.footprint_created, r.id or 0))
+    entry = None if registry is None else registry.entry(row.issuer)
+    if registry is not None and entry is not None and entry.revoked_at is not None:
+        return default_resolution(
+            item,
+            f"the network operator revoked {row.issuer} (trust registry v{registry.version}): "
+            "nothing it signed is used any more",
+            declaration_id=row.declaration_id,
+            issuer=row.issuer,
+        )
     reason = _unusable(row, now)
     if reason is not None:
         return default_resolution(item, reason, declaration_id=row.declaration_id, issuer=row.issuer)

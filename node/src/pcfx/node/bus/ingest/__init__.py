@@ -21,8 +21,12 @@ status list it looked up is still the node's current one (`accept`), else the me
 in-process; nothing is stored or acked before that. A dead worker means the pool is restarted and the batch
 verified in-process.
 
-Modules: `model` (messages, decisions, events, the verifier protocol), the batch path in its order
-(`screening`, `versions`, `batch_writer`), `per_message` (status lists and the fallback), `retries` (the
+Buyer-only declarations (`pcfx.v1.dto.<own account>.>`, PROTOCOL.md section 9.4) are opened first with the
+node's key-agreement keys (`sealed`; a refusal quarantines the envelope), then decided exactly like public
+ones: one version history per (issuer, product) whichever channel a version came by.
+
+Modules: `model` (messages, decisions, events, the verifier protocol), `sealed` (opening buyer-only
+messages), the batch path in its order (`screening`, `versions`, `batch_writer`), `per_message` (status lists and the fallback), `retries` (the
 bounds on retrying), `ingestor` (the transaction, acks and listeners), `consumer` (the pull loop, which
 re-creates a deleted consumer and reports to the feed's health)."""
 

@@ -28,7 +28,16 @@ from pcfx.node.bus.ingest.model import (
 )
 from pcfx.node.bus.ingest.per_message import decide_message
 from pcfx.node.bus.ingest.retries import RetryBudget
-from pcfx.node.bus.ingest.screening import Verdict, follow, judge, screen, verify_each, verify_pooled
+from pcfx.node.bus.ingest.screening import (
+    Verdict,
+    follow,
+    judge,
+    reject,
+    screen,
+    verify_each,
+    verify_pooled,
+)
+from pcfx.node.bus.ingest.sealed import Inbox, Refusal, is_sealed, unseal
 from pcfx.node.bus.ingest.versions import apply_versions
 from pcfx.node.bus.verify_pool import WorkerDiedError
 from pcfx.node.store import repository as repo
@@ -61,6 +70,8 @@ class Ingestor:
     listeners: list[Listener] = field(default_factory=list)
     retries: RetryBudget = field(default_factory=RetryBudget)
     observers: list[BatchObserver] = field(default_factory=list)
+    #: The node's own account and key-agreement keys: buyer-only declarations to it are opened with them.
+    sealed: Inbox | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def add_listener(self, listener: Listener) -> None:
@@ -110,6 +121,7 @@ class Ingestor:
                         max_bytes=self.max_bytes,
                         max_deliveries_on_error=self.max_deliveries_on_error,
                         may_retry=self.retries.refuse,
+                        sealed=self.sealed,
                     )
                 decisions.append(decision)
         return decisions, events
@@ -136,6 +148,7 @@ class Ingestor:
                             max_bytes=self.max_bytes,
                             max_deliveries_on_error=self.max_deliveries_on_error,
                             may_retry=self.retries.refuse,
+                            sealed=self.sealed,
                         )
                 else:
                     run.append((index, item))
@@ -157,13 +170,14 @@ class Ingestor:
             return
         now = at or utcnow()
         verifier, max_bytes, may_retry = self.verifier, self.max_bytes, self.retries.refuse
-        verdicts = [Verdict(index, item, hashlib.sha256(item.raw).hexdigest()) for index, item in run]
+        verdicts = [self._verdict(index, item) for index, item in run]
         receipts: list[dict[str, Any]] = []
         known = repo.known_digests(session, digests=[v.digest for v in verdicts])
         first: dict[tuple[str, str], Verdict] = {}  # first message of the run with these bytes and subject
         to_verify: list[Verdict] = []
         for verdict in verdicts:
-            screen(verdict, known, first, to_verify, max_bytes)
+            if verdict.decision is None:
+                screen(verdict, known, first, to_verify, max_bytes)
         if preverified:
             results = verify_pooled(verifier, session, to_verify, now, preverified)
         else:
@@ -188,6 +202,18 @@ class Ingestor:
         write_batch(session, verdicts, receipts, now, events)
         for verdict in verdicts:
             decisions[verdict.index] = verdict.decision
+
+    def _verdict(self, index: int, item: Incoming) -> Verdict:
+        # A buyer-only message is opened first: the verdict is then about the declaration inside, and a
+        # refusal keeps the envelope (PROTOCOL.md section 9.4).
+        if is_sealed(item.subject):
+            opened = unseal(item, self.sealed)
+            if isinstance(opened, Refusal):
+                verdict = Verdict(index, item, hashlib.sha256(item.raw).hexdigest())
+                reject(verdict, opened.reason, opened.detail)
+                return verdict
+            item = opened
+        return Verdict(index, item, hashlib.sha256(item.raw).hexdigest())
 
     # Async edge --------------------------------------------------------------------------------------
     async def handle(self, messages: Sequence[Msg]) -> list[Decision]:

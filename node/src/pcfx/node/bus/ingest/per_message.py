@@ -17,11 +17,20 @@ from pcfx.node.bus.ingest.model import (
     backoff_delay,
 )
 from pcfx.node.bus.ingest.screening import RetryGate
+from pcfx.node.bus.ingest.sealed import (
+    Inbox,
+    Refusal,
+    expected_subject,
+    is_sealed,
+    issuer_channel,
+    subject_parts,
+    unseal,
+)
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import FactsError, declaration_facts
 from pcfx.node.store.models import Declaration, Origin
 from pcfx.node.store.repository import StoreOutcome
-from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, parse_subject, subject_token
+from pcfx.protocol.subjects import subject_token
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, select
@@ -40,11 +49,13 @@ def decide_message(
     max_bytes: int,
     max_deliveries_on_error: int,
     may_retry: RetryGate | None = None,
+    sealed: Inbox | None = None,
 ) -> Decision:
     """Decide and store `item` in `session`; a failure other than the store's is retried a few times, then
-    quarantined. `may_retry` bounds the retries of a declaration waiting for its status list."""
+    quarantined. `may_retry` bounds the retries of a declaration waiting for its status list; `sealed` opens
+    the buyer-only declarations addressed to this node."""
     try:
-        return _decide_unguarded(session, item, events, verifier, max_bytes, may_retry)
+        return _decide_unguarded(session, item, events, verifier, max_bytes, may_retry, sealed)
     except (OperationalError, PoolTimeoutError):
         raise
     except Exception as exc:
@@ -99,18 +110,24 @@ def _decide_unguarded(
     verifier: Verifier,
     max_bytes: int,
     may_retry: RetryGate | None,
+    sealed: Inbox | None = None,
 ) -> Decision:
+    if is_sealed(item.subject):
+        opened = unseal(item, sealed)
+        if isinstance(opened, Refusal):
+            return _quarantine(session, item, opened.reason, opened.detail)
+        item = opened  # from here on an ordinary declaration (its opened bytes) on the buyer-only subject
     if len(item.raw) > max_bytes:
         return _quarantine(
             session, item, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {max_bytes}"
         )
     try:
-        kind, issuer_token, _ = parse_subject(item.subject)
+        kind, issuer_token, _ = subject_parts(item.subject)
     except ValueError as exc:
         return _quarantine(session, item, IngestReason.UNKNOWN_SUBJECT, str(exc))
     if kind == "status":
         return _decide_status(session, item, events, verifier)
-    if kind != "decl":
+    if kind not in ("decl", "dto"):
         return _quarantine(session, item, IngestReason.UNKNOWN_SUBJECT, f"not a declaration: {kind}")
 
     digest = repo.sha256_hex(item.raw)
@@ -128,7 +145,8 @@ def _decide_unguarded(
             session,
             item,
             IngestReason.ISSUER_MISMATCH,
-            f"declaration of {result.issuer} belongs on {DECL_PREFIX}.{subject_token(result.issuer)}.*",
+            f"declaration of {result.issuer} belongs on "
+            f"{issuer_channel(item.subject, subject_token(result.issuer))}",
             declaration_id=result.declaration_id,
             issuer=result.issuer,
         )
@@ -169,7 +187,7 @@ def _decide_unguarded(
         )
     except (FactsError, ValueError) as exc:
         return _quarantine(session, item, "malformed", str(exc), receipt_id=receipt.id)
-    expected = decl_subject(facts.issuer, facts.product_id)
+    expected = expected_subject(item.subject, facts.issuer, facts.product_id)
     if item.subject != expected:
         return _quarantine(
             session,

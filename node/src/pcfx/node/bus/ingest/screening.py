@@ -20,10 +20,11 @@ from pcfx.node.bus.ingest.model import (
     Verifier,
     backoff_delay,
 )
+from pcfx.node.bus.ingest.sealed import expected_subject, issuer_channel, subject_parts
 from pcfx.node.bus.verify_pool import PooledResult
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import DeclarationFacts, FactsError, declaration_facts
-from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, parse_subject, subject_token
+from pcfx.protocol.subjects import subject_token
 from sqlmodel import Session
 
 __all__ = ["RetryGate", "Verdict", "follow", "judge", "reject", "screen", "verify_each", "verify_pooled"]
@@ -64,11 +65,11 @@ def screen(
         reject(verdict, IngestReason.OVERSIZED, f"{len(item.raw)} bytes > limit {max_bytes}")
         return
     try:
-        kind, *verdict.tokens = parse_subject(item.subject)
+        kind, *verdict.tokens = subject_parts(item.subject)
     except ValueError as exc:
         reject(verdict, IngestReason.UNKNOWN_SUBJECT, str(exc))
         return
-    if kind != "decl":
+    if kind not in ("decl", "dto"):  # a buyer-only message arrives here opened (`sealed.unseal`)
         reject(verdict, IngestReason.UNKNOWN_SUBJECT, f"not a declaration: {kind}")
         return
     if verdict.digest in known:
@@ -129,7 +130,7 @@ def judge(
         reject(
             verdict,
             IngestReason.ISSUER_MISMATCH,
-            f"declaration of {issuer} belongs on {DECL_PREFIX}.{_token(issuer)}.*",
+            f"declaration of {issuer} belongs on {issuer_channel(item.subject, _token(issuer))}",
             result.declaration_id,
             issuer,
         )
@@ -178,7 +179,7 @@ def judge(
             reject(verdict, "malformed", str(exc))
             return False
     if verdict.tokens != [_token(facts.issuer), _token(facts.product_id)]:
-        expected = decl_subject(facts.issuer, facts.product_id)
+        expected = expected_subject(item.subject, facts.issuer, facts.product_id)
         reject(
             verdict,
             IngestReason.SUBJECT_MISMATCH,

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 # The model class, for callers that count rows through `repo.Declaration`.
 from pcfx.node.store.models import Declaration as Declaration
+from pcfx.node.store.repository.access import (
+    AccessPolicy,
+    get_access_policy,
+    restricted_products,
+    set_access_policy,
+)
 from pcfx.node.store.repository.audit import add_audit, audit_row, insert_audit, list_audit
 from pcfx.node.store.repository.core import sha256_hex
 from pcfx.node.store.repository.declaration_batch import (
@@ -56,6 +62,14 @@ from pcfx.node.store.repository.quarantine import (
     quarantine_row,
 )
 from pcfx.node.store.repository.receipts import add_receipt, get_receipt, insert_receipts, receipt_row
+from pcfx.node.store.repository.sealed import (
+    add_sealed_delivery,
+    mark_sealed_sent,
+    sealed_audiences,
+    sealed_deliveries,
+    sealed_heads,
+    unsent_sealed,
+)
 from pcfx.node.store.repository.status_lists import get_status_list, save_status_list, status_lists_of
 from pcfx.node.store.repository.subscriptions import (
     add_subscription,
@@ -65,12 +79,14 @@ from pcfx.node.store.repository.subscriptions import (
 
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
+    "AccessPolicy",
     "Rejections",
     "StoreOutcome",
     "StoreResult",
     "StoredVersion",
     "add_audit",
     "add_receipt",
+    "add_sealed_delivery",
     "add_subscription",
     "already_quarantined",
     "audit_row",
@@ -78,6 +94,7 @@ __all__ = [
     "deactivate_subscription",
     "declaration_row",
     "existing_declaration_ids",
+    "get_access_policy",
     "get_declaration",
     "get_inventory",
     "get_quarantined",
@@ -97,6 +114,7 @@ __all__ = [
     "list_quarantine",
     "list_results",
     "list_subscriptions",
+    "mark_sealed_sent",
     "newest_declaration",
     "newest_own_on_subject",
     "newest_versions",
@@ -106,9 +124,14 @@ __all__ = [
     "quarantine_row",
     "receipt_row",
     "rejections_since",
+    "restricted_products",
     "save_inventory",
     "save_result",
     "save_status_list",
+    "sealed_audiences",
+    "sealed_deliveries",
+    "sealed_heads",
+    "set_access_policy",
     "set_declaration_state",
     "sha256_hex",
     "status_lists_of",
@@ -116,4 +139,5 @@ __all__ = [
     "store_declaration_result",
     "supersede_declarations",
     "unsent_own_declarations",
+    "unsent_sealed",
 ]

@@ -1,0 +1,149 @@
+"""The scenario's last act: a registered company turns attacker. Against the network it tries to publish under
+the battery maker's subject (node and leaf credentials), to read and open the copper smelter's buyer-only
+declaration, and to purge and delete the battery maker's stream and consumers (`attacks`); on its own
+subjects it publishes a forged battery-maker declaration and a tampered one of its own, which the handset
+maker (following it as a prospective supplier) rejects into quarantine."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+from pcfx.node.demo.attacks import (
+    delete_victims_stream,
+    open_obtained_copy,
+    publish_as_victim,
+    publish_in_own_account,
+    read_buyer_only,
+)
+from pcfx.node.demo.facts import DemoFacts, Rejection
+from pcfx.node.demo.forgery import forge_declaration, own_footprint, tamper
+from pcfx.node.demo.network import DemoNetwork
+from pcfx.node.demo.report import quarantine_table, refusal_table
+from pcfx.node.demo.waiting import until
+from pcfx.node.service import Node
+from pcfx.node.store import repository as repo
+from pcfx.node.store.models import QuarantinedMessage
+from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, subject_token
+from rich.console import Console
+
+__all__ = ["AttackerAct"]
+
+HANDSET, BATTERY, COPPER, ATTACKER = "mobile-handset", "li-ion-battery", "cathode-copper", "attacker"
+FORGED_TOTAL, TAMPERED_TOTAL = "40", "1"
+
+
+class AttackerAct:
+    """The attacker's moves on the running demo network (see the module docstring)."""
+
+    def __init__(
+        self,
+        net: DemoNetwork,
+        nodes: dict[str, Node],
+        *,
+        urls: list[str],
+        console: Console,
+        say: Callable[[str], None],
+    ) -> None:
+        self.net, self.nodes, self.urls, self.console, self.say = net, nodes, urls, console, say
+
+    async def run(self, facts: DemoFacts, *, genuine_battery: str) -> None:
+        """Every move; the refusals, rejections and whether the handset maker's store is unchanged go to
+        `facts`. `genuine_battery`: the battery maker's current declaration id."""
+        battery, copper, attacker = self.net[BATTERY], self.net[COPPER], self.net.attacker
+        handset_node, battery_node, attacker_node = (self.nodes[k] for k in (HANDSET, BATTERY, ATTACKER))
+        with battery_node.session() as session:
+            row = repo.get_declaration(session, declaration_id=genuine_battery)
+        assert row is not None
+        template = json.loads(row.raw)
+        forged = forge_declaration(template, issuer=battery.did, total=FORGED_TOTAL)
+        on_battery = decl_subject(battery.did, battery.product_id)
+        self.say(
+            f"[bold]the attacker[/bold]: {attacker.name}, a registered company with its own account and "
+            f"credentials, forges a {battery.short_name} declaration ({FORGED_TOTAL} kg CO2e/kWh, signed with a "
+            f"key not in the registry) and goes after the network"
+        )
+        refusals = [
+            await publish_as_victim(
+                self.urls, attacker, on_battery, forged, watcher=handset_node, victim=battery.short_name
+            ),
+            await publish_in_own_account(
+                self.urls,
+                attacker,
+                on_battery,
+                forged,
+                own=attacker_node,
+                watcher=handset_node,
+                victim=battery.short_name,
+            ),
+        ]
+        facts.rejections = await self._forgeries(template, forged)
+        pair = f"{copper.short_name} -> {battery.short_name}"
+        refusals.append(
+            await read_buyer_only(
+                attacker_node, copper, buyer=battery_node, buyer_account=battery.account, victim=pair
+            )
+        )
+        opened, ciphertext = await open_obtained_copy(
+            attacker,
+            copper,
+            copper.product_id,
+            buyer=battery_node,
+            buyer_account=battery.account,
+            victim=pair,
+        )
+        refusals.append(opened)
+        facts.buyer_only.operator_sees_ciphertext = ciphertext
+        refusals.append(
+            await delete_victims_stream(self.urls, attacker, victim=battery_node, name=battery.short_name)
+        )
+        facts.refusals = refusals
+        self.console.print(refusal_table(refusals))
+        self.console.print(quarantine_table(facts.rejections))
+        latest = handset_node.latest(battery.did, battery.product_id)
+        facts.store_unchanged = latest is not None and latest.declaration_id == genuine_battery
+        self.say(
+            f"store unchanged: {self.net[HANDSET].short_name} still uses {battery.short_name}'s genuine "
+            f"declaration {genuine_battery}; the attacker's moves stayed in its own account"
+        )
+
+    async def _forgeries(self, template: dict[str, object], forged: bytes) -> list[Rejection]:
+        """On its own subjects: the forged battery-maker declaration, and a declaration of its own signed with
+        its registered key, then edited. The handset maker follows the attacker and quarantines both."""
+        battery, attacker = self.net[BATTERY], self.net.attacker
+        handset, attacker_node = self.nodes[HANDSET], self.nodes[ATTACKER]
+        subject = template["credentialSubject"]
+        assert isinstance(subject, dict)
+        own_product = f"urn:pcfx:product:{attacker.uscc}:lfp-pack"
+        genuine = attacker_node.sign(
+            own_footprint(
+                subject, company_name=attacker.name, company_id=attacker.company_id, product_id=own_product
+            )
+        )
+        moves = {
+            decl_subject(attacker.did, battery.product_id): (
+                f"forged {battery.short_name} declaration on its own subject",
+                forged,
+            ),
+            decl_subject(attacker.did, own_product): (
+                f"its own declaration, total edited to {TAMPERED_TOTAL} after signing",
+                tamper(genuine, total=TAMPERED_TOTAL),
+            ),
+        }
+        for on, (_, raw) in moves.items():
+            await attacker_node.js.publish(on, raw, headers={"Nats-Msg-Id": f"demo-attack-{uuid.uuid4()}"})
+        channel = f"{DECL_PREFIX}.{subject_token(attacker.did)}."
+
+        def quarantined() -> list[QuarantinedMessage]:
+            with handset.session() as session:
+                rows = repo.list_quarantine(session, limit=100)
+            return sorted((q for q in rows if (q.subject or "").startswith(channel)), key=lambda q: q.id or 0)
+
+        await until(lambda: len(quarantined()) >= len(moves), "the handset maker to reject the forgeries")
+        name = self.net[HANDSET].short_name
+        return [
+            Rejection(name, moves[q.subject or ""][0], q.reason, q.detail or "")
+            for q in quarantined()
+            if q.subject in moves
+        ]
