@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import gc
 import itertools
@@ -262,20 +263,84 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int = 3) -> dict[str, Any]:
-    """Tier-4 revision -> tier-0 new declaration published, in ms; prints per repetition and overall."""
+class _SingleAccount:
+    """Today's local layout: one embedded nats-server, one account, a registry file in every home."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.server = EmbeddedNats(store_dir=root / "nats")
+
+    async def __aenter__(self) -> dict[str, Any]:
+        await self.server.start()
+        net = make_network(self.root, TIERS, republish_policy="auto")
+        return {t: net[t].settings.model_copy(update={"nats_url": self.server.url}) for t in TIERS}
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.server.stop()
+
+
+class _Accounts:
+    """The network layout: an operator-mode hub, the network service, one NATS account per company, each
+    node a client of the hub with its own credentials (what `pcfx network onboard` hands over)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> dict[str, Any]:
+        from pcfx.node.network.connect import network_connection, sys_connection
+        from pcfx.node.network.join import join_network
+        from pcfx.node.network.layout import NetworkLayout
+        from pcfx.node.network.operator import init_network
+        from pcfx.node.network.serve import NetworkService
+        from pcfx.node.network.up import start_hub
+
+        layout = NetworkLayout(self.root / "net")
+        init_network(
+            layout, port=_free_port_block(), leaf_port=_free_port_block(), route_port=_free_port_block()
+        )
+        hub = await start_hub(layout)
+        self.stack.push_async_callback(hub.stop)
+        sys_nc = await self.stack.enter_async_context(sys_connection(layout, hub.urls))
+        net_nc = await self.stack.enter_async_context(network_connection(layout, hub.urls))
+        service = await NetworkService(layout, urls=hub.urls).start()
+        self.stack.push_async_callback(service.stop)
+        settings = {}
+        for n, tier in enumerate(TIERS, start=1):
+            joined = await join_network(
+                layout,
+                self.root / "nodes" / tier.lower(),
+                name=tier,
+                company_id=f"urn:pcfx:uscc:91110000{n:09d}A",
+                web_domain=f"{tier.lower()}.example",
+                slug=tier.lower(),
+                sys_nc=sys_nc,
+                network_nc=net_nc,
+                republish_policy="auto",
+            )
+            settings[tier] = joined.settings
+        return settings
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stack.aclose()
+
+
+async def propagation_latency(
+    *, revisions: int = 50, reps: int = 3, warmup: int = 3, layout: str = "single"
+) -> dict[str, Any]:
+    """Tier-4 revision -> tier-0 new declaration published, in ms; prints per repetition and overall.
+    `layout`: "single" (one embedded server, one account) or "accounts" (hub, an account per company)."""
     root = Path(tempfile.mkdtemp(prefix="pcfx-bench-chain-"))
-    net = make_network(root, TIERS, republish_policy="auto")
     nodes: dict[str, Node] = {}
     services: dict[str, SupplyService] = {}
     published: dict[str, list[datetime]] = {t: [] for t in TIERS}
-    server = EmbeddedNats(store_dir=root / "nats")
-    await server.start()
+    network = _Accounts(root) if layout == "accounts" else _SingleAccount(root)
+    tier_settings = await network.__aenter__()
     try:
         for i, tier in enumerate(TIERS):
-            nodes[tier] = await Node.start(net[tier].settings, nats_url=server.url)
+            nodes[tier] = await Node.start(tier_settings[tier])
             services[tier] = SupplyService.attach(nodes[tier], policy="auto")
-            above = net[TIERS[i - 1]].company_id if i else None
+            above = tier_settings[TIERS[i - 1]].company_id if i else None
             services[tier].add_product(parse_inventory(_inventory(tier, above)))
 
             def record(outcome: Recomputed, tier: str = tier) -> None:
@@ -292,7 +357,7 @@ async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int
                 expected, up = previous.declaration_id, TIERS[i - 1]
                 await eventually(
                     lambda t=tier, e=expected, u=up: (
-                        (row := nodes[t].latest(net[u].did, _product(u))) is not None
+                        (row := nodes[t].latest(tier_settings[u].did, _product(u))) is not None
                         and row.declaration_id == e
                     ),
                     timeout=30,
@@ -324,7 +389,7 @@ async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int
     finally:
         for node in nodes.values():
             await node.stop()
-        await server.stop()
+        await network.__aexit__(None, None, None)
         shutil.rmtree(root, ignore_errors=True)
     p50s = [_percentile(r, 50) for r in runs]
     p95s = [_percentile(r, 95) for r in runs]
@@ -332,7 +397,7 @@ async def propagation_latency(*, revisions: int = 50, reps: int = 3, warmup: int
     names = ["T4 compute+sign+publish", "T4 -> T3 published", "T3 -> T2", "T2 -> T1", "T1 -> T0"]
     medians = [statistics.median(h[i] for h in hops) for i in range(len(names))]
     print(
-        f"propagation T4 revision -> T0 declaration published, {reps} x {revisions} revisions: "
+        f"[{layout}] propagation T4 revision -> T0 declaration published, {reps} x {revisions} revisions: "
         f"p50 {_percentile(every, 50):.1f} ms (reps {min(p50s):.1f}..{max(p50s):.1f}), "
         f"p95 {_percentile(every, 95):.1f} ms (reps {min(p95s):.1f}..{max(p95s):.1f}); goal p50 < 250 ms"
     )
@@ -397,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", nargs="?", type=int, default=2000, help="declarations for the ingest part")
     parser.add_argument("--part", choices=["all", "ingest", "latency", "onboard"], default="all")
     parser.add_argument("--companies", type=int, default=50, help="companies onboarded (onboard part)")
+    parser.add_argument(
+        "--layouts", default="single,accounts", help="latency part: single (one account), accounts (hub)"
+    )
     parser.add_argument("--revisions", type=int, default=50, help="revisions per repetition (latency part)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the latency part")
     parser.add_argument("--ingest-reps", type=int, default=3, help="repetitions of the ingest part")
@@ -406,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "ingest"):
         asyncio.run(ingest_throughput(args.n, reps=args.ingest_reps, batch=args.batch, workers=args.workers))
     if args.part in ("all", "latency"):
-        asyncio.run(propagation_latency(revisions=args.revisions, reps=args.reps))
+        for layout in args.layouts.split(","):
+            asyncio.run(propagation_latency(revisions=args.revisions, reps=args.reps, layout=layout))
     if args.part in ("all", "onboard"):
         asyncio.run(onboarding_seconds(companies=args.companies))
     return 0
