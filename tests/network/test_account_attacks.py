@@ -143,3 +143,27 @@ async def test_the_attacker_cannot_write_the_suppliers_latest_entry(world):
         await world["attacker"].publish(f"$KV.PCFX_LATEST.{key_before.key}", b"junk")
     await world["attacker"].flush()
     assert (await kv.get(key_before.key)).value == key_before.value
+
+
+async def test_a_buyer_only_declaration_is_read_by_the_named_buyer_and_nobody_else(world):
+    attacker_inbox = await world["attacker"].subscribe("pcfx.v1.dto.>")
+    await world["attacker"].flush()
+    footprint = world["company"].footprint("rebar", created=datetime.now(UTC), pcf="4321.5")
+    await world["acme"].publish_footprint(footprint, to=[world["globex"].did])
+    product = footprint["productIds"][0]
+    await world["globex"].subscribe(world["acme_did"], product)
+
+    def opened() -> bool:
+        row = world["globex"].latest(world["acme_did"], product)
+        return row is not None and b'"4321.5"' in row.raw
+
+    await eventually(opened, timeout=15)
+    # what the operator's servers hold: the buyer's stream has the sealed copy, its bytes carry no value
+    sealed = await world["globex"].js.get_last_msg(
+        STREAM_NAME, f"pcfx.v1.dto.{world['globex'].own_account}.>"
+    )
+    assert b"4321.5" not in sealed.data and b"rebar" not in sealed.data
+    # another company gets nothing: its account has no import of the buyer's branch
+    with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+        leaked = await attacker_inbox.next_msg(timeout=1)
+        raise AssertionError(f"the attacker received {leaked.subject}")
