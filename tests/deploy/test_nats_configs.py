@@ -11,10 +11,8 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,25 +30,10 @@ from pcfx.node.network.jwt import (
     public_key,
     user_jwt,
 )
+from ports import free_port, wait_for_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 class Servers:
@@ -124,12 +107,12 @@ async def _r3_stream_accepts_publishes(urls: list[str], servers: Servers) -> int
 
 
 def test_three_server_cluster_keeps_an_r3_stream_writable_with_one_server_down(servers, tmp_path):
-    client = {i: _free_port() for i in (1, 2, 3)}
-    route = {i: _free_port() for i in (1, 2, 3)}
+    client = {i: free_port() for i in (1, 2, 3)}
+    route = {i: free_port() for i in (1, 2, 3)}
     for i in (1, 2, 3):
         servers.start(f"n{i}", _cluster_conf(i, client, route, tmp_path))
     for i in (1, 2, 3):
-        _wait_for_port(client[i])
+        wait_for_port(client[i])
     urls = [f"nats://127.0.0.1:{client[i]}" for i in (1, 2, 3)]
     assert asyncio.run(_r3_stream_accepts_publishes(urls, servers)) == 2
 
@@ -153,7 +136,7 @@ async def _leaf_has_its_own_domain_and_hears_the_hub(hub_url: str, leaf_url: str
 
 
 def test_company_leaf_node_joins_the_hub_with_its_own_jetstream_domain(servers, tmp_path):
-    hub_client, hub_leaf, leaf_client = _free_port(), _free_port(), _free_port()
+    hub_client, hub_leaf, leaf_client = free_port(), free_port(), free_port()
     hub = (DEPLOY / "hub-leafnodes.conf").read_text().replace("0.0.0.0:7422", f"127.0.0.1:{hub_leaf}")
     servers.start(
         "hub",
@@ -165,9 +148,9 @@ def test_company_leaf_node_joins_the_hub_with_its_own_jetstream_domain(servers, 
     leaf = leaf.replace("hub.pcfx.example:7422", f"127.0.0.1:{hub_leaf}")
     # the test hub runs without operator mode, so the leaf connects without credentials
     leaf = re.sub(r"^\s*credentials: .*$", "", leaf, flags=re.M)
-    _wait_for_port(hub_client)
+    wait_for_port(hub_client)
     servers.start("leaf", leaf)
-    _wait_for_port(leaf_client)
+    wait_for_port(leaf_client)
     domain, data = asyncio.run(
         _leaf_has_its_own_domain_and_hears_the_hub(
             f"nats://127.0.0.1:{hub_client}", f"nats://127.0.0.1:{leaf_client}"
@@ -197,8 +180,8 @@ def test_hub_operator_block_loads_the_system_account_from_the_environment(server
             subject=sys_pub, name="SYS", nats=account_claims(jetstream=None), signer=operator
         ),
     }
-    port = _free_port()
+    port = free_port()
     conf = (DEPLOY / "hub-operator.conf").read_text().replace("/var/lib/nats/jwt", str(tmp_path / "jwt"))
     servers.start("hub", f"listen: 127.0.0.1:{port}\n{conf}", env=env)
-    _wait_for_port(port)
+    wait_for_port(port)
     assert asyncio.run(_system_user_can_ping_servers(f"nats://127.0.0.1:{port}", creds_file)) > 0

@@ -3,9 +3,7 @@ a leaf node port) with one company account, ACME, whose users and leaf credentia
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,24 +18,9 @@ from pcfx.node.network.jwt import (
     public_key,
     user_jwt,
 )
+from ports import free_port, wait_for_port
 
 JETSTREAM = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(port)
 
 
 class Hub:
@@ -46,7 +29,7 @@ class Hub:
     def __init__(self, tmp: Path) -> None:
         op, system, acme = (new_keypair(k) for k in (KeyKind.OPERATOR, KeyKind.ACCOUNT, KeyKind.ACCOUNT))
         self.acme = acme
-        self.client_port, self.leaf_port = _free_port(), _free_port()
+        self.client_port, self.leaf_port = free_port(), free_port()
         accounts = {
             public_key(system): encode_jwt(
                 subject=public_key(system), name="SYS", nats=account_claims(jetstream=None), signer=op
@@ -85,7 +68,7 @@ class Hub:
         self.proc = subprocess.Popen(
             [str(nats_server_binary()), "-c", str(self.conf)], stderr=subprocess.DEVNULL
         )
-        _wait_for_port(self.client_port)
+        wait_for_port(self.client_port)
 
     def kill(self) -> None:
         if self.proc is not None:

@@ -5,10 +5,8 @@ is refused before it reaches the resolver."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,14 +27,9 @@ from pcfx.node.network.jwt import (
     user_jwt,
     verify_jwt,
 )
+from ports import free_port, wait_for_port
 
 NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def hub(tmp_path: Path, operator) -> Iterator[tuple[str, dict[str, str]]]:
         public_key(system): _account_jwt(op, system, name="SYS"),
         public_key(acme): _account_jwt(op, acme),
     }
-    port = _free_port()
+    port = free_port()
     preload = "\n".join(f"  {k}: {v}" for k, v in jwts.items())
     conf = tmp_path / "hub.conf"
     conf.write_text(
@@ -68,12 +61,7 @@ def hub(tmp_path: Path, operator) -> Iterator[tuple[str, dict[str, str]]]:
         f"system_account: {public_key(system)}\nresolver: MEMORY\nresolver_preload: {{\n{preload}\n}}\n"
     )
     proc = subprocess.Popen([str(NATS_SERVER), "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    wait_for_port(port)
     try:
         yield f"nats://127.0.0.1:{port}", {"acme": acme.seed.decode()}
     finally:

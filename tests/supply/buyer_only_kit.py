@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from pcfx.node.pact.wiring import build_pact_host
 from pcfx.protocol.did import did_key_verification_method
 from pcfx.protocol.registry import RegistryEntry, TrustRegistry, sign_registry
 from pcfx.protocol.subjects import STREAM_NAME
+from ports import free_port
 
 
 def agreement_kid(home: Path) -> str:
@@ -93,12 +93,6 @@ async def stream_messages(
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def pact_api(node: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The node's PACT API (store-backed, as `pcfx node run` serves it) on a local plain-HTTP port."""
@@ -107,7 +101,7 @@ async def pact_api(node: Any) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = FastAPI()
     install_pact(app, host)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
