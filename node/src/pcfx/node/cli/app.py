@@ -73,6 +73,11 @@ app.command("declare")(supply_cmd.declare_command)
 app.command("follow-suppliers")(supply_cmd.follow_command)
 app.add_typer(supply_cmd.review_app, name="review")
 
+from pcfx.node.cli import export_cmd, report_cmd  # noqa: E402
+
+app.command("report")(report_cmd.report_command)
+app.add_typer(export_cmd.export_app, name="export")
+
 from pcfx.node.demo.command import demo_command  # noqa: E402
 
 app.command("demo")(demo_command)
