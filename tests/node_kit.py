@@ -106,6 +106,8 @@ def make_network(
     root: Path, names: list[str], *, database_urls: dict[str, str] | None = None, **settings: Any
 ) -> Network:
     """Node homes for `names` under `root` (did:web <name>.example), all trusting one signed registry."""
+    # the admin API on any free port: tests run many nodes at once, beside other test runs
+    settings.setdefault("admin_port", 0)
     operator_key = generate_signing_key()
     operator_did = did_key(operator_key)
     operator_vm = did_key_verification_method(operator_key)

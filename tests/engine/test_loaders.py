@@ -58,11 +58,11 @@ def test_an_unknown_unit_in_yaml_names_the_line(tmp_path):
     assert caught.value.path == ("processes", 0, "inputs", 0, "unit")
 
 
-def test_a_negative_amount_names_the_line(tmp_path):
+def test_a_negative_amount_names_the_line_and_the_unit(tmp_path):
     path = tmp_path / "inventory.yaml"
     path.write_text(YAML.replace('amount: "10"', 'amount: "-10"'), encoding="utf-8")
     with pytest.raises(
-        InventoryError, match=r"^inventory.yaml line 12: amount -10 is negative \(must be >= 0\)$"
+        InventoryError, match=r"^inventory.yaml line 12: amount -10 t is negative \(must be >= 0\)$"
     ):
         load_inventory(path)
 
@@ -155,7 +155,9 @@ def test_a_negative_amount_in_xlsx_names_the_cell(tmp_path):
     workbook = load_workbook(xlsx)
     workbook["inputs"]["D2"] = -3
     workbook.save(xlsx)
-    with pytest.raises(InventoryError, match=r"^inventory.xlsx sheet inputs cell D2: amount -3 is negative"):
+    with pytest.raises(
+        InventoryError, match=r"^inventory.xlsx sheet inputs cell D2: amount -3 t is negative"
+    ):
         load_inventory(xlsx)
 
 

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from attack_kit import NOW, exchange, unpublished_lists_issuer
 from node_kit import eventually, make_network
-from pcfx.node.api.app import create_app
+from pcfx.node.api.app import create_admin_app
 from pcfx.node.bus.ingest import Action, Incoming, Ingestor
 from pcfx.node.bus.verifier import ProtocolVerifier
 from pcfx.node.cli.app import app as cli
@@ -32,7 +32,9 @@ FLOOD = 1_100  # more than the consumer's 1,024 ack-pending slots
 async def http(node: Node) -> AsyncIterator[httpx.AsyncClient]:
     """The node's API on a real loopback port."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(node=node), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            create_admin_app(node=node), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
     )
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started)
@@ -68,10 +70,11 @@ async def test_health_answers_from_the_cached_report_without_nats(tmp_path, nats
             cached = (await client.get("/health")).json()
             elapsed = time.monotonic() - started
             await ex.buyer.refresh_feeds()
+            await eventually(lambda: not ex.buyer.readiness.ready, timeout=5)
             refreshed = (await client.get("/health")).json()
         await nats_server.start()
     assert cached["feeds"][0]["state"] == "ok" and elapsed < 1.0
-    assert refreshed["status"] == "degraded"
+    assert refreshed["status"] == "not-ready"  # NATS down: not ready, whatever the feeds say
     assert (refreshed["feeds"][0]["state"], refreshed["feeds"][0]["reason"]) == (
         "stalled",
         "NATS disconnected",

@@ -134,20 +134,25 @@ def test_an_unknown_key_in_the_file_is_named(home):
         load_settings(home)
 
 
-def test_init_keeps_a_database_password_out_of_pcfx_toml(tmp_path):
-    url = "postgresql+psycopg://pcfx:s3cret@127.0.0.1:1/pcfx"
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_init_keeps_a_database_password_out_of_pcfx_toml(tmp_path, database_url):
     from pcfx.node.home import init_home
+    from sqlalchemy.engine import make_url
 
-    with pytest.raises(Exception):  # noqa: B017 - nothing listens on port 1; the files are what matters
-        init_home(
-            tmp_path / "acme", name="Acme", company_id="urn:pcfx:uscc:91110000000000001A", database_url=url
-        )
+    password = make_url(database_url).password
+    assert password
+    init_home(
+        tmp_path / "acme",
+        name="Acme",
+        company_id="urn:pcfx:uscc:91110000000000001A",
+        database_url=database_url,
+    )
     config = (tmp_path / "acme" / "pcfx.toml").read_text()
     secrets = tmp_path / "acme" / "secrets.toml"
-    assert "s3cret" not in config
-    assert "s3cret" in secrets.read_text()
+    assert f":{password}@" not in config
+    assert f":{password}@" in secrets.read_text()
     assert secrets.stat().st_mode & 0o777 == 0o600
-    assert load_settings(tmp_path / "acme").database_url == url
+    assert load_settings(tmp_path / "acme").database_url == database_url
 
 
 def test_a_database_password_in_pcfx_toml_is_refused(home):

@@ -11,6 +11,7 @@ import sys
 
 import httpx
 from node_kit import eventually, make_network
+from pcfx.node.admin_token import issue_admin_token
 from pcfx.node.service import Node
 from pcfx.node.store import Origin
 from pcfx.node.store import repository as repo
@@ -45,14 +46,19 @@ async def test_node_run_serves_the_api_publishes_and_stops_cleanly_on_sigterm(tm
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
         port = int(re.search(r"HTTP port (\d+)", line).group(1))
+        admin_port = int(re.search(r"admin port (\d+)", line).group(1))
+        admin_token = {"Authorization": f"Bearer {issue_admin_token(acme.settings.home)}"}
         raw = acme.declaration("steel")
         (tmp_path / "decl.json").write_bytes(raw)
         code, _, err = await pcfx("publish", str(tmp_path / "decl.json"), "--home", home)
         assert code == 0, err
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            health = (await client.get("/health")).json()
             did_doc = (await client.get("/.well-known/did.json")).json()
             context = await client.get("/contexts/declaration-v1.jsonld")
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{admin_port}", headers=admin_token
+        ) as client:
+            health = (await client.get("/health")).json()
             own = (await client.get("/declarations/own")).json()
             stored = await client.get(f"/declarations/own/{own[0]['declaration_id']}")
             missing = await client.get("/declarations/received/urn:uuid:nothing")

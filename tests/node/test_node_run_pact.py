@@ -56,7 +56,7 @@ async def test_node_run_with_tls_serves_pact_discovery_over_https(tmp_path):
 async def test_node_run_without_tls_refuses_the_pact_api_over_plain_http(tmp_path):
     acme = make_network(tmp_path, ["Acme"])["Acme"]
     async with running_node(acme.settings.home) as port, httpx.AsyncClient() as client:
-        health = await client.get(f"http://127.0.0.1:{port}/health")
+        health = await client.get(f"http://127.0.0.1:{port}/health/live")
         token = await client.post(
             f"http://127.0.0.1:{port}/auth/token", data={"grant_type": "client_credentials"}, auth=("a", "b")
         )

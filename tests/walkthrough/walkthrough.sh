@@ -26,14 +26,14 @@ for home in copper battery; do
 done
 
 # 2. The supplier runs its node (embedded NATS), computes its cathode copper and publishes the declaration.
-pcfx node run --home copper --http-port 0 > copper.log 2>&1 &
+pcfx node run --home copper --http-port 0 --admin-port 0 > copper.log 2>&1 &
 until [ -s copper/run/nats.url ]; do sleep 0.2; done
 pcfx products add "$examples/cathode-copper.yaml" --home copper
 pcfx declare cathode-cu-cath-1 --home copper
 
 # 3. The buyer runs its node on the same bus and adds its product: the node follows the suppliers the
 #    inventory names. It computes with the copper maker's declaration once that has arrived.
-pcfx node run --home battery --nats "$(cat copper/run/nats.url)" --http-port 0 > battery.log 2>&1 &
+pcfx node run --home battery --nats "$(cat copper/run/nats.url)" --http-port 0 --admin-port 0 > battery.log 2>&1 &
 until [ -s battery/run/nats.url ]; do sleep 0.2; done
 pcfx products add "$examples/li-ion-battery.yaml" --home battery
 for _ in $(seq 50); do pcfx inputs lfp-pack-280ah --home battery --json | grep -q '"supplier-declaration"' && break; sleep 0.2; done

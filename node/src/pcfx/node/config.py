@@ -4,15 +4,17 @@ variables, overridden by explicit arguments (CLI options). Unsafe values are ref
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -80,7 +82,12 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None, description="External NATS server; embedded server when unset."
     )
-    nats_port: int = Field(default=0, ge=0, le=65535, description="Embedded server port, 0 = any free port.")
+    nats_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Embedded server port; 0 = a free port, picked at first start and kept in nats/nats.port.",
+    )
     nats_creds: Path | None = Field(default=None, description="NATS user credentials file (operator mode).")
     nats_account: str | None = Field(
         default=None,
@@ -114,6 +121,16 @@ class Settings(BaseSettings):
     allow_plain_http: bool = Field(
         default=False, description="Serve the PACT API over plain HTTP (local development only)."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Addresses or networks (CIDR) of the proxies whose X-Forwarded-Proto/-For/-Host headers the "
+        "HTTP API believes (a TLS-terminating ingress); comma-separated in PCFX_TRUSTED_PROXIES.",
+    )
+    admin_host: str = Field(default="127.0.0.1", description="Interface of the node's admin API.")
+    admin_port: int = Field(
+        default=8788, ge=0, le=65535, description="Port of the admin API (the node's own endpoints), 0 = any."
+    )
+    allow_remote_admin: bool = Field(default=False, description="Allow binding the admin API off loopback.")
 
     max_declaration_bytes: int = Field(default=256 * 1024, ge=4096, le=_NATS_MAX_PAYLOAD)
     stream_history: int = Field(default=64, ge=1, le=10_000, description="Versions kept per subject.")
@@ -130,8 +147,34 @@ class Settings(BaseSettings):
         description="Processes verifying fetched declarations while the node stores the previous batch "
         "(0 = verify in the node's own process). Each uses a core of its own.",
     )
+    min_free_disk_mb: int = Field(
+        default=256,
+        ge=0,
+        description="Free disk space (MiB) the node home, NATS store and SQLite file need for the node to be "
+        "ready (/health/ready).",
+    )
+    quarantine_max_messages: int = Field(
+        default=10_000, ge=1, description="Rejected messages kept; past it the ones seen last longest ago go."
+    )
+    quarantine_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=64 * 1024, description="Bytes of rejected messages kept, in total."
+    )
+    quarantine_max_age_days: int = Field(
+        default=90, ge=1, le=36_500, description="Days a rejected message is kept after it was last seen."
+    )
+    quarantine_raw_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=_NATS_MAX_PAYLOAD,
+        description="Bytes kept of one rejected message (its full size and SHA-256 are kept).",
+    )
     republish_policy: Literal["auto", "hold"] = Field(
         default="hold", description="On a new supplier version: republish own products, or hold for review."
+    )
+    gwp_mismatch: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="A CO2e value (factor or supplier declaration) characterised with another GWP set than the "
+        "calculation's: warn (reported per input, its temporal DQR lowered) or refuse the computation.",
     )
 
     @classmethod
@@ -164,6 +207,25 @@ class Settings(BaseSettings):
         if not value.startswith(("did:web:", "did:key:")):
             raise ValueError("did must be a did:web or did:key identifier")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        # PCFX_TRUSTED_PROXIES="10.0.0.0/8, 192.168.1.5" (a JSON list is accepted too)
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.replace(",", " ").split()
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return [entry.strip() for entry in value]
 
     @field_validator("database_url")
     @classmethod
@@ -201,6 +263,10 @@ class Settings(BaseSettings):
                 )
         if not _is_loopback(self.http_host) and not self.allow_remote_http:
             raise ValueError("http_host is not loopback; set allow_remote_http = true to expose the API")
+        if not _is_loopback(self.admin_host) and not self.allow_remote_admin:
+            raise ValueError("admin_host is not loopback; set allow_remote_admin = true to expose it")
+        if self.admin_port and self.admin_port == self.http_port:
+            raise ValueError("admin_port and http_port must differ: the admin API has a listener of its own")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
         for name in ("keys_dir", "registry_file"):

@@ -181,6 +181,8 @@ class FeedMonitor:
     def __init__(self) -> None:
         self._trackers: dict[str, FeedTracker] = {}
         self.report = FeedsReport(checked_at=utcnow(), source="node", feeds=[])
+        #: Called with each refreshed report (the node's metrics: lag per feed).
+        self.observers: list[Callable[[FeedsReport], None]] = []
 
     def tracker(self, consumer: str) -> FeedTracker:
         """The tracker of `consumer` (made on first use)."""
@@ -262,6 +264,8 @@ class FeedMonitor:
                 )
             )
         self.report = FeedsReport(checked_at=utcnow(), source="node", feeds=feeds)
+        for observer in self.observers:
+            observer(self.report)
         return self.report
 
     def write(self, path: Path) -> None:

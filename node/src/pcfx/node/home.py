@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 from pcfx.node.config import CONFIG_FILE, SECRETS_FILE, ConfigError, Settings, has_password, load_settings
 from pcfx.node.keystore import KeyStore
-from pcfx.node.store.db import open_store
+from pcfx.node.store.checks import open_node_store
+from pcfx.node.store.health import StoreError
 
 __all__ = ["HomeExistsError", "init_home"]
 
@@ -31,7 +33,8 @@ def init_home(
     (SQLite `pcfx.db` in the home unless `database_url`) migrated to the current schema.
 
     Extra keyword arguments are written to `pcfx.toml` as settings (e.g. `nats_url`, `http_port`); the file
-    is validated before anything is created, and never holds secrets."""
+    is validated before anything is created, and never holds secrets. A database that belongs to another
+    node, or that is corrupt or read-only, is refused (`StoreError`) and nothing of the home is left."""
     home = Path(directory).expanduser().resolve()
     if (home / CONFIG_FILE).exists():
         raise HomeExistsError(f"{home / CONFIG_FILE} exists; this directory is already a node home")
@@ -46,9 +49,21 @@ def init_home(
         checked = Settings(home=home, did="did:key:z6Mkvalidation", **values, **secrets)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    created_home = not home.exists()
+    created_keys = not checked.keys_path.exists()
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
     identity = KeyStore(checked.keys_path).create(web_domain=web_domain, passphrase=passphrase)
+    try:
+        # the database: checked, migrated, and now this identity's (another node's is refused)
+        open_node_store(checked.effective_database_url, did=identity.did, company_id=company_id).dispose()
+    except StoreError:
+        # nothing of a home that cannot work is left behind
+        if created_keys:
+            shutil.rmtree(checked.keys_path, ignore_errors=True)
+        if created_home:
+            shutil.rmtree(home, ignore_errors=True)
+        raise
     values["did"] = identity.did
     if secrets:
         secrets_path = home / SECRETS_FILE
@@ -62,6 +77,4 @@ def init_home(
         + tomli_w.dumps(values),
         encoding="utf-8",
     )
-    loaded = load_settings(home)
-    open_store(loaded.effective_database_url).dispose()
-    return loaded
+    return load_settings(home)

@@ -17,6 +17,8 @@ from pcfx.node.config import Settings
 from pcfx.node.feeds import FeedMonitor
 from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
+from pcfx.node.metrics import NodeMetrics
+from pcfx.node.readiness import Readiness
 from pcfx.node.sealing import SealedInbox
 from pcfx.protocol.subjects import STREAM_NAME
 from sqlalchemy import Engine
@@ -49,10 +51,22 @@ class NodeState:
     _registry_updates: Any = None
     _new_followers: Any = None  # the subscription to the network's notices of new buyers
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Prometheus metrics (a registry per node) and the readiness checks, run in the background.
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)
+    readiness: Readiness = field(default_factory=Readiness)
+    _health_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _supervisor: Any = None  # watches the embedded nats-server (`pcfx.node.bus.supervisor`)
+    #: Why the node cannot go on (its nats-server cannot be kept running); `halted` is set then.
+    halt_reason: str | None = None
+    halted: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         # Every batch the ingestor decides tells the feeds' health when their consumer last delivered.
         self.ingestor.observers.append(self.feeds.observe)
+        self.ingestor.observers.append(self.metrics.observe_batch)
+        self.ingestor.on_verify = self.metrics.observe_verify
+        self.feeds.observers.append(self.metrics.observe_feeds)
+        self.readiness.observers.append(self.metrics.observe_readiness)
         # Buyer-only declarations to this company are opened with its own account and keys (PROTOCOL.md 9.4).
         if self.ingestor.sealed is None:
             # The registry as the verifier holds it at each message: a networked node takes new versions.

@@ -27,6 +27,7 @@ from pcfx.node.bus.publisher import (
 )
 from pcfx.node.issuing import Issuer
 from pcfx.node.keystore import KeyStore
+from pcfx.node.metrics import counts_publish_failures
 from pcfx.node.node_state import NodeState
 from pcfx.node.sealing import BuyerRoute, RouteError, buyer_routes
 from pcfx.node.store import repository as repo
@@ -184,6 +185,7 @@ class NodePublishing(NodeState):
             )
         return await self._send_sealed(facts.declaration_id)
 
+    @counts_publish_failures("sealed declaration")
     async def _send_sealed(self, declaration_id: str) -> SealedPublishResult:
         with Session(self.engine) as session:
             copies = [
@@ -204,6 +206,7 @@ class NodePublishing(NodeState):
                 session.add(row)
         return SealedPublishResult(declaration_id, tuple(sent))
 
+    @counts_publish_failures("declaration")
     async def _send_own(self, raw: bytes, facts: DeclarationFacts, subject: str) -> PublishResult:
         declaration_id = facts.declaration_id
         ack = await publish_declaration(self.js, raw, declaration_id=declaration_id)
@@ -217,6 +220,11 @@ class NodePublishing(NodeState):
         return PublishResult(declaration_id, subject, ack.seq, bool(ack.duplicate), kv_updated)
 
     async def _put_own_latest(self, raw: bytes, facts: DeclarationFacts) -> bool:
+        if self.settings.leaf_mode:
+            # The leaf link does not carry KV writes to the hub's bucket, and in the account layout the bucket
+            # serves the company's own account only: buyers get the latest version by request-reply and by
+            # the republish when they start to follow (PROTOCOL.md 10.4). A leaf node keeps no KV entries.
+            return False
         try:
             return await put_latest(
                 self.kv,
@@ -274,6 +282,7 @@ class NodePublishing(NodeState):
     async def _maintain_own(self) -> None:
         await self.republish_lost()
 
+    @counts_publish_failures("republish")
     async def republish_lost(self, *, force: bool = False) -> list[str]:
         """Republish the own status lists and latest declarations the stream no longer holds as the last
         message of their subject (purged, or evicted by junk), lists first; heal the KV entries. Returns
@@ -367,6 +376,7 @@ class NodePublishing(NodeState):
         self.buyer_routes(buyers)  # a buyer that cannot be sealed to is refused before anything is signed
         return await self.publish_sealed(self.sign(footprint, **options), buyers)
 
+    @counts_publish_failures("status list")
     async def publish_own_status_lists(self) -> None:
         """Create (all clear) and publish this node's revocation and deprecation lists; idempotent."""
         with session_scope(self.engine) as session:
@@ -379,6 +389,7 @@ class NodePublishing(NodeState):
         except Exception as exc:  # a maintenance step: the node starts and checks again periodically
             log.warning("check of own publications on the stream failed: %r", exc)
 
+    @counts_publish_failures("status list")
     async def set_own_status(self, declaration_id: str, *, purpose: str, value: bool = True) -> None:
         """Set an own declaration's bit in its `revocation` or `message` (deprecation) list and publish the
         re-signed list; subscribers mark the declaration revoked / deprecated."""

@@ -23,7 +23,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
@@ -40,13 +40,19 @@ from pcfx.node.bus.server import EmbeddedNats, LeafRemote, NatsServerError
 from pcfx.node.bus.setup import ExchangeLimits, ensure_exchange
 from pcfx.node.config import Settings
 from pcfx.node.following import NodeFollowing, record_subscription, subscription_consumer
+from pcfx.node.health_tasks import start_health, stop_health, until_stopped
 from pcfx.node.keystore import KeyStore
 from pcfx.node.publishing import NodePublishing, PublishRefusedError, PublishResult
 from pcfx.node.store import repository as repo
-from pcfx.node.store.db import open_store, session_scope
+from pcfx.node.store.checks import open_node_store
+from pcfx.node.store.db import session_scope
 from pcfx.node.store.models import Declaration, DeclarationState, Origin
+from pcfx.node.store.retention import QuarantineLimits, set_quarantine_limits
 from sqlalchemy import Engine
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from pcfx.node.api.serve import HttpListeners
 
 __all__ = [
     "Node",
@@ -86,7 +92,16 @@ class Node(NodePublishing, NodeFollowing):
         `nats.connect` (a one-shot command gives up after a few attempts instead of reconnecting forever).
         When a step fails, what the earlier steps started is stopped again."""
         own_engine = engine is None
-        engine = engine or open_store(settings.effective_database_url)
+        limits = QuarantineLimits.of(settings)
+        if engine is None:  # checked, migrated, bound to this node's DID; else one-line StoreError
+            engine = open_node_store(
+                settings.effective_database_url,
+                did=settings.did,
+                company_id=settings.company_id,
+                limits=limits,
+            )
+        else:
+            set_quarantine_limits(engine, limits)
         embedded: EmbeddedNats | None = None
         nc: Client | None = None
         try:
@@ -130,6 +145,8 @@ class Node(NodePublishing, NodeFollowing):
         ingestor = Ingestor(engine=engine, verifier=verifier, max_bytes=settings.max_declaration_bytes)
         node = cls(settings, engine, nc, js, kv, ingestor, verifier, embedded, js_local)
         try:
+            # the embedded server supervised from now on; readiness checked by a node that consumes
+            await start_health(node, checks=consume)
             if settings.network_mode:
                 node._registry_updates = RegistryUpdates(
                     nc=nc,
@@ -177,6 +194,7 @@ class Node(NodePublishing, NodeFollowing):
     async def stop(self) -> None:
         """Stop consuming (in-flight batches finish and are acked), close NATS, stop the embedded server."""
         self._stop.set()
+        await stop_health(self)
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,10 +251,11 @@ async def run_node(
     *,
     nats_url: str | None = None,
     http: bool = True,
-    ready: Callable[[Node, int | None], Awaitable[None] | None] | None = None,
+    ready: Callable[[Node, HttpListeners | None], Awaitable[None] | None] | None = None,
 ) -> None:
     """Run a node until SIGINT/SIGTERM: NATS (embedded unless a URL is given), subscriptions, responder and
-    the HTTP API on uvicorn. `ready(node, http_port)` is called once everything listens."""
+    the HTTP surfaces on uvicorn (the PACT API and the admin API, each on its own listener).
+    `ready(node, listeners)` is called once everything listens (`listeners` None without HTTP)."""
     node = await Node.start(settings, nats_url=nats_url)
     # CLI commands on this home (publish, pull, follow-suppliers) find the bus the running node uses
     url_file = runtime_url_file(settings)
@@ -249,59 +268,47 @@ async def run_node(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = None
-    server_task = None
-    port: int | None = None
     try:
-        if http:
-            import uvicorn
-            from pcfx.node.api.app import create_app
+        async with contextlib.AsyncExitStack() as serving:
+            listeners: HttpListeners | None = None
+            if http:
+                from pcfx.node.api.serve import serve_http
 
-            server = _quiet_server(
-                uvicorn.Config(
-                    create_app(node=node),
-                    host=settings.http_host,
-                    port=settings.http_port,
-                    ssl_certfile=str(settings.path(settings.tls_cert)) if settings.tls_cert else None,
-                    ssl_keyfile=str(settings.path(settings.tls_key)) if settings.tls_key else None,
-                    log_level="warning",
-                    lifespan="off",
-                )
+                listeners = await serving.enter_async_context(serve_http(node))
+            connected = node.nc.connected_url
+            assert connected is not None, "Node.start returns a connected node"
+            log.info(
+                "node %s running (NATS %s, PACT API %s, admin API %s)",
+                settings.name,
+                connected.geturl(),
+                listeners.pact_url if listeners else "off",
+                listeners.admin_url if listeners else "off",
             )
-            server_task = asyncio.create_task(server.serve())
-            while not server.started:
-                if server_task.done():
-                    await server_task
-                    raise RuntimeError("HTTP server did not start")
-                await asyncio.sleep(0.02)
-            port = server.servers[0].sockets[0].getsockname()[1]
-        connected = node.nc.connected_url
-        assert connected is not None, "Node.start returns a connected node"
-        log.info("node %s running (NATS %s, HTTP port %s)", settings.name, connected.geturl(), port)
-        if ready is not None:
-            outcome = ready(node, port)
-            if asyncio.iscoroutine(outcome):
-                await outcome
-        await stop.wait()
+            if ready is not None:
+                outcome = ready(node, listeners)
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+            await until_stopped(node, stop)  # SIGINT/SIGTERM, or the node halted (see `halt_reason`)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        if server is not None and server_task is not None:
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await server_task
         await node.stop()
         url_file.unlink(missing_ok=True)
+    if node.halt_reason is not None:
+        raise NatsServerError(node.halt_reason)
 
 
 def _embedded_server(settings: Settings) -> EmbeddedNats:
     """The node's own nats-server: standalone, or in a network a leaf node of the hub in its own domain."""
+    # a port picked at first start is kept in the home: buyers given this node's URL reconnect after a restart
+    port_file = None if settings.nats_port else settings.nats_store_dir / "nats.port"
     if not settings.leaf_mode:
-        return EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port)
+        return EmbeddedNats(store_dir=settings.nats_store_dir, port=settings.nats_port, port_file=port_file)
     assert settings.nats_leaf_url is not None and settings.nats_leaf_creds is not None
     return EmbeddedNats(
         store_dir=settings.nats_store_dir,
         port=settings.nats_port,
+        port_file=port_file,
         server_name=f"pcfx-leaf-{settings.local_domain}",
         jetstream_domain=settings.local_domain,
         leaf_remotes=[LeafRemote(settings.nats_leaf_url, settings.path(settings.nats_leaf_creds))],
@@ -338,15 +345,3 @@ def running_nats_url(settings: Settings) -> str | None:
         return runtime_url_file(settings).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
-
-
-def _quiet_server(config: Any) -> Any:
-    """A uvicorn server without its own signal handling: the node owns SIGINT/SIGTERM and stops everything."""
-    import uvicorn
-
-    class QuietServer(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return QuietServer(config)

@@ -1,4 +1,4 @@
-"""FastAPI dependencies of the node API (state set by `create_app`)."""
+"""FastAPI dependencies of the node's HTTP apps (state set by `create_pact_app` and `create_admin_app`)."""
 
 from __future__ import annotations
 

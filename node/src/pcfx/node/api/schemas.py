@@ -4,24 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pcfx.node.feeds import FeedHealth
 from pcfx.node.store.models import Declaration, QuarantinedMessage, Subscription
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-__all__ = ["DeclarationSummary", "Health", "QuarantineSummary", "SubscriptionSummary"]
-
-
-class Health(BaseModel):
-    status: str = Field(description='"ok", or "degraded" when a feed is stalled or failing.')
-    name: str
-    did: str
-    nats_connected: bool | None
-    own_declarations: int
-    received_declarations: int
-    feeds_checked_at: datetime | None = Field(
-        description="When the node last refreshed its feeds' health (every few seconds)."
-    )
-    feeds: list[FeedHealth] = Field(description="Each followed supplier or supplier product.")
+__all__ = ["DeclarationSummary", "QuarantineSummary", "SubscriptionSummary"]
 
 
 class DeclarationSummary(BaseModel):
@@ -49,6 +35,8 @@ class DeclarationSummary(BaseModel):
 class QuarantineSummary(BaseModel):
     id: int
     received_at: datetime
+    last_seen_at: datetime
+    times_seen: int
     subject: str | None
     stream_seq: int | None
     reason: str

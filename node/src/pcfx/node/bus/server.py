@@ -5,10 +5,12 @@ of the hub (dialling out with the company's leaf credentials) with a JetStream d
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -21,6 +23,11 @@ __all__ = ["EmbeddedNats", "LeafRemote", "NatsServerError", "nats_server_binary"
 
 _LISTEN = re.compile(r"Listening for client connections on [^\s]*:(\d+)")
 _READY = "Server is ready"
+#: A fatal or error line of the server's log: the reason it exited.
+_FATAL = re.compile(r"\[(?:FTL|ERR)\] (.+)")
+
+
+log = logging.getLogger("pcfx.bus")
 
 
 class NatsServerError(RuntimeError):
@@ -48,6 +55,17 @@ def _exit_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def _port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port (a bind with SO_REUSEADDR, as nats-server binds, succeeds)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class LeafRemote:
     """A hub this server joins as a leaf node: the hub's leafnode URL and the company's leaf credentials,
@@ -66,7 +84,9 @@ def _quoted(value: str) -> str:
 class EmbeddedNats:
     """One nats-server process with JetStream, data in `store_dir`, log in `store_dir/nats-server.log`.
 
-    `port=0` picks a free port at first start; a restart reuses the port it got, so clients reconnect.
+    `port=0` picks a free port at first start; a restart reuses the port it got, so clients reconnect. With
+    `port_file` the port picked is kept there and used again at the next start (a node restarted keeps its
+    URL, so buyers pointed at it reconnect), unless something else listens on it by then.
     `jetstream_domain` names the server's JetStream domain (a leaf node needs one of its own, different from
     the hub's); `leaf_remotes` makes it a leaf node of those hubs; `extra_config` is appended verbatim (an
     operator-mode hub block, say)."""
@@ -82,6 +102,7 @@ class EmbeddedNats:
         jetstream_domain: str | None = None,
         leaf_remotes: Sequence[LeafRemote] = (),
         extra_config: str = "",
+        port_file: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
@@ -91,6 +112,7 @@ class EmbeddedNats:
         self.jetstream_domain = jetstream_domain
         self.leaf_remotes = tuple(leaf_remotes)
         self.extra_config = extra_config
+        self.port_file = port_file
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -110,6 +132,44 @@ class EmbeddedNats:
     @property
     def log_path(self) -> Path:
         return self.store_dir / "nats-server.log"
+
+    def exit_code(self) -> int | None:
+        """The server's exit status once it has exited (reaping it: no zombie is left), else None; a negative
+        status is the signal that ended it. None too when it was never started or was stopped."""
+        return None if self._process is None else self._process.poll()
+
+    def _remembered_port(self) -> int:
+        """The port kept in `port_file` when it is free now, else 0 (any free port)."""
+        if self.port_file is None:
+            return 0
+        try:
+            port = int(self.port_file.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return 0
+        if not 0 < port < 65536:
+            return 0
+        if not _port_free(self.host, port):
+            log.warning(
+                "nats-server port %d kept in %s is in use by another process: taking another free port "
+                "(clients configured with the old URL must be given the new one)",
+                port,
+                self.port_file,
+            )
+            return 0
+        return port
+
+    def _remember_port(self) -> None:
+        if self.port_file is None:
+            return
+        try:
+            if self.port_file.read_text(encoding="utf-8").strip() == str(self.port):
+                return
+        except OSError:
+            pass
+        self.port_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.port_file.with_suffix(".tmp")
+        partial.write_text(f"{self.port}\n", encoding="utf-8")
+        partial.replace(self.port_file)
 
     def _write_config(self) -> Path:
         self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +200,8 @@ class EmbeddedNats:
         """Start the server and wait until it accepts clients with JetStream enabled; returns its URL."""
         if self.running:
             return self.url
+        if not self.port:
+            self.port = self._remembered_port()
         config = self._write_config()
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._process = subprocess.Popen(
@@ -154,7 +216,8 @@ class EmbeddedNats:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise NatsServerError(
-                    f"nats-server exited with {self._process.returncode}; see {self.log_path}"
+                    f"nats-server exited with {self._process.returncode}{self._fatal_line(offset)}; "
+                    f"see {self.log_path}"
                 )
             log = self._read_log(offset)
             if _READY in log:
@@ -162,10 +225,16 @@ class EmbeddedNats:
                 if match is None:
                     raise NatsServerError(f"nats-server did not report its port; see {self.log_path}")
                 self.port = int(match.group(1))
+                self._remember_port()
                 return self.url
             await asyncio.sleep(0.02)
         self.kill()
         raise NatsServerError(f"nats-server not ready after {timeout}s; see {self.log_path}")
+
+    def _fatal_line(self, offset: int) -> str:
+        """`: <the last fatal or error line the server logged since offset>`, or nothing."""
+        found = _FATAL.findall(self._read_log(offset))
+        return f": {found[-1].strip()}" if found else ""
 
     def _read_log(self, offset: int) -> str:
         try:

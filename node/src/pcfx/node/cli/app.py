@@ -48,7 +48,7 @@ app.command("publish")(node_cmd.publish_command)
 app.command("subscribe")(node_cmd.subscribe_command)
 app.command("unsubscribe")(node_cmd.unsubscribe_command)
 app.command("pull")(node_cmd.pull_command)
-app.command("quarantine")(node_cmd.quarantine_command)
+app.add_typer(node_cmd.quarantine_app, name="quarantine")
 
 from pcfx.node.cli.status_cmd import status_command  # noqa: E402
 
@@ -94,6 +94,10 @@ app.command("assure")(identity_cmd.assure_command)
 from pcfx.node.cli.network_cmd import network_app  # noqa: E402
 
 app.add_typer(network_app, name="network")
+
+from pcfx.node.cli.admin_cmd import admin_app  # noqa: E402
+
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:

@@ -56,10 +56,19 @@ def home_settings(home: Path | None, **overrides: object) -> Settings:
 
 @contextlib.contextmanager
 def store_session(settings: Settings) -> Iterator[Session]:
-    """A session on the home's store, committed on success; the store is closed afterwards."""
-    from pcfx.node.store.db import open_store, session_scope
+    """A session on the home's store (refused when it belongs to another node), committed on success; the
+    store is closed afterwards."""
+    from pcfx.node.store.checks import open_node_store
+    from pcfx.node.store.db import session_scope
+    from pcfx.node.store.retention import QuarantineLimits
 
-    engine = open_store(settings.effective_database_url)
+    engine = open_node_store(
+        settings.effective_database_url,
+        did=settings.did,
+        company_id=settings.company_id,
+        limits=QuarantineLimits.of(settings),
+        integrity=False,
+    )
     try:
         with session_scope(engine) as session:
             yield session
@@ -112,6 +121,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from pcfx.node.engine.errors import EngineError
     from pcfx.node.keystore import KeyFileError
     from pcfx.node.service import PublishRefusedError
+    from pcfx.node.store.health import StoreError
     from pcfx.node.supply.resolve import SupplyError
 
     return (
@@ -122,5 +132,6 @@ def user_errors() -> tuple[type[Exception], ...]:
         PublishError,
         PublishRefusedError,
         RegistryUnavailableError,
+        StoreError,
         SupplyError,
     )

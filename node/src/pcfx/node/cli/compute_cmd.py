@@ -22,6 +22,11 @@ class GwpChoice(StrEnum):
     AR6 = "AR6"
 
 
+class GwpMismatchChoice(StrEnum):
+    warn = "warn"
+    refuse = "refuse"
+
+
 class ElectricityChoice(StrEnum):
     location = "location"
     market = "market"
@@ -54,10 +59,27 @@ def compute_command(
     seed: int = typer.Option(0, "--seed", help="random seed of the Monte Carlo runs"),
     electricity: ElectricityChoice | None = typer.Option(None, "--electricity", help="override the method"),
     factors: list[Path] = typer.Option([], "--factors", help="extra factor file(s), YAML or JSON"),
+    gwp_mismatch: GwpMismatchChoice = typer.Option(
+        GwpMismatchChoice.warn,
+        "--gwp-mismatch",
+        help="a CO2e value characterised with another GWP set than the calculation's: warn, or refuse",
+    ),
+    allocation_warn_share: float = typer.Option(
+        50.0,
+        "--allocation-warn-share",
+        min=0.0,
+        max=100.0,
+        help="warn when allocation puts more than this percentage of a process's burden on a co-product",
+    ),
 ) -> None:
     """Compute the product carbon footprint of INVENTORY per declared unit."""
+    from decimal import Decimal
+
     from pcfx.node.engine import EngineError, compute
 
+    if allocation_warn_share <= 0:
+        typer.echo("error: --allocation-warn-share must be a percentage above 0", err=True)
+        raise typer.Exit(1)
     try:
         result = compute(
             inventory,
@@ -66,6 +88,8 @@ def compute_command(
             seed=seed,
             electricity_method=electricity.value if electricity else None,
             factor_files=factors,
+            gwp_mismatch=gwp_mismatch.value,
+            allocation_share_warning=Decimal(str(allocation_warn_share)) / 100,
         )
     except EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -82,7 +106,9 @@ def _print(result: FootprintResult) -> None:
     console = _console()
     unit = f"kg CO2e / {format_decimal(result.declared_unit_amount)} {result.declared_unit}"
     rule = f"{result.rule_set} {result.rule_set_version}" if result.rule_set else "no rule set"
-    console.print(f"{result.product}  ({rule}; {result.general_standard}; GWP100 {result.gwp})")
+    used = ", ".join(result.gwp_sets_used)
+    also = f"; values rest on {used}" if result.gwp_sets_used and result.gwp_sets_used != [result.gwp] else ""
+    console.print(f"{result.product}  ({rule}; {result.general_standard}; GWP100 {result.gwp}{also})")
     summary = Table(title=f"Footprint, {unit}", show_header=False)
     summary.add_column("item")
     summary.add_column("value", justify="right")
@@ -98,6 +124,8 @@ def _print(result: FootprintResult) -> None:
     summary.add_row("electricity method used", e.method_used)
     summary.add_row("  location-based total", _num(e.location_based_total))
     summary.add_row("  market-based total", _num(e.market_based_total))
+    if e.market_based_total is not None:
+        summary.add_row("  market-based residual factor", e.residual_factor_id or "-")
     summary.add_row("exempted by cut-off (%)", _num(result.cutoff.exempted_percent, 2))
     summary.add_row("primary data share (%)", _num(result.primary_data_share, 1))
     summary.add_row(
@@ -144,5 +172,7 @@ def _print(result: FootprintResult) -> None:
     console.print(inputs)
     for record in result.allocation:
         console.print(f"allocation {record.process}: {record.method} - {record.reason}")
+        for alternative in record.alternatives:
+            console.print(f"  by {alternative.method} instead: {_num(alternative.total)} {unit}")
     for warning in result.warnings:
         console.print(f"warning: {warning}")

@@ -1,5 +1,5 @@
 """Node commands: `pcfx init`, `pcfx node run`, `pcfx publish`, `pcfx subscribe`, `pcfx unsubscribe`,
-`pcfx pull`, `pcfx quarantine`."""
+`pcfx pull`, `pcfx quarantine [purge]`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pcfx.node.cli.output import make_console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from pcfx.node.api.serve import HttpListeners
     from pcfx.node.bus.ingest import Decision
     from pcfx.node.config import Settings
     from pcfx.node.service import Node
@@ -23,7 +24,9 @@ __all__ = [
     "node_app",
     "publish_command",
     "pull_command",
+    "quarantine_app",
     "quarantine_command",
+    "quarantine_purge_command",
     "subscribe_command",
     "unsubscribe_command",
 ]
@@ -51,6 +54,7 @@ def init_command(
 
     from pcfx.node.config import ConfigError
     from pcfx.node.home import HomeExistsError, init_home
+    from pcfx.node.store.health import StoreError
 
     try:
         settings = init_home(
@@ -63,12 +67,20 @@ def init_command(
             nats_url=nats_url,
             http_port=http_port,
         )
-    except (HomeExistsError, ConfigError) as exc:
-        err.print(f"init: {exc}", style="red")
+    except (HomeExistsError, ConfigError, StoreError) as exc:
+        err.print(f"init: {exc}", style="red", highlight=False)
         raise typer.Exit(2) from exc
+    from pcfx.node.admin_token import issue_admin_token
+
+    token = issue_admin_token(settings.home)
     console.print(f"node home {settings.home}")
-    console.print(f"  did      {settings.did}")
-    console.print(f"  database {settings.effective_database_url}")
+    console.print(f"  did         {settings.did}")
+    console.print(f"  database    {settings.effective_database_url}")
+    console.print(f"  admin API   {settings.admin_host}:{settings.admin_port}")
+    console.print(f"  admin token {token}")
+    err.print(
+        "The admin token is shown only now (the home keeps a hash); `pcfx admin token --rotate` makes a new one."
+    )
 
 
 def _http_preflight(settings: Settings) -> None:
@@ -85,14 +97,20 @@ def _http_preflight(settings: Settings) -> None:
         except OSError as exc:
             err.print(f"node run: {option} {path}: {exc.strerror}", style="red", highlight=False)
             raise typer.Exit(2) from None
-    if settings.http_port:
-        with socket.socket() as probe:
+    for label, host, port, setting in (
+        ("HTTP", settings.http_host, settings.http_port, "http_port"),
+        ("admin", settings.admin_host, settings.admin_port, "admin_port"),
+    ):
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             try:
-                probe.bind((settings.http_host, settings.http_port))
+                probe.bind((host, port))
             except OSError as exc:
+                option = "--" + setting.replace("_", "-")
                 err.print(
-                    f"node run: HTTP port {settings.http_host}:{settings.http_port} is not free ({exc.strerror}); "
-                    "stop what holds it or choose another with --http-port or http_port in pcfx.toml",
+                    f"node run: {label} port {host}:{port} is not free ({exc.strerror}); "
+                    f"stop what holds it or choose another with {option} or {setting} in pcfx.toml",
                     style="red",
                     highlight=False,
                 )
@@ -106,7 +124,10 @@ def run_command(
     http_port: Annotated[
         int | None, typer.Option("--http-port", help="HTTP API port (0 = any free port).")
     ] = None,
-    no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the HTTP API.")] = False,
+    admin_port: Annotated[
+        int | None, typer.Option("--admin-port", help="Admin API port (0 = any free port).")
+    ] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Serve neither HTTP API.")] = False,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", help="PEM certificate for HTTPS (see `pcfx dev-cert`).")
     ] = None,
@@ -121,7 +142,7 @@ def run_command(
 
     from pcfx.node.service import run_node
 
-    overrides: dict[str, object] = {"nats_url": nats, "http_port": http_port}
+    overrides: dict[str, object] = {"nats_url": nats, "http_port": http_port, "admin_port": admin_port}
     if tls_cert is not None or tls_key is not None:
         overrides.update(
             tls_cert=tls_cert.resolve() if tls_cert else None, tls_key=tls_key.resolve() if tls_key else None
@@ -133,7 +154,7 @@ def run_command(
         _http_preflight(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    async def ready(node: Node, port: int | None) -> None:
+    async def ready(node: Node, listeners: HttpListeners | None) -> None:
         from pcfx.node.supply.recompute import SupplyService
         from pcfx.node.supply.resolve import SupplyError
 
@@ -147,9 +168,14 @@ def run_command(
             followed = 0
         url = node.nc.connected_url
         nats_url = url.geturl() if url is not None else "?"
+        http = (
+            f"HTTP port {listeners.pact_port} (PACT API {listeners.pact_url}), "
+            f"admin port {listeners.admin_port} (admin API {listeners.admin_url})"
+            if listeners is not None
+            else "no HTTP API"
+        )
         console.print(
-            f"pcfx node {settings.name} ready: NATS {nats_url}, HTTP port {port}, "
-            f"following {followed} supplier product(s)",
+            f"pcfx node {settings.name} ready: NATS {nats_url}, {http}, following {followed} supplier product(s)",
             highlight=False,
         )
 
@@ -265,30 +291,76 @@ def pull_command(
     raise typer.Exit(1)
 
 
+quarantine_app = typer.Typer(
+    invoke_without_command=True,
+    help="Rejected messages with the reason each was rejected; `purge` drops them.",
+)
+
+
+@quarantine_app.callback()
 def quarantine_command(
+    ctx: typer.Context,
     home: HomeOption = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only this reason.")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
-    """List rejected messages with the reason each was rejected."""
+    """List rejected messages with the reason each was rejected, and what the retention limits dropped."""
     from pcfx.node.store import repository as repo
 
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = home  # `pcfx quarantine --home H purge`
+        return
     settings = home_settings(home)
     with store_session(settings) as session:
         rows = repo.list_quarantine(session, reason=reason, limit=limit)
+        totals = repo.quarantine_totals(session)
     if as_json:
         for row in rows:
             print(json.dumps(row.model_dump(mode="json", exclude={"raw"}), ensure_ascii=False))
         return
-    table = Table("id", "received", "reason", "detail", "subject", "size")
+    table = Table("id", "first seen", "last seen", "seen", "reason", "detail", "subject", "size")
     for row in rows:
         table.add_row(
             str(row.id),
             row.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.last_seen_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(row.times_seen),
             row.reason,
             (row.detail or "")[:80],
             (row.subject or "")[:48],
             str(row.size),
         )
     console.print(table)
+    dropped = totals.dropped
+    console.print(
+        f"{totals.messages} kept ({totals.bytes} bytes; limits {settings.quarantine_max_messages} messages, "
+        f"{settings.quarantine_max_bytes} bytes, {settings.quarantine_max_age_days} days); dropped so far: "
+        f"{dropped['messages'].messages} over the message limit, {dropped['bytes'].messages} over the byte "
+        f"limit, {dropped['age'].messages} by age, {dropped['purge'].messages} purged",
+        highlight=False,
+    )
+
+
+@quarantine_app.command("purge")
+def quarantine_purge_command(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    older_than: Annotated[
+        float | None, typer.Option("--older-than", min=0, help="Drop what was last seen over DAYS ago.")
+    ] = None,
+    purge_all: Annotated[bool, typer.Option("--all", help="Drop every quarantined message.")] = False,
+) -> None:
+    """Drop quarantined messages (counted as purged): those last seen over --older-than DAYS ago, or --all."""
+    from datetime import timedelta
+
+    from pcfx.node.store import repository as repo
+
+    if (older_than is None) == (not purge_all):
+        err.print("quarantine purge: give either --older-than DAYS or --all", style="red")
+        raise typer.Exit(2)
+    settings = home_settings(home if home is not None else ctx.obj)
+    age = None if older_than is None else timedelta(days=older_than)
+    with store_session(settings) as session:
+        dropped = repo.purge_quarantine(session, older_than=age)
+    console.print(f"purged {dropped.messages} quarantined message(s), {dropped.bytes} bytes")

@@ -60,7 +60,11 @@ def clients_add(
         str | None, typer.Option("--client-id", help="Client id (default: generated).")
     ] = None,
     scope: Annotated[
-        list[str] | None, typer.Option("--scope", help="Grant only this scope (repeatable; default: all).")
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Grant only this scope (repeatable; default: the PACT scopes; `admin`: the node's admin API).",
+        ),
     ] = None,
     buyer: Annotated[
         str | None,

@@ -174,12 +174,13 @@ def _compute(
     session: Session, settings: Settings, text: str, *, defaults: bool = False
 ) -> tuple[OwnProduct, Computation]:
     """The own product `text` names and its footprint now (supplier values, or only defaults)."""
-    from pcfx.node.supply.compute import compute_product
+    from pcfx.node.supply.compute import PreparedCache, compute_product
     from pcfx.node.supply.products import get_product
 
     product = get_product(session, _match(session, text), issuer=settings.did)
+    cache = PreparedCache(gwp_mismatch=settings.gwp_mismatch)
     return product, compute_product(
-        session, product, registry=_registry(settings), use_suppliers=not defaults
+        session, product, registry=_registry(settings), cache=cache, use_suppliers=not defaults
     )
 
 

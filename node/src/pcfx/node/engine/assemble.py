@@ -4,17 +4,22 @@ fossil/biogenic/dLUC split, electricity methods, allocation records, cut-off, PD
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pcfx.node.engine.allocation import Allocation
+from pcfx.node.engine.allocation_review import flag_warning
+from pcfx.node.engine.dqi import supplier_dqi
 from pcfx.node.engine.errors import UnitError
 from pcfx.node.engine.gwp import characterisation_factor
+from pcfx.node.engine.gwp_check import GwpReview, review_gwp, supplier_basis
 from pcfx.node.engine.inventory import DQI_NAMES, Inventory
-from pcfx.node.engine.lines import ORIGINS, Line, supplier_dqi
+from pcfx.node.engine.lines import ORIGINS, Line
 from pcfx.node.engine.monte_carlo import sample_uncertainty
 from pcfx.node.engine.result import (
+    AllocationAlternative,
     AllocationRecord,
     Contribution,
     CutoffReport,
@@ -22,6 +27,7 @@ from pcfx.node.engine.result import (
     ElectricityReport,
     FootprintResult,
     GasContribution,
+    GwpCheck,
     InputSource,
 )
 from pcfx.node.engine.supplier import SupplierValue
@@ -44,6 +50,7 @@ def assemble_result(
     replaced: dict[int, SupplierValue],
     monte_carlo: int,
     seed: int,
+    supplier_values: Mapping[str, SupplierValue] | None = None,
 ) -> FootprintResult:
     """The FootprintResult of `system` with the chosen intensities (supplier values already in place)."""
     inv = system.inventory
@@ -52,6 +59,7 @@ def assemble_result(
     incl = ~cut
     excl_uptake = system.excl_uptake_mask()
     contrib = q[:, None] * chosen  # lines x gases, kg CO2e per DU
+    gwp_review = _gwp_review(system, lines, contrib, replaced)
     per_line_total = contrib[:, excl_uptake].sum(axis=1)
     per_line_uptake = contrib[:, ~excl_uptake].sum(axis=1)
     total = float(per_line_total[incl].sum())
@@ -103,7 +111,7 @@ def assemble_result(
     dqi_sums = dict.fromkeys(DQI_NAMES, 0.0)
     for i, ln in enumerate(lines):
         value = float(per_line_total[i])
-        source = _source(ln, replaced.get(i))
+        source = _source(ln, replaced.get(i), gwp_review.checks[i])
         if source is not None:
             sources.append(source)
         if not ln.cutoff:
@@ -116,6 +124,8 @@ def assemble_result(
             else:
                 primary_weight += weight if ln.primary else 0.0
                 dqi = ln.dqi
+            if gwp_review.penalties[i]:
+                dqi = {**dqi, "temporal": min(Decimal(5), dqi["temporal"] + gwp_review.penalties[i])}
             for name in DQI_NAMES:
                 dqi_sums[name] += weight * float(dqi[name])
         if ln.kind in ("emission",):
@@ -135,6 +145,7 @@ def assemble_result(
                 primary=(i in replaced) or ln.primary,
                 factor_id=None if i in replaced or ln.factor is None else ln.factor.id,
                 source=source,
+                gwp=gwp_review.checks[i],
             )
         )
     emissions = [
@@ -150,6 +161,7 @@ def assemble_result(
             share_percent=share(float(per_line_total[i])) if not ln.cutoff else Decimal(0),
             cutoff=ln.cutoff,
             primary=ln.primary,
+            gwp=gwp_review.checks[i],
         )
         for i, ln in enumerate(lines)
         if ln.kind == "emission"
@@ -178,7 +190,7 @@ def assemble_result(
         within_threshold=None if threshold is None else exempted_percent <= float(threshold),
         items=[ln.key for ln in lines if ln.cutoff],
     )
-    warnings = list(system.warnings)
+    warnings = list(system.warnings) + gwp_review.warnings
     if threshold is not None and exempted_percent > float(threshold):
         warnings.append(
             f"exempted emissions {exempted_percent:.2f} % exceed the rule set's {threshold} % cut-off"
@@ -203,6 +215,7 @@ def assemble_result(
         sum(per_line_total[i] for i, ln in enumerate(lines) if ln.kind == "substitution" and not ln.cutoff)
     )
     allocation = [_allocation_record(pid, alloc, lines, per_line_total) for pid, alloc in system.allocations]
+    allocation = _flagged(system, allocation, total, supplier_values, warnings)
     uncertainty = (
         sample_uncertainty(system, lines, chosen, replaced, monte_carlo, seed) if monte_carlo else None
     )
@@ -218,6 +231,7 @@ def assemble_result(
         standard_number=getattr(rs, "standard_number", None),
         general_standard=getattr(rs, "general_standard", "GB/T 24067-2024"),
         gwp=system.gwp,  # type: ignore[arg-type]
+        gwp_sets_used=gwp_review.sets_used,
         total=as_decimal(total),
         total_including_biogenic_uptake=as_decimal(total + uptake),
         fossil=as_decimal(by_origin["fossil"] + by_origin["aircraft"]),
@@ -254,11 +268,73 @@ def assemble_result(
         standard_issuer=getattr(rs, "issuer", None),
         rule_set_verified_against_text=getattr(rs, "verified_against_text", None),
         solver=system.factorisation.solver,
+        condition_estimate=system.condition,
         warnings=warnings,
     )
 
 
-def _source(line: Line, value: SupplierValue | None) -> InputSource | None:
+def _gwp_review(
+    system: PreparedSystem, lines: list[Line], contrib: np.ndarray, replaced: dict[int, SupplierValue]
+) -> GwpReview:
+    """Each line's GWP basis (supplier value, market mix or its own) against the calculation's set."""
+    co2e_columns = np.array([gas.upper() == "CO2E" for gas, _ in system.gas_keys], dtype=bool)
+    market = system.market_gwp if system.method == "market" else None
+    bases = []
+    what = []
+    for i, ln in enumerate(lines):
+        if i in replaced:
+            bases.append(supplier_basis(replaced[i]))
+            what.append(f"supplier declaration {replaced[i].declaration_id}")
+        elif market is not None and ln.grid:
+            bases.append(market[i])
+            what.append("the market-based electricity mix")
+        else:
+            bases.append(ln.gwp)
+            what.append(
+                f"factor {ln.factor.id}" if ln.factor is not None else "a direct emission given in CO2e"
+            )
+    return review_gwp(
+        keys=[ln.key for ln in lines],
+        bases=bases,
+        what=what,
+        co2e_part=contrib[:, co2e_columns].sum(axis=1),
+        cutoff=system.cutoff_mask(),
+        calculation=system.gwp,
+        policy=system.gwp_mismatch,
+        locate=lambda i: system.inventory.locate(lines[i].path),
+    )
+
+
+def _flagged(
+    system: PreparedSystem,
+    records: list[AllocationRecord],
+    total: float,
+    supplier_values: Mapping[str, SupplierValue] | None,
+    warnings: list[str],
+) -> list[AllocationRecord]:
+    """Records of flagged allocations with the footprint under each other method; one warning per flag."""
+    flags = {flag.process_id: flag for flag in system.allocation_flags}
+    if not flags:
+        return records
+    inv = system.inventory
+    unit = f"kg CO2e/{inv.product.declared_unit.amount} {inv.product.declared_unit.unit}"
+    out = []
+    for record in records:
+        flag = flags.get(record.process)
+        if flag is None:
+            out.append(record)
+            continue
+        totals = {m: s.total(supplier_values) for m, s in flag.systems.items()}
+        alternatives = [
+            AllocationAlternative(method=m, shares=flag.alternatives[m], total=totals[m])  # type: ignore[arg-type]
+            for m in totals
+        ]
+        warnings.append(flag_warning(flag, as_decimal(total), totals, unit))
+        out.append(record.model_copy(update={"alternatives": alternatives}))
+    return out
+
+
+def _source(line: Line, value: SupplierValue | None, gwp: GwpCheck | None) -> InputSource | None:
     if line.kind not in ("purchased", "electricity"):
         return None
     if value is not None:
@@ -269,6 +345,7 @@ def _source(line: Line, value: SupplierValue | None) -> InputSource | None:
             declaration_id=value.declaration_id,
             verification_receipt=value.verification_receipt,
             supplier=value.supplier.key if value.supplier else line.supplier_key,
+            gwp=gwp,
         )
     factor = line.factor
     return InputSource(
@@ -279,6 +356,7 @@ def _source(line: Line, value: SupplierValue | None) -> InputSource | None:
         factor_source=factor.source if factor else None,
         factor_year=factor.year if factor and factor.year else None,
         supplier=line.supplier_key,
+        gwp=gwp,
     )
 
 
@@ -297,6 +375,8 @@ def _allocation_record(
         shares={k: v for k, v in alloc.shares.items()},
         substituted=credits,
         reason=alloc.reason,
+        not_applicable=dict(alloc.not_applicable),
+        excluded=list(alloc.excluded),
     )
 
 

@@ -14,21 +14,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from pcfx.node.engine.allocation import DEFAULT_LADDER, LadderStep
+from pcfx.node.engine.allocation_review import DEFAULT_SHARE_WARNING, alternative_ladder, review_allocations
 from pcfx.node.engine.errors import EngineError, InventoryError, UnitError
 from pcfx.node.engine.factors import FactorLibrary, default_factor_library
 from pcfx.node.engine.gwp import GWP_SETS
+from pcfx.node.engine.gwp_check import GWP_POLICIES
 from pcfx.node.engine.inventory import Inventory, check_references
 from pcfx.node.engine.lines import DEFAULT_GRID_FACTOR, DEFAULT_RESIDUAL_FACTOR, LineBuilder, convert
 from pcfx.node.engine.prepared import PreparedSystem
-from pcfx.node.engine.result import FootprintResult
+from pcfx.node.engine.result import FootprintResult, format_decimal
 from pcfx.node.engine.supplier import SupplierValue
 from pcfx.node.engine.system import factorise
+from pcfx.node.engine.system_checks import NEAR_SINGULAR, check_scaling, condition_estimate
 from pcfx.node.engine.technosphere import build_technosphere
 from pcfx.node.engine.units import conversion_factor
 
@@ -72,6 +76,15 @@ def _ladder(rule_set: Any) -> Sequence[LadderStep]:
     return [(step.method, tuple(getattr(step, "by_products", ()) or ())) for step in steps]
 
 
+def _share_threshold(value: Decimal | float | str | None) -> Decimal | None:
+    if value is None:
+        return None
+    share = Decimal(str(value))
+    if not Decimal(0) < share <= Decimal(1):
+        raise EngineError(f"allocation share warning {share} must be a fraction in (0, 1], e.g. 0.5 for 50 %")
+    return share
+
+
 def prepare(
     inventory: Inventory | str | Path,
     *,
@@ -81,12 +94,47 @@ def prepare(
     factors: FactorLibrary | None = None,
     electricity_method: str | None = None,
     require_items: bool = True,
+    gwp_mismatch: str = "warn",
+    allocation_share_warning: Decimal | float | str | None = DEFAULT_SHARE_WARNING,
 ) -> PreparedSystem:
     """Resolve, allocate, build and solve the product system once.
 
     `rule_set` is a RuleSet, a rule id, or None (the inventory's `rule_set`, looked up lazily);
     `gwp` overrides the inventory's GWP set (default AR6); `electricity_method` overrides the inventory's.
+    `gwp_mismatch`: "warn" or "refuse" a CO2e value characterised with another GWP set than the calculation's.
+    `allocation_share_warning`: flag a co-product taking more than this fraction of a process's burden (None: never).
     """
+    if gwp_mismatch not in GWP_POLICIES:
+        raise EngineError(f"gwp_mismatch '{gwp_mismatch}' is not one of {', '.join(GWP_POLICIES)}")
+    return _prepare(
+        inventory,
+        gwp=gwp,
+        rule_set=rule_set,
+        factor_files=factor_files,
+        factors=factors,
+        electricity_method=electricity_method,
+        require_items=require_items,
+        gwp_mismatch=gwp_mismatch,
+        share_warning=_share_threshold(allocation_share_warning),
+        overrides=None,
+    )
+
+
+def _prepare(
+    inventory: Inventory | str | Path,
+    *,
+    gwp: str | None,
+    rule_set: Any,
+    factor_files: Sequence[str | Path],
+    factors: FactorLibrary | None,
+    electricity_method: str | None,
+    require_items: bool,
+    gwp_mismatch: str,
+    share_warning: Decimal | None,
+    overrides: Mapping[int, Sequence[LadderStep]] | None,
+) -> PreparedSystem:
+    """prepare(); `overrides` (process index -> ladder) solves an alternative allocation, without reviews."""
+    review = overrides is None
     if not isinstance(inventory, Inventory):
         from pcfx.node.engine.loaders import load_inventory
 
@@ -110,7 +158,7 @@ def prepare(
     _check_declared_unit(inventory, rs, warnings)
 
     # allocation -> columns, technosphere entries in topological order
-    technosphere = build_technosphere(inventory, _ladder(rs))
+    technosphere = build_technosphere(inventory, _ladder(rs), overrides)
     columns, column_of, by_process = technosphere.columns, technosphere.column_of, technosphere.by_process
     shares_of, allocations, matrix = technosphere.shares_of, technosphere.allocations, technosphere.matrix
     n = len(columns)
@@ -120,8 +168,13 @@ def prepare(
     ref_p = next(i for i, pr in enumerate(inventory.processes) if pr.id == ref.process)
     ref_col = column_of.get((ref_p, ref.flow))
     if ref_col is None:
+        why = (
+            "has amount 0 in the period"
+            if ref.flow in shares_of[ref_p].excluded
+            else "is credited by substitution; it must carry the burden"
+        )
         raise InventoryError(
-            f"reference flow '{ref.flow}' is credited by substitution; it must carry the burden"
+            f"reference flow '{ref.flow}' {why}", location=inventory.locate(("product", "reference"))
         )
     if ref.per_declared_unit is not None:
         demand_amount = ref.per_declared_unit
@@ -136,9 +189,15 @@ def prepare(
     started = time.perf_counter()
     factorisation = factorise(matrix)
     scaling = factorisation.solve(demand)
-    if np.any(scaling < -1e-9 * max(1.0, float(np.abs(scaling).max()))):
+    check_scaling(inventory, technosphere, scaling)
+    condition = condition_estimate(technosphere, factorisation, scaling) if review else None
+    if condition is not None and condition[0] > NEAR_SINGULAR:
+        worst = inventory.processes[columns[condition[1]].process_index].id
+        number = format_decimal(condition[0])
         warnings.append(
-            "negative scaling factors: a loop consumes more than it produces; check the inventory"
+            f"the product system is nearly singular: condition number {number} (largest for process '{worst}'): "
+            f"a relative error e in any amount may change the result by up to {number} x e; check loops that "
+            "consume nearly all they produce"
         )
 
     # emission-bearing lines
@@ -175,11 +234,15 @@ def prepare(
     intensity, gas_mass = builder.matrices(lines)
     info = builder.electricity_info(lines)
     market_intensity = market_gas_mass = None
+    market_gwp = None
     if market_allowed:
         market_lines = builder.market_lines(lines, info)
+        market_gwp = [ln.gwp for ln in market_lines]
         market_intensity, market_gas_mass = builder.matrices(market_lines)
         if "basis_warning" in info and (method == "market" or inventory.electricity.instruments):
             warnings.append(info["basis_warning"])
+        if "residual_warning" in info:
+            warnings.append(info["residual_warning"])
         intensity, gas_mass = builder.matrices(lines)  # same width as the market arrays
     prepared = PreparedSystem(
         inventory=inventory,
@@ -203,8 +266,32 @@ def prepare(
         allocations=allocations,
         electricity_info=info,
         warnings=warnings,
+        gwp_mismatch=gwp_mismatch,
+        market_gwp=market_gwp,
+        condition=condition[0] if condition is not None else None,
         _gas_index=dict(builder.gas_index),
     )
+    if review:
+        options: dict[str, Any] = {
+            "gwp": gwp_set,
+            "rule_set": rs,
+            "factor_files": (),
+            "factors": library,
+            "electricity_method": method,
+            "require_items": False,
+            "gwp_mismatch": gwp_mismatch,
+            "share_warning": None,
+        }
+        for flag in review_allocations(inventory, shares_of, share_warning):
+            alloc = shares_of[flag.process_index]
+            for alternative in list(flag.alternatives):
+                ladder = {flag.process_index: alternative_ladder(alloc, alternative)}
+                try:
+                    flag.systems[alternative] = _prepare(inventory, overrides=ladder, **options)
+                except EngineError as exc:  # e.g. a loop the other split makes consume more than it produces
+                    del flag.alternatives[alternative]
+                    flag.unavailable[alternative] = f"the system cannot be solved with it: {exc}"
+            prepared.allocation_flags.append(flag)
     log.info(
         "prepared %s: %d columns, %d lines, solved in %.3f ms",
         inventory.product.name,

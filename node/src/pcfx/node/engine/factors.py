@@ -3,6 +3,8 @@
 Factor files are YAML or JSON with a top-level `factors:` list. A factor's `unit` is "<mass>/<activity unit>"
 ("kg/kWh", "t/t", "t/(10^4 Nm3)"); its emissions are either one `gas` of one `origin` (value = mass of that
 gas per activity unit; gas "CO2e" means already characterised) or a list of `components` (gas, origin, amount).
+A CO2e value carries the IPCC report its source characterised it with (`gwp: AR6`), or `gwp: unknown` where the
+source does not say; pcfx compares it with the calculation's GWP set and never relabels it (engine.gwp_check).
 Two factors are derived in code from their parameters, so the arithmetic can be audited and tested:
 
 - `fuel-combustion`: value = NCV x carbon content x oxidation rate x 44/12;
@@ -27,8 +29,9 @@ from typing import Any, Literal, cast
 import yaml
 from pcfx.node.engine.errors import FactorError, UnitError
 from pcfx.node.engine.inventory import DataQuality, InlineFactor, Uncertainty
+from pcfx.node.engine.inventory_items import check_gwp_label
 from pcfx.node.engine.units import conversion_factor, is_mass, parse_quantity, parse_unit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "ATOMIC_WEIGHTS",
@@ -84,6 +87,11 @@ class Factor(BaseModel):
     gas: str = "CO2e"
     origin: Literal["fossil", "biogenic", "biogenic-uptake", "dluc", "aircraft"] = "fossil"
     components: list[GasComponent] = Field(default_factory=list)
+    gwp: str | None = Field(
+        default=None,
+        description="IPCC report its CO2e values were characterised with (AR5, AR6, ...) as the source states it, "
+        "or 'unknown'; omitted means unknown. Gas-level values (CO2, CH4, ...) need none: pcfx characterises them.",
+    )
     source: str = Field(min_length=1)
     year: int
     geography: str
@@ -96,6 +104,8 @@ class Factor(BaseModel):
     database: str | None = Field(default=None, description="name of the secondary database, e.g. 'ecoinvent'")
     version: str | None = None
     note: str | None = None
+
+    _check_gwp = field_validator("gwp")(classmethod(lambda cls, v: check_gwp_label(v)))
 
     @model_validator(mode="after")
     def _complete(self) -> Factor:
@@ -264,7 +274,8 @@ def _read_structured(path: Path) -> Any:
 
 
 def load_factor_file(path: str | Path) -> list[Factor]:
-    """Factors of one YAML/JSON file (top-level `factors:` list)."""
+    """Factors of one YAML/JSON file (top-level `factors:` list; a top-level `gwp:` is the GWP set of every
+    factor of the file that does not state its own)."""
     path = Path(path)
     try:
         data = _read_structured(path)
@@ -273,6 +284,13 @@ def load_factor_file(path: str | Path) -> list[Factor]:
     items = data.get("factors") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise FactorError(f"{path.name}: expected a top-level 'factors:' list")
+    file_gwp = data.get("gwp") if isinstance(data, dict) else None
+    if file_gwp is not None:
+        try:
+            check_gwp_label(str(file_gwp))
+        except ValueError as exc:
+            raise FactorError(f"{path.name}: {exc}") from None
+        items = [{"gwp": str(file_gwp), **i} if isinstance(i, dict) else i for i in items]
     return [_factor(item, where=f"{path.name} factor #{i + 1}") for i, item in enumerate(items)]
 
 
@@ -330,6 +348,7 @@ class FactorLibrary:
             unit=ref.unit,
             gas=ref.gas,
             origin=ref.origin,
+            gwp=ref.gwp,
             source=ref.source,
             year=ref.year if ref.year is not None else 0,
             geography=ref.geography or "unspecified",

@@ -65,10 +65,14 @@ to state a burden-free input; a fuel with only a `direct_factor` is computed wit
 says so in its warnings; electricity without a factor uses the grid factor), amounts >= 0, known units. Optional per input: `density` ("0.7174 kg/Nm3",
 bridges mass and volume), `stage`, `primary` (override of the primary-data classification), `dqi` (PACT
 data-quality ratings 1..5), `cutoff: true` (excluded from the total by the cut-off rule but computed and
-reported as exempted emissions). Multi-output processes: each co-product may carry `mass`, `energy` (quantities
-such as "1200 GJ") and `price` (per output unit, with `currency`) for physical or economic allocation, or a
+reported as exempted emissions), `allow_negative: true` (its factor is meant to be negative, a credit; a negative
+factor without it is an error). Multi-output processes: each co-product may carry `mass`, `energy` (quantities
+such as "1200 GJ", >= 0) and `price` (per output unit, with `currency`) for physical or economic allocation, or a
 `substitution` (factor of the displaced product and a substitution factor) for system expansion; `allocation`
-on the process overrides the rule set's preference list. Waste outputs may carry a treatment `factor`.
+on the process overrides the rule set's preference list; a co-product of amount 0 is left out of the partition.
+Waste outputs may carry a treatment `factor`. A factor given in CO2e (inline: `gas: CO2e`, the default) may say
+which IPCC report it was characterised with (`gwp: AR6`), as may a direct emission of gas CO2e; omitted,
+its GWP set is reported as unknown.
 """
 
 from __future__ import annotations
@@ -77,9 +81,28 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pcfx.node.engine.errors import InventoryError, UnitError
-from pcfx.node.engine.units import parse_quantity, parse_unit
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pcfx.node.engine.errors import InventoryError
+from pcfx.node.engine.inventory_items import (
+    DataQuality,
+    FactorRef,
+    InlineFactor,
+    Origin,
+    Substitution,
+    SupplierRef,
+    Uncertainty,
+    check_gwp_label,
+    known_unit,
+    non_negative_quantity,
+)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -120,114 +143,12 @@ InputKind = Literal[
     "material", "fuel", "electricity", "heat", "intermediate", "transport", "packaging", "other"
 ]
 OutputKind = Literal["product", "co-product", "waste"]
-Origin = Literal["fossil", "biogenic", "biogenic-uptake", "dluc", "aircraft"]
 AllocationMethod = Literal["subdivision", "substitution", "mass", "energy", "economic"]
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
-
-
-def _known_unit(value: str) -> str:
-    try:
-        parse_unit(value)
-    except UnitError as exc:
-        raise ValueError(exc.message) from None
-    return value
-
-
-def _known_quantity(value: str) -> str:
-    try:
-        parse_quantity(value)
-    except UnitError as exc:
-        raise ValueError(exc.message) from None
-    return value
-
-
-class Uncertainty(_Model):
-    """Uncertainty of a factor: normal (relative sd), lognormal (gsd2, as ecoinvent) or uniform (+- half width).
-
-    A bare number is read as the relative standard deviation of a normal distribution (0.05 = 5 %).
-    """
-
-    distribution: Literal["normal", "lognormal", "uniform"] = "normal"
-    relative_sd: Annotated[Decimal, Field(ge=0)] | None = None
-    gsd2: Annotated[Decimal, Field(ge=1)] | None = None
-    relative_half_width: Annotated[Decimal, Field(ge=0, le=1)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, int | float | str | Decimal):
-            return {"distribution": "normal", "relative_sd": data}
-        return data
-
-    @model_validator(mode="after")
-    def _parameter(self) -> Uncertainty:
-        needed = {"normal": "relative_sd", "lognormal": "gsd2", "uniform": "relative_half_width"}[
-            self.distribution
-        ]
-        if getattr(self, needed) is None:
-            raise ValueError(f"a {self.distribution} uncertainty needs {needed}")
-        return self
-
-
-class InlineFactor(_Model):
-    """An emission factor written in the inventory itself: `value` kg of `gas` (default CO2e) per `unit`."""
-
-    value: Annotated[Decimal, Field(allow_inf_nan=False)]
-    unit: str = Field(description="emission mass per activity unit, e.g. 'kg/t', 't/MWh', 'kg/10^4 Nm3'")
-    gas: str = "CO2e"
-    origin: Origin = "fossil"
-    source: str = Field(min_length=1)
-    year: int | None = None
-    geography: str | None = None
-    uncertainty: Decimal | None = Field(
-        default=None, ge=0, description="relative standard deviation (0.1 = 10 %)"
-    )
-
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
-
-
-FactorRef = str | InlineFactor
-
-
-class SupplierRef(_Model):
-    """The supplier product a purchased input is: the supplier's DID or company id, and its product id."""
-
-    did: str | None = None
-    company_id: str | None = None
-    product_id: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _one_party(self) -> SupplierRef:
-        if not (self.did or self.company_id):
-            raise ValueError("supplier needs a did or a company_id")
-        return self
-
-    @property
-    def key(self) -> str:
-        """ "<did or company id>/<product id>": a key for supplier values."""
-        return f"{self.did or self.company_id}/{self.product_id}"
-
-
-class DataQuality(_Model):
-    """PACT data-quality ratings of one data point, 1 (best) .. 5 (worst)."""
-
-    technological: Annotated[Decimal, Field(ge=1, le=5)] | None = None
-    temporal: Annotated[Decimal, Field(ge=1, le=5)] | None = None
-    geographical: Annotated[Decimal, Field(ge=1, le=5)] | None = None
-    completeness: Annotated[Decimal, Field(ge=1, le=5)] | None = None
-    reliability: Annotated[Decimal, Field(ge=1, le=5)] | None = None
-
-
-class Substitution(_Model):
-    """System expansion: the co-product displaces `substitution_factor` units of a product with `factor`."""
-
-    factor: FactorRef
-    substitution_factor: Annotated[Decimal, Field(ge=0)] = Decimal(1)
-    displaces: str | None = Field(default=None, description="name of the displaced product")
 
 
 class Input(_Model):
@@ -244,14 +165,18 @@ class Input(_Model):
     primary: bool | None = None
     dqi: DataQuality | None = None
     cutoff: bool = False
+    allow_negative: bool = Field(
+        default=False,
+        description="a negative factor (a credit) is meant; without it a negative factor is an error",
+    )
     note: str | None = None
 
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: known_unit(v)))
 
     @field_validator("density")
     @classmethod
     def _check_density(cls, value: str | None) -> str | None:
-        return None if value is None else _known_quantity(value)
+        return non_negative_quantity(value, "density")
 
     @model_validator(mode="after")
     def _internal_or_purchased(self) -> Input:
@@ -280,14 +205,15 @@ class Output(_Model):
     currency: str = "CNY"
     substitution: Substitution | None = None
     factor: FactorRef | None = Field(default=None, description="treatment factor of a waste output")
+    allow_negative: bool = Field(default=False, description="a negative treatment factor (a credit) is meant")
     note: str | None = None
 
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: known_unit(v)))
 
     @field_validator("mass", "energy")
     @classmethod
-    def _check_quantity(cls, value: str | None) -> str | None:
-        return None if value is None else _known_quantity(value)
+    def _check_quantity(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return non_negative_quantity(value, str(info.field_name), "kg" if info.field_name == "mass" else "MJ")
 
 
 class Emission(_Model):
@@ -297,13 +223,15 @@ class Emission(_Model):
     origin: Origin = "fossil"
     amount: Amount
     unit: str = "kg"
+    gwp: str | None = Field(default=None, description="GWP set of an emission given as CO2e (AR5, AR6, ...)")
     stage: str | None = None
     primary: bool = True
     dqi: DataQuality | None = None
     cutoff: bool = False
     note: str | None = None
 
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: known_unit(v)))
+    _check_gwp = field_validator("gwp")(classmethod(lambda cls, v: check_gwp_label(v)))
 
 
 class Process(_Model):
@@ -338,7 +266,7 @@ class DeclaredUnit(_Model):
     amount: Annotated[Decimal, Field(gt=0)] = Decimal(1)
     unit: str
 
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: known_unit(v)))
 
 
 class ReferenceFlow(_Model):
@@ -367,7 +295,7 @@ class Product(_Model):
     @field_validator("mass_per_declared_unit")
     @classmethod
     def _check_mass(cls, value: str | None) -> str | None:
-        return None if value is None else _known_quantity(value)
+        return non_negative_quantity(value, "mass_per_declared_unit", "kg")
 
 
 class Period(_Model):
@@ -391,7 +319,7 @@ class ElectricityInstrument(_Model):
     certificate_id: str | None = None
     note: str | None = None
 
-    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _known_unit(v)))
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: known_unit(v)))
 
 
 class ElectricitySettings(_Model):

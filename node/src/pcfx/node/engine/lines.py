@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 from pcfx.node.engine.allocation import Allocation
+from pcfx.node.engine.dqi import factor_dqi, merge_dqi
 from pcfx.node.engine.errors import FactorError, InventoryError, UnitError
 from pcfx.node.engine.factors import Factor, FactorLibrary, GasComponent
 from pcfx.node.engine.gwp import characterisation_factor
-from pcfx.node.engine.inventory import DQI_NAMES, DataQuality, Input, Inventory, Origin, Process
-from pcfx.node.engine.supplier import SupplierValue
+from pcfx.node.engine.gwp_check import GAS_LEVEL, NO_BASIS, GwpBasis, co2e_basis, factor_basis
+from pcfx.node.engine.inventory import Input, Inventory, Process
+from pcfx.node.engine.inventory_items import Origin
 from pcfx.node.engine.units import conversion_factor
 
 __all__ = ["DEFAULT_GRID_FACTOR", "DEFAULT_RESIDUAL_FACTOR", "ORIGINS", "Line", "LineBuilder"]
@@ -51,61 +53,13 @@ class Line:
     path: tuple[str | int, ...] = ()
     input_kind: str | None = None
     period_amount: Decimal = Decimal(0)  # the inventory's amount for its period, before scaling
+    gwp: GwpBasis = NO_BASIS  # the IPCC report(s) its emissions rest on
 
 
-def supplier_dqi(value: SupplierValue) -> dict[str, Decimal]:
-    defaults: dict[str, Decimal] = dict(
-        zip(DQI_NAMES, (Decimal(1), Decimal(1), Decimal(1), Decimal(2), Decimal(1)), strict=True)
-    )
-    return merge_dqi(defaults, value.dqi)
+def _format(value: Decimal) -> str:
+    from pcfx.node.engine.result import format_decimal
 
-
-def merge_dqi(defaults: dict[str, Decimal], *overrides: DataQuality | None) -> dict[str, Decimal]:
-    merged = dict(defaults)
-    for override in overrides:
-        if override is None:
-            continue
-        for name in DQI_NAMES:
-            value = getattr(override, name)
-            if value is not None:
-                merged[name] = value
-    return merged
-
-
-def factor_dqi(factor: Factor | None, inventory: Inventory, *, primary: bool) -> dict[str, Decimal]:
-    """pcfx's default ratings of a line from its factor's year and geography (explicit ratings win)."""
-    if factor is None or (primary and factor.kind in ("fuel-combustion", "process")):
-        technological = Decimal(1) if primary else Decimal(3)
-    else:
-        technological = Decimal(2) if factor.kind and factor.kind.startswith("electricity") else Decimal(3)
-    temporal = Decimal(3)
-    if factor is not None and factor.year and inventory.period is not None:
-        gap = abs(inventory.period.start.year - factor.year)
-        temporal = Decimal(1 if gap <= 1 else 2 if gap <= 3 else 3 if gap <= 6 else 4 if gap <= 10 else 5)
-    elif factor is None:
-        temporal = Decimal(1)
-    geographical = Decimal(3)
-    if factor is None:
-        geographical = Decimal(1)
-    elif inventory.geography and factor.geography:
-        country = inventory.geography.split("-")[0]
-        if factor.geography == inventory.geography:
-            geographical = Decimal(1)
-        elif factor.geography.split("-")[0] == country:
-            geographical = Decimal(2)
-        elif factor.geography == "GLO":
-            geographical = Decimal(3)
-        else:
-            geographical = Decimal(4)
-    if factor is not None and factor.derivation in ("carbonate-calcination", "oxide-from-carbonate"):
-        # stoichiometry neither ages nor depends on the place
-        temporal = geographical = Decimal(1)
-    completeness = Decimal(1) if primary else Decimal(3)
-    reliability = Decimal(1) if primary and factor is None else Decimal(2) if primary else Decimal(3)
-    return merge_dqi(
-        dict(zip(DQI_NAMES, (technological, temporal, geographical, completeness, reliability), strict=True)),
-        factor.dqi if factor is not None else None,
-    )
+    return format_decimal(value)
 
 
 def stage_of(rule_set: Any, flow: str, fallback: str) -> str:
@@ -160,11 +114,25 @@ class LineBuilder:
             settings.grid_factor or DEFAULT_GRID_FACTOR, ("electricity", "grid_factor"), "grid"
         )
 
-    def _factor(self, ref: Any, path: tuple[str | int, ...], inline_id: str) -> Factor:
+    def _factor(
+        self, ref: Any, path: tuple[str | int, ...], inline_id: str, *, allow_negative: bool = False
+    ) -> Factor:
         try:
-            return self.library.resolve(ref, inline_id=f"inline:{inline_id}")
+            factor = self.library.resolve(ref, inline_id=f"inline:{inline_id}")
         except FactorError as exc:
             raise InventoryError(str(exc), location=self.inventory.locate(path), path=path) from None
+        # a negative factor turns a burden into a credit: only where the inventory says a credit is meant
+        # (biogenic uptake is negative by definition)
+        negative = [c for c in factor.gas_components() if c.amount < 0 and c.origin != "biogenic-uptake"]
+        if negative and not allow_negative:
+            c = negative[0]
+            raise InventoryError(
+                f"factor '{factor.id}' is negative ({_format(c.amount)} {factor.mass_unit} {c.gas} per "
+                f"{factor.per_unit}): a credit; set allow_negative: true on the input or output if it is meant",
+                location=self.inventory.locate(path),
+                path=path,
+            )
+        return factor
 
     def _components(
         self, factor: Factor, unit: str, density: str | None, path: tuple[str | int, ...], what: str
@@ -200,13 +168,19 @@ class LineBuilder:
                 components=[GasComponent(gas=emission.gas, origin=emission.origin, amount=sign)],
                 source="direct-emission",
                 path=path,
+                gwp=co2e_basis(emission.gwp) if emission.gas.upper() == "CO2E" else GAS_LEVEL,
             )
             self._check_gas(line, path)
             yield line, emission.amount * to_kg
         for o, output in enumerate(process.outputs):
             path = ("processes", p, "outputs", o)
             if output.kind == "waste" and output.factor is not None:
-                factor = self._factor(output.factor, (*path, "factor"), f"{process.id}/{output.flow}")
+                factor = self._factor(
+                    output.factor,
+                    (*path, "factor"),
+                    f"{process.id}/{output.flow}",
+                    allow_negative=output.allow_negative,
+                )
                 line = Line(
                     key=f"{process.id}/{output.flow} (treatment)",
                     process=process.id,
@@ -220,13 +194,17 @@ class LineBuilder:
                     components=self._components(factor, output.unit, None, (*path, "unit"), output.flow),
                     factor=factor,
                     path=path,
+                    gwp=factor_basis(factor),
                 )
                 yield line, output.amount
             if output in alloc.substituted:
                 assert output.substitution is not None
                 sub = output.substitution
                 factor = self._factor(
-                    sub.factor, (*path, "substitution", "factor"), f"{process.id}/{output.flow}"
+                    sub.factor,
+                    (*path, "substitution", "factor"),
+                    f"{process.id}/{output.flow}",
+                    allow_negative=output.allow_negative,
                 )
                 components = self._components(factor, output.unit, None, (*path, "unit"), output.flow)
                 line = Line(
@@ -245,6 +223,7 @@ class LineBuilder:
                     ],
                     factor=factor,
                     path=path,
+                    gwp=factor_basis(factor),
                 )
                 yield line, output.amount
 
@@ -260,7 +239,12 @@ class LineBuilder:
                 grid = True
                 source = "grid-electricity"
             else:
-                factor = self._factor(item.factor, (*path, "factor"), f"{process.id}/{item.flow}")
+                factor = self._factor(
+                    item.factor,
+                    (*path, "factor"),
+                    f"{process.id}/{item.flow}",
+                    allow_negative=item.allow_negative,
+                )
                 # an explicit grid factor is still grid electricity, re-modelled by the market-based method
                 grid = item.kind == "electricity" and factor.kind == "electricity-grid"
                 source = "inline-factor" if not isinstance(item.factor, str) else "default-factor"
@@ -291,6 +275,7 @@ class LineBuilder:
                     path=path,
                     input_kind=item.kind,
                     period_amount=item.amount,
+                    gwp=factor_basis(factor),
                 ),
                 item.amount,
             )
@@ -300,7 +285,10 @@ class LineBuilder:
             )
         if item.direct_factor is not None:
             factor = self._factor(
-                item.direct_factor, (*path, "direct_factor"), f"{process.id}/{item.flow}/direct"
+                item.direct_factor,
+                (*path, "direct_factor"),
+                f"{process.id}/{item.flow}/direct",
+                allow_negative=item.allow_negative,
             )
             yield (
                 Line(
@@ -318,6 +306,7 @@ class LineBuilder:
                     density=item.density,
                     path=path,
                     input_kind=item.kind,
+                    gwp=factor_basis(factor),
                 ),
                 item.amount,
             )
@@ -382,6 +371,7 @@ class LineBuilder:
         )
         residual = self._factor(info["residual_ref"], ("electricity", "residual_factor"), "residual")
         mix: dict[tuple[str, Origin], Decimal] = {}
+        mix_basis = GwpBasis()
         covered = Decimal(0)
         for m, instrument in enumerate(settings.instruments):
             path = ("electricity", "instruments", m)
@@ -391,6 +381,7 @@ class LineBuilder:
             factor = self._factor(instrument.factor, (*path, "factor"), f"instrument-{m}")
             for c in self._components(factor, "kWh", None, (*path, "factor"), instrument.kind):
                 mix[(c.gas, c.origin)] = mix.get((c.gas, c.origin), Decimal(0)) + c.amount * kwh
+            mix_basis = mix_basis | (factor_basis(factor) if kwh else GwpBasis())
             covered += kwh
         if covered > period_kwh:
             raise InventoryError(
@@ -402,6 +393,23 @@ class LineBuilder:
         rest = period_kwh - covered
         for c in self._components(residual, "kWh", None, ("electricity", "residual_factor"), "residual mix"):
             mix[(c.gas, c.origin)] = mix.get((c.gas, c.origin), Decimal(0)) + c.amount * rest
+        mix_basis = mix_basis | (factor_basis(residual) if rest else GwpBasis())
+        grid_ref = settings.grid_factor
+        if (
+            rest
+            and settings.residual_factor is None
+            and grid_ref is not None
+            and grid_ref != DEFAULT_GRID_FACTOR
+        ):
+            # the inventory chose its own grid factor but no residual one: say which factor the market-based
+            # total uses instead of it, rather than silently pairing the two
+            (c, *_) = residual.gas_components()
+            info["residual_warning"] = (
+                f"the market-based total uses pcfx's built-in residual factor {residual.id} ({_format(c.amount)} "
+                f"{residual.mass_unit} {c.gas} per {residual.per_unit}) for grid electricity not covered by "
+                f"instruments, not the inventory's grid factor {self.grid_factor.id}; set "
+                "electricity.residual_factor to choose the market-based factor"
+            )
         per_kwh = {key: value / period_kwh for key, value in mix.items()} if period_kwh else {}
         if period_kwh and {c.gas.upper() for c in residual.gas_components()} != {
             c.gas.upper() for c in self.grid_factor.gas_components()
@@ -419,5 +427,5 @@ class LineBuilder:
                 continue
             kwh = Decimal(str(info["kwh_per_unit"][i]))
             components = [GasComponent(gas=g, origin=o, amount=v * kwh) for (g, o), v in per_kwh.items()]
-            out.append(Line(**{**ln.__dict__, "components": components}))
+            out.append(Line(**{**ln.__dict__, "components": components, "gwp": mix_basis}))
         return out

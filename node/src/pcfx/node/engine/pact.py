@@ -101,7 +101,8 @@ def to_carbon_footprint(
         "pcfIncludingBiogenicUptake": _text(result.total_including_biogenic_uptake),
         "fossilCarbonContent": _nonnegative(fossil_c, "fossil carbon content"),
         "fossilGhgEmissions": _nonnegative(result.fossil, "fossil GHG emissions"),
-        "ipccCharacterizationFactors": [result.gwp],
+        # every report the values rest on, not only the calculation's: a CO2e value is never relabelled
+        "ipccCharacterizationFactors": list(result.gwp_sets_used or [result.gwp]),
         "crossSectoralStandards": list(cross_sectoral_standards),
         "exemptedEmissionsPercent": _text(result.cutoff.exempted_percent),
     }

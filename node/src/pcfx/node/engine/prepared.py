@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from pcfx.node.engine.allocation import Allocation
+from pcfx.node.engine.allocation_review import AllocationFlag
 from pcfx.node.engine.assemble import assemble_result
 from pcfx.node.engine.errors import InventoryError, UnitError
+from pcfx.node.engine.gwp_check import GwpBasis
 from pcfx.node.engine.inventory import Inventory
 from pcfx.node.engine.lines import Line
 from pcfx.node.engine.result import FootprintResult
@@ -50,6 +52,10 @@ class PreparedSystem:
     allocations: list[tuple[str, Allocation]]
     electricity_info: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    gwp_mismatch: str = "warn"  # warn | refuse a CO2e value characterised with another GWP set
+    market_gwp: list[GwpBasis] | None = None  # each line's GWP basis under the market-based method
+    condition: Decimal | None = None  # componentwise condition number (system_checks.condition_estimate)
+    allocation_flags: list[AllocationFlag] = field(default_factory=list)
     _gas_index: dict[tuple[str, str], int] = field(default_factory=dict)
     _cache: tuple[float, np.ndarray, np.ndarray] | None = None
     _index: dict[str, tuple[int, list[int]]] | None = None
@@ -120,7 +126,7 @@ class PreparedSystem:
         chosen, chosen_mass = (market, market_masses) if self.method == "market" else (location, masses)
         assert chosen is not None and chosen_mass is not None
         return assemble_result(
-            self, lines, chosen, chosen_mass, location, market, replaced, monte_carlo, seed
+            self, lines, chosen, chosen_mass, location, market, replaced, monte_carlo, seed, supplier_values
         )
 
     # ---- internals -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 __all__ = [
+    "AllocationAlternative",
     "AllocationRecord",
     "Contribution",
     "CutoffReport",
@@ -16,6 +17,7 @@ __all__ = [
     "ElectricityReport",
     "FootprintResult",
     "GasContribution",
+    "GwpCheck",
     "InputSource",
     "UncertaintyReport",
     "format_decimal",
@@ -38,6 +40,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class GwpCheck(_Model):
+    """The GWP set a line's emissions rest on, against the calculation's (see engine.gwp_check)."""
+
+    status: Literal["recharacterised", "matches", "mismatch", "unknown"] = Field(
+        description="recharacterised: gas-level data characterised under the calculation's set; matches / mismatch: "
+        "a CO2e value characterised with the calculation's set / another one; unknown: its source states none"
+    )
+    sets: list[str] = Field(default_factory=list, description="IPCC reports its CO2e rests on, e.g. ['AR5']")
+    dqr_temporal_penalty: int = Field(default=0, description="steps its temporal rating was lowered by")
+
+
 class InputSource(_Model):
     """Which value a purchased input used: the supplier's declaration or the default factor."""
 
@@ -50,6 +63,7 @@ class InputSource(_Model):
     declaration_id: str | None = None
     verification_receipt: str | dict[str, Any] | None = None
     supplier: str | None = Field(default=None, description="'<did or company id>/<product id>'")
+    gwp: GwpCheck | None = None
 
 
 class Contribution(_Model):
@@ -68,6 +82,7 @@ class Contribution(_Model):
     primary: bool = False
     factor_id: str | None = None
     source: InputSource | None = None
+    gwp: GwpCheck | None = None
 
 
 class GasContribution(_Model):
@@ -78,6 +93,14 @@ class GasContribution(_Model):
     gwp: Dec | None = None
 
 
+class AllocationAlternative(_Model):
+    """Another partition method the data allow for one process, and the footprint it would give."""
+
+    method: Literal["mass", "energy", "economic"]
+    shares: dict[str, Dec]
+    total: Dec = Field(description="PCF excluding biogenic uptake per declared unit with this method")
+
+
 class AllocationRecord(_Model):
     """How one multi-output process was handled (or that none was needed)."""
 
@@ -86,6 +109,13 @@ class AllocationRecord(_Model):
     shares: dict[str, Dec] = Field(default_factory=dict, description="burden share per product output")
     substituted: dict[str, Dec] = Field(default_factory=dict, description="co-product -> credit, kg CO2e/DU")
     reason: str
+    not_applicable: dict[str, str] = Field(
+        default_factory=dict, description="earlier rungs of the preference the data did not allow, and why"
+    )
+    excluded: list[str] = Field(default_factory=list, description="co-products of amount 0, not partitioned")
+    alternatives: list[AllocationAlternative] = Field(
+        default_factory=list, description="for a flagged allocation: the other methods the data allow"
+    )
 
 
 class ElectricityReport(_Model):
@@ -147,6 +177,11 @@ class FootprintResult(_Model):
     standard_number: str | None = None
     general_standard: str = "GB/T 24067-2024"
     gwp: Literal["AR5", "AR6"]
+    gwp_sets_used: list[str] = Field(
+        default_factory=list,
+        description="IPCC reports the values in the total rest on: the calculation's set and those of CO2e values "
+        "characterised with another (PACT ipccCharacterizationFactors)",
+    )
     unit: str = "kg CO2e"
     total: Dec = Field(description="PCF excluding biogenic uptake, kg CO2e per declared unit")
     total_including_biogenic_uptake: Dec
@@ -178,4 +213,9 @@ class FootprintResult(_Model):
     standard_issuer: str | None = None
     rule_set_verified_against_text: bool | None = None
     solver: str
+    condition_estimate: Dec | None = Field(
+        default=None,
+        description="componentwise condition number of the product system: how much a relative error in any "
+        "amount may be amplified in the scaling (1 for a single process; large near a singular loop)",
+    )
     warnings: list[str] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pcfx.node.engine.errors import UnitError
 from pcfx.node.engine.inventory import DataQuality, SupplierRef
+from pcfx.node.engine.inventory_items import GWP_REPORT
 from pcfx.node.engine.units import parse_unit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +21,8 @@ class SupplierValue(BaseModel):
     `aircraft`), `dluc` (landUseChangeGhgEmissions); what remains of `pcf` is counted as biogenic (land
     management, biogenic non-CO2). `biogenic_uptake` (PACT biogenicCO2Uptake, <= 0) is carried separately.
     When `fossil` is not given, everything but dLUC and biogenic_emissions is counted fossil.
+    `gwp_sets` are the IPCC reports the supplier characterised it with (PACT ipccCharacterizationFactors);
+    None: not stated, reported as unknown.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,6 +44,7 @@ class SupplierValue(BaseModel):
     )
     dqi: DataQuality | None = None
     density: str | None = None
+    gwp_sets: tuple[str, ...] | None = None
 
     @field_validator("unit")
     @classmethod
@@ -50,6 +54,15 @@ class SupplierValue(BaseModel):
         except UnitError as exc:
             raise ValueError(exc.message) from None
         return value
+
+    @field_validator("gwp_sets")
+    @classmethod
+    def _reports(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value or not all(GWP_REPORT.match(v) for v in value):
+            raise ValueError(f"gwp_sets {list(value)} must be IPCC reports such as AR5, AR6")
+        return tuple(sorted(set(value), key=lambda v: int(v[2:])))
 
     @model_validator(mode="after")
     def _split_fits(self) -> SupplierValue:

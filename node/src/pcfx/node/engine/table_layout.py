@@ -11,11 +11,11 @@ xlsx: one sheet per table, header in row 1; CSV: one file, each table starts wit
 - `outputs`: process*, flow*, kind, amount*, unit*, mass, energy, price, currency, substitution_factor_id,
   substitution_ratio, displaces, treatment_factor, note
 - `inputs`: process*, flow*, kind*, amount*, unit*, from_process, factor, direct_factor, supplier_did,
-  supplier_company_id, supplier_product_id, density, stage, primary, cutoff, dqi_technological, dqi_temporal,
-  dqi_geographical, dqi_completeness, dqi_reliability, note
+  supplier_company_id, supplier_product_id, density, stage, primary, cutoff, allow_negative, dqi_technological,
+  dqi_temporal, dqi_geographical, dqi_completeness, dqi_reliability, note
 - `emissions`: process*, gas*, origin, amount*, unit, stage, primary, cutoff, note
 - `instruments`: kind*, amount*, unit, factor*, certificate_id, note
-- `factors`: id*, name, value*, unit*, gas, origin, source*, year*, geography*, uncertainty, note
+- `factors`: id*, name, value*, unit*, gas, origin, gwp, source*, year*, geography*, uncertainty, note
 
 Factors in the tables are referenced by id (define inline ones in the `factors` table).
 """
@@ -96,6 +96,7 @@ TABLES: dict[str, dict[str, Path_ | None]] = {
         "stage": ("stage",),
         "primary": ("primary",),
         "cutoff": ("cutoff",),
+        "allow_negative": ("allow_negative",),
         **_DQI,
         "note": ("note",),
     },
@@ -127,6 +128,7 @@ TABLES: dict[str, dict[str, Path_ | None]] = {
             "unit",
             "gas",
             "origin",
+            "gwp",
             "source",
             "year",
             "geography",
@@ -143,7 +145,7 @@ _REQUIRED = {
     "instruments": ("kind", "amount", "factor"),
     "factors": ("id", "value", "unit", "source", "year", "geography"),
 }
-_BOOLEAN = {"primary", "cutoff"}
+_BOOLEAN = {"primary", "cutoff", "allow_negative"}
 _NUMERIC = {
     "amount",
     "value",

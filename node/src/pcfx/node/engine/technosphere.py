@@ -4,7 +4,7 @@ the columns are kept in topological (providers-first) order so the solve has alm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -42,16 +42,26 @@ class Technosphere:
     matrix: sp.csr_matrix
 
 
-def build_technosphere(inventory: Inventory, ladder: Sequence[LadderStep]) -> Technosphere:
-    """Allocate every process along `ladder` and build A in topological order."""
+def build_technosphere(
+    inventory: Inventory,
+    ladder: Sequence[LadderStep],
+    overrides: Mapping[int, Sequence[LadderStep]] | None = None,
+) -> Technosphere:
+    """Allocate every process along `ladder` (or its ladder in `overrides`, by process index) and build A in
+    topological order."""
     # allocation -> columns
     columns: list[Column] = []
     column_of: dict[tuple[int, str], int] = {}
     allocations: list[tuple[str, Allocation]] = []
     by_process: list[list[int]] = []
     shares_of: list[Allocation] = []
+    overrides = overrides or {}
     for p, process in enumerate(inventory.processes):
-        alloc = allocate(process, ladder, location=inventory.locate(("processes", p)))
+        location = inventory.locate(("processes", p))
+        if p in overrides:
+            alloc = allocate(process, overrides[p], location=location, forced=True)
+        else:
+            alloc = allocate(process, ladder, location=location)
         shares_of.append(alloc)
         if len(process.products) > 1:
             allocations.append((process.id, alloc))
@@ -67,7 +77,8 @@ def build_technosphere(inventory: Inventory, ladder: Sequence[LadderStep]) -> Te
         for output in process.products:
             if output.amount == 0 and output.flow in alloc.shares and alloc.shares[output.flow] > 0:
                 raise InventoryError(
-                    f"output '{output.flow}' of process '{process.id}' has amount 0 but carries burden",
+                    f"output '{output.flow}' of process '{process.id}' has amount 0 {output.unit} but carries "
+                    "burden",
                     location=inventory.locate(("processes", p)),
                 )
 
@@ -89,6 +100,13 @@ def build_technosphere(inventory: Inventory, ladder: Sequence[LadderStep]) -> Te
             path = ("processes", p, "inputs", k)
             q = index_of[item.from_process]
             row = column_of.get((q, item.flow))
+            if row is None and item.flow in shares_of[q].excluded:
+                raise InventoryError(
+                    f"process '{process.id}' consumes {item.amount} {item.unit} of '{item.flow}' but process "
+                    f"'{item.from_process}' produces 0 of it in the period",
+                    location=inventory.locate(path),
+                    path=path,
+                )
             if row is None:
                 raise InventoryError(
                     f"'{item.flow}' of process '{item.from_process}' is credited by substitution and cannot also be "

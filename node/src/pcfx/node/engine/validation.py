@@ -15,10 +15,30 @@ __all__ = ["Path_", "parse_inventory"]
 Path_ = tuple[str | int, ...]
 
 
-def _message(error: Mapping[str, Any], path: Path_) -> str:
+def _with_unit(data: Any, path: Path_, given: Any) -> Any:
+    """`given` with the unit (and currency, for a price) its item states: "-3 t", "-10 CNY per t"."""
+    node = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return given
+    if (
+        not isinstance(node, Mapping)
+        or not path
+        or path[-1] not in ("amount", "price", "substitution_factor")
+    ):
+        return given
+    unit = node.get("unit")
+    if path[-1] == "price":
+        return f"{given} {node.get('currency', 'CNY')}" + (f" per {unit}" if unit else "")
+    return f"{given} {unit}" if path[-1] == "amount" and unit else given
+
+
+def _message(error: Mapping[str, Any], path: Path_, data: Any = None) -> str:
     kind = error["type"]
     field = str(path[-1]) if path else "inventory"
-    given = error.get("input")
+    given = _with_unit(data, path, error.get("input"))
     if kind == "missing":
         return f"missing required item '{field}'"
     if kind == "extra_forbidden":
@@ -39,7 +59,10 @@ def _clean_loc(loc: Iterable[Any]) -> Path_:
     out: list[str | int] = []
     for part in loc:
         if isinstance(part, int) or (
-            isinstance(part, str) and part[:1].islower() and "[" not in part and part != "str"
+            isinstance(part, str)
+            and part[:1].islower()
+            and "[" not in part
+            and part not in ("str", "constrained-str")
         ):
             out.append(part)
     return tuple(out)
@@ -55,14 +78,19 @@ def parse_inventory(
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # a factor is an id or an inline mapping: for a mapping, the id branch's "not a string" is no problem
+        errors = [
+            e
+            for e in exc.errors()
+            if not (e["type"] == "string_type" and isinstance(e.get("input"), Mapping))
+        ] or exc.errors()
         first = errors[0]
         path = _clean_loc(first["loc"])
         located = path
         while located and located not in locations:
             located = located[:-1]
         location = locations.get(located, source)
-        message = _message(first, path)
+        message = _message(first, path, data)
         if path:
             message = f"{'.'.join(str(p) for p in path)}: {message}" if location == source else message
         if len(errors) > 1:

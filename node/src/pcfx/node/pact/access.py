@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AccessRule", "allowed_buyers", "buyer_readers", "readers_for"]
+__all__ = ["AccessRule", "allowed_buyers", "buyer_readers", "footprint_readers", "readers_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,19 @@ def buyer_readers(
     `buyers`."""
     allowed = {client for client, did in bound.items() if did is not None and did in buyers}
     return frozenset(allowed if readers is None else allowed & readers)
+
+
+def footprint_readers(
+    footprint: Mapping[str, Any],
+    *,
+    rules: Iterable[AccessRule],
+    product_buyers: frozenset[str] | None,
+    sealed_to: frozenset[str] | None,
+    bound: Mapping[str, str | None],
+) -> frozenset[str] | None:
+    """The client ids allowed to read an own footprint (None: every client): its access rules, narrowed to the
+    clients bound to a buyer when its product's policy (`product_buyers`) or its sealing (`sealed_to`) names
+    buyers."""
+    readers = readers_for(footprint, rules)
+    buyers = allowed_buyers(product_buyers, sealed_to)
+    return readers if buyers is None else buyer_readers(readers, buyers, bound)

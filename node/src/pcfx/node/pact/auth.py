@@ -30,6 +30,8 @@ from pcfx.node.pact.errors import AccessDeniedError, BadRequestError, TokenExpir
 
 __all__ = [
     "ALL_SCOPES",
+    "KNOWN_SCOPES",
+    "SCOPE_ADMIN",
     "SCOPE_LIST",
     "SCOPE_READ",
     "AuthenticatedClient",
@@ -53,8 +55,11 @@ __all__ = [
 
 SCOPE_LIST = "footprint:list"
 SCOPE_READ = "footprint:read"
-# The scopes of the PACT OpenAPI `BearerAuth` scheme.
+# The scopes of the PACT OpenAPI `BearerAuth` scheme (what a client gets unless told otherwise).
 ALL_SCOPES: frozenset[str] = frozenset({SCOPE_LIST, SCOPE_READ})
+#: The node's admin API (its own endpoints, on their own listener); granted only when named.
+SCOPE_ADMIN = "admin"
+KNOWN_SCOPES: frozenset[str] = ALL_SCOPES | {SCOPE_ADMIN}
 
 # scrypt cost: 2**14 x 8 x 1 takes 16 MiB and tens of milliseconds, paid once per token request.
 _SCRYPT_N = 2**14
@@ -313,10 +318,10 @@ def grant_client_credentials(
     if client is None or not known:
         raise OAuthError("invalid_client", "client authentication failed", status=401)
     requested = frozenset(form.get("scope", "").split())
-    asked = requested & ALL_SCOPES
+    asked = requested & KNOWN_SCOPES
     if asked - client.scopes:
         raise OAuthError("invalid_scope", "the requested scope exceeds the client's grant")
-    # Scope names other than PACT's are ignored (RFC 6749 section 3.3 lets the server do so).
+    # Scope names other than PACT's and `admin` are ignored (RFC 6749 section 3.3 lets the server do so).
     granted = asked or client.scopes
     return signer.issue(client.client_id, granted)
 

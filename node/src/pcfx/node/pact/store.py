@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pcfx.node.pact.access import AccessRule, allowed_buyers, buyer_readers
-from pcfx.node.pact.auth import ALL_SCOPES, RegisteredClient, hash_secret, new_client_id, new_client_secret
+from pcfx.node.pact.access import AccessRule, footprint_readers
+from pcfx.node.pact.auth import (
+    ALL_SCOPES,
+    KNOWN_SCOPES,
+    RegisteredClient,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+)
 from pcfx.node.pact.envelope import wrap_declaration
 from pcfx.node.pact.filters import parse_timestamp
 from pcfx.node.pact.source import FootprintSnapshot, V2Converter, serve
@@ -81,7 +88,7 @@ def add_client(
     `buyer_did`: the buyer company it acts for (it then reads the products restricted to that buyer)."""
     if buyer_did is not None and not buyer_did.startswith("did:"):
         raise ValueError(f"a client is bound to a buyer's DID, not {buyer_did!r}")
-    unknown = scopes - ALL_SCOPES
+    unknown = scopes - KNOWN_SCOPES
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     chosen = client_id or new_client_id()
@@ -275,10 +282,14 @@ class StoreFootprintSource:
         served = []
         for row in rows:
             item = serve(served_document(row), rules=rules)
-            buyers = allowed_buyers(restricted.get(row.product_id), audiences.get(row.declaration_id))
-            if buyers is not None:
-                item = dataclasses.replace(item, readers=buyer_readers(item.readers, buyers, bound))
-            served.append(item)
+            readers = footprint_readers(
+                item.document,
+                rules=rules,
+                product_buyers=restricted.get(row.product_id),
+                sealed_to=audiences.get(row.declaration_id),
+                bound=bound,
+            )
+            served.append(dataclasses.replace(item, readers=readers))
         return FootprintSnapshot(tuple(served), to_v2=self._to_v2)
 
     def snapshot(self) -> FootprintSnapshot:

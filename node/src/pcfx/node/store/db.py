@@ -9,6 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from pcfx.node.store.health import watch_engine
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
@@ -48,7 +49,8 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url` (sqlite:///PATH or postgresql+psycopg://...), SQLite configured for WAL."""
+    """An engine for `url` (sqlite:///PATH or postgresql+psycopg://...), SQLite configured for WAL; its
+    failures that show a fault of the database are recorded in its `store_health`."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -56,9 +58,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    watch_engine(engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -16,10 +25,12 @@ __all__ = [
     "Inventory",
     "Origin",
     "ProductAccess",
+    "QuarantineDropped",
     "QuarantinedMessage",
     "Result",
     "SealedDelivery",
     "StatusList",
+    "StoreMeta",
     "Subscription",
     "UTCDateTime",
     "VerificationReceipt",
@@ -127,22 +138,56 @@ class StatusList(SQLModel, table=True):
 
 
 class QuarantinedMessage(SQLModel, table=True):
-    """A rejected bus message with why it was rejected; never used, kept for inspection."""
+    """A rejected bus message with why it was rejected; never used, kept for inspection.
+
+    One row per content (SHA-256 of the bytes): the same junk again only counts (`times_seen`, `last_seen_at`),
+    and a redelivery of the stream message counted last (same `stream_seq`) not even that. The bytes are
+    kept up to a limit (`stored_size`); `size` is the full size."""
 
     __tablename__ = "quarantine"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
+    __table_args__ = (
+        UniqueConstraint("sha256", name="uq_quarantine_sha256"),
+        # retention: the oldest first, and the kept bytes summed from the index alone
+        Index("ix_quarantine_age", "last_seen_at", "stored_size"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    times_seen: int = Field(default=1)
     subject: str | None = Field(default=None, max_length=512)
-    stream_seq: int | None = Field(default=None, index=True)  # a redelivered message is quarantined once
+    stream_seq: int | None = Field(default=None)  # the stream message counted last
     reason: str = Field(max_length=64, index=True)
     detail: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     declaration_id: str | None = Field(default=None, max_length=512)
     issuer: str | None = Field(default=None, max_length=512)
     size: int
+    stored_size: int = Field(description="Bytes of `raw` kept (the first ones, up to the limit).")
     sha256: str = Field(max_length=64)
     raw: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     receipt_id: int | None = Field(default=None, foreign_key="verification_receipt.id")
+
+
+class QuarantineDropped(SQLModel, table=True):
+    """What the quarantine's retention dropped, per cause (rows, bytes, age limit, purge): totals for
+    `pcfx quarantine` and the metrics."""
+
+    __tablename__ = "quarantine_dropped"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
+
+    cause: str = Field(primary_key=True, max_length=16)
+    messages_dropped: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    bytes_dropped: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    last_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class StoreMeta(SQLModel, table=True):
+    """Facts about the store itself, by key: the identity (DID, company id) of the node it belongs to."""
+
+    __tablename__ = "store_meta"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Subscription(SQLModel, table=True):

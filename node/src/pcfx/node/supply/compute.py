@@ -49,6 +49,7 @@ class PreparedCache:
     """Solved product systems by product id, reused while the stored inventory is unchanged."""
 
     _systems: dict[str, tuple[str, PreparedSystem]] = field(default_factory=dict)
+    gwp_mismatch: str = "warn"  # the node's `gwp_mismatch` setting: warn | refuse
 
     def get(self, product: OwnProduct) -> PreparedSystem:
         """The prepared system of `product`'s current inventory (prepared on first use or after a change)."""
@@ -56,7 +57,7 @@ class PreparedCache:
         cached = self._systems.get(product.product_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        system = prepare(product.inventory)
+        system = prepare(product.inventory, gwp_mismatch=self.gwp_mismatch)
         self._systems[product.product_id] = (stamp, system)
         return system
 

@@ -120,6 +120,9 @@ class SupplyService:
     callbacks: list[Callback] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def __post_init__(self) -> None:
+        self.cache.gwp_mismatch = self.node.settings.gwp_mismatch
+
     @classmethod
     def attach(cls, node: Node, *, policy: str | None = None) -> SupplyService:
         """A service for `node` listening to its stored-declaration events (policy default: the node's)."""

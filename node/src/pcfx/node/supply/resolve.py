@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pcfx.node.engine import Inventory, SupplierValue
 from pcfx.node.engine.errors import UnitError
 from pcfx.node.engine.inventory import DataQuality, Input, SupplierRef
+from pcfx.node.engine.inventory_items import GWP_REPORT
 from pcfx.node.engine.pact import PACT_UNITS
 from pcfx.node.engine.units import conversion_factor, dimension_name
 from pcfx.node.store import repository as repo
@@ -96,6 +97,7 @@ class InputResolution(BaseModel):
     reason: str | None = None  # why the default is used
     conversion: str | None = None  # how the declared unit was converted, when it was
     supplier_primary_data_share: Decimal | None = None
+    gwp_sets: list[str] | None = None  # the IPCC reports the declaration was characterised with
     value: SupplierValue | None = None
 
     @property
@@ -231,6 +233,17 @@ def _optional(pcf: dict[str, Any], name: str) -> Decimal | None:
     return None if value is None else _decimal(value, name)
 
 
+def _gwp_sets(pcf: dict[str, Any]) -> tuple[str, ...] | None:
+    """The declaration's ipccCharacterizationFactors (PACT v3), or None when it states none usable: the engine
+    then reports the value's GWP set as unknown instead of taking it to match the calculation's."""
+    reports = pcf.get("ipccCharacterizationFactors")
+    if not isinstance(reports, list) or not reports:
+        return None
+    if not all(isinstance(r, str) and GWP_REPORT.match(r) for r in reports):
+        return None
+    return tuple(reports)
+
+
 def _plain(value: Decimal) -> str:
     from pcfx.protocol.pact.decimals import format_decimal
 
@@ -267,6 +280,7 @@ def supplier_value(
         "supplier": supplier,
         "primary_data_share": _optional(pcf, "primaryDataShare"),
         "dqi": quality,
+        "gwp_sets": _gwp_sets(pcf),
     }
     split: dict[str, Any] = {
         "fossil": _optional(pcf, "fossilGhgEmissions"),
@@ -381,6 +395,7 @@ def resolve_input(
         receipt=receipt,
         conversion=note,
         supplier_primary_data_share=value.primary_data_share,
+        gwp_sets=list(value.gwp_sets) if value.gwp_sets else None,
         value=value,
     )
 

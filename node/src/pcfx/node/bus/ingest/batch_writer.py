@@ -30,20 +30,14 @@ def write_batch(
     superseded_rows: list[tuple[int, str]] = []
     quarantined: list[dict[str, Any]] = []
     audit: list[dict[str, Any]] = []
-    # A stream message quarantined before (a lost term, a re-created consumer) is not quarantined again.
-    repeated = repo.already_quarantined(
-        session,
-        keys=[
-            (v.digest, v.item.stream_seq)
-            for v in verdicts
-            if v.quarantine is not None and v.item.stream_seq is not None
-        ],
+    # Bytes quarantined before (a redelivery, a restart, a resubscription, the same junk again) only count
+    # in their row: no second row, no second audit entry.
+    known = repo.quarantined_digests(
+        session, digests=[v.digest for v in verdicts if v.quarantine is not None]
     )
     for verdict in verdicts:
         item = verdict.item
         receipt_id = None if verdict.receipt is None else receipt_ids[verdict.receipt]
-        if verdict.quarantine is not None and (verdict.digest, item.stream_seq) in repeated:
-            continue
         if verdict.quarantine is not None:
             reason, detail, declaration_id, issuer = verdict.quarantine
             quarantined.append(
@@ -60,6 +54,9 @@ def write_batch(
                     receipt_id=receipt_id,
                 )
             )
+            if verdict.digest in known:
+                continue
+            known.add(verdict.digest)
             audit.append(
                 repo.audit_row(
                     event="quarantined",

@@ -9,6 +9,7 @@ import gc
 import hashlib
 import inspect
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,9 +43,10 @@ from pcfx.node.bus.ingest.versions import apply_versions
 from pcfx.node.bus.verify_pool import WorkerDiedError
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import durable_session_scope
+from pcfx.node.store.health import store_fault, store_health
 from pcfx.node.store.models import utcnow
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
@@ -52,6 +54,8 @@ __all__ = ["BatchObserver", "Ingestor"]
 
 #: Called after each acknowledged batch with its messages and decisions, in order (feed health).
 BatchObserver = Callable[[Sequence[Incoming], Sequence[Decision]], None]
+#: Called once per verified batch with where it was verified ("process" or "workers"), its size and seconds.
+VerifyObserver = Callable[[str, int, float], None]
 
 log = logging.getLogger("pcfx.ingest")
 
@@ -72,6 +76,9 @@ class Ingestor:
     observers: list[BatchObserver] = field(default_factory=list)
     #: The node's own account and key-agreement keys: buyer-only declarations to it are opened with them.
     sealed: Inbox | None = None
+    #: Batches in a row that the store could not take (corrupt, full, read-only, unreachable).
+    store_failures: int = 0
+    on_verify: VerifyObserver | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def add_listener(self, listener: Listener) -> None:
@@ -89,23 +96,35 @@ class Ingestor:
         """Decide every message in one transaction (sync; the caller acks afterwards). `preverified`: worker
         results by SHA-256 of the bytes, used only when `verifier.accept` takes them; `now`: the instant
         they were verified at (the instant of this batch's verification and receipts)."""
+        health = store_health(self.engine)
         try:
             try:
                 with _collector_paused():
-                    return self._decide_bulk(items, now, preverified or {})
+                    decided = self._decide_bulk(items, now, preverified or {})
             except (OperationalError, PoolTimeoutError):
                 raise
-            except Exception:
+            except Exception as exc:
+                if store_fault(exc) is not None:  # corrupt, full, read-only: one by one would fail too
+                    raise
                 # A concurrent writer (IntegrityError) or a bug: the transaction was rolled back; decide
                 # again message by message, so one bad message is retried or quarantined on its own.
                 log.exception("batch path failed for %d messages; deciding them one by one", len(items))
-                return self._decide_each(items)
-        except (OperationalError, PoolTimeoutError) as exc:
-            log.warning("store unavailable, batch of %d will be redelivered: %s", len(items), exc)
+                decided = self._decide_each(items)
+        except (DBAPIError, PoolTimeoutError) as exc:
+            if not isinstance(exc, OperationalError | PoolTimeoutError) and store_fault(exc) is None:
+                raise
+            # The store's health logs the fault once (`StoreHealth`), not once per batch; `handle` and
+            # `complete` then wait before the consumer fetches again.
+            health.report(exc)
+            self.store_failures += 1
+            log.debug("store unavailable, batch of %d will be redelivered: %s", len(items), exc)
             return [
                 Decision(Action.NAK, "retry", "store unavailable", delay=backoff_delay(i.num_delivered))
                 for i in items
             ], []
+        self.store_failures = 0
+        health.recovered()
+        return decided
 
     def _decide_each(self, items: Sequence[Incoming]) -> tuple[list[Decision], list[StoredEvent]]:
         with durable_session_scope(self.engine) as session:
@@ -178,10 +197,13 @@ class Ingestor:
         for verdict in verdicts:
             if verdict.decision is None:
                 screen(verdict, known, first, to_verify, max_bytes)
+        started = time.perf_counter()
         if preverified:
             results = verify_pooled(verifier, session, to_verify, now, preverified)
         else:
             results = verify_each(verifier, session, [v.item.raw for v in to_verify], now)
+            if self.on_verify is not None:
+                self.on_verify("process", len(to_verify), time.perf_counter() - started)
         candidates: list[Verdict] = []
         for verdict, result in zip(to_verify, results, strict=True):
             if judge(verdict, result, receipts, now, verifier, may_retry):
@@ -224,7 +246,9 @@ class Ingestor:
             # delivers it while this batch is decided.
             await asyncio.sleep(0)
             decisions, events = self.decide_batch(items)
-        return await self._acknowledge(messages, items, decisions, events)
+        acknowledged = await self._acknowledge(messages, items, decisions, events)
+        await self._store_backoff()
+        return acknowledged
 
     def prepare(self, messages: Sequence[Msg]) -> Prepared:
         """Start verifying `messages` in the verification workers (when the verifier has a pool open);
@@ -269,6 +293,8 @@ class Ingestor:
             try:
                 results = await self.verifier.batch_results(prepared.pending)  # type: ignore[attr-defined]
                 preverified = dict(zip(prepared.digests, results, strict=True))
+                if self.on_verify is not None:
+                    self.on_verify("workers", len(results), (utcnow() - prepared.now).total_seconds())
             except WorkerDiedError as exc:
                 log.error(
                     "verification worker died (%s); worker pool restarted, batch of %d verified in-process",
@@ -282,7 +308,14 @@ class Ingestor:
                 )
         async with self._lock:
             decisions, events = self.decide_batch(prepared.items, now=prepared.now, preverified=preverified)
-        return await self._acknowledge(prepared.messages, prepared.items, decisions, events)
+        acknowledged = await self._acknowledge(prepared.messages, prepared.items, decisions, events)
+        await self._store_backoff()
+        return acknowledged
+
+    async def _store_backoff(self) -> None:
+        """While the store fails, the consumer waits (doubling, at most 10 s) before it fetches again."""
+        if self.store_failures:
+            await asyncio.sleep(min(10.0, 0.25 * 2 ** min(self.store_failures, 6)))
 
     async def _acknowledge(
         self,

@@ -28,6 +28,7 @@ from pcfx.node.bus.ingest.sealed import (
 )
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import FactsError, declaration_facts
+from pcfx.node.store.health import store_fault
 from pcfx.node.store.models import Declaration, Origin
 from pcfx.node.store.repository import StoreOutcome
 from pcfx.protocol.subjects import subject_token
@@ -59,6 +60,8 @@ def decide_message(
     except (OperationalError, PoolTimeoutError):
         raise
     except Exception as exc:
+        if store_fault(exc) is not None:  # the store's, not the message's: decided again later
+            raise
         # A bug must not loop forever: retry a few times, then quarantine for a human to look at.
         log.exception("ingest of %s seq %s failed", item.subject, item.stream_seq)
         if item.num_delivered < max_deliveries_on_error:
@@ -78,11 +81,8 @@ def _quarantine(
     issuer: str | None = None,
     receipt_id: int | None = None,
 ) -> Decision:
-    if item.stream_seq is not None:
-        key = (repo.sha256_hex(item.raw), item.stream_seq)
-        if repo.already_quarantined(session, keys=[key]):
-            return Decision(Action.TERM, "quarantined", str(reason), declaration_id)
-    repo.quarantine_message(
+    # Bytes quarantined before only count in their row: no second row, no second audit entry.
+    new = repo.quarantine_message(
         session,
         raw=item.raw,
         reason=str(reason),
@@ -93,6 +93,8 @@ def _quarantine(
         issuer=issuer,
         receipt_id=receipt_id,
     )
+    if not new:
+        return Decision(Action.TERM, "quarantined", str(reason), declaration_id)
     repo.add_audit(
         session,
         event="quarantined",

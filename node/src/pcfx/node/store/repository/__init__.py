@@ -44,6 +44,7 @@ from pcfx.node.store.repository.declarations import (
     unsent_own_declarations,
 )
 from pcfx.node.store.repository.feeds import Rejections, last_received, own_heads, rejections_since
+from pcfx.node.store.repository.meta import get_meta, set_meta
 from pcfx.node.store.repository.products import (
     get_inventory,
     latest_result,
@@ -54,12 +55,17 @@ from pcfx.node.store.repository.products import (
 )
 from pcfx.node.store.repository.quarantine import (
     QUARANTINE_RAW_LIMIT,
-    already_quarantined,
+    Dropped,
+    QuarantineTotals,
+    enforce_quarantine_limits,
     get_quarantined,
     insert_quarantined,
     list_quarantine,
+    purge_quarantine,
     quarantine_message,
     quarantine_row,
+    quarantine_totals,
+    quarantined_digests,
 )
 from pcfx.node.store.repository.receipts import add_receipt, get_receipt, insert_receipts, receipt_row
 from pcfx.node.store.repository.sealed import (
@@ -80,6 +86,8 @@ from pcfx.node.store.repository.subscriptions import (
 __all__ = [
     "QUARANTINE_RAW_LIMIT",
     "AccessPolicy",
+    "Dropped",
+    "QuarantineTotals",
     "Rejections",
     "StoreOutcome",
     "StoreResult",
@@ -88,15 +96,16 @@ __all__ = [
     "add_receipt",
     "add_sealed_delivery",
     "add_subscription",
-    "already_quarantined",
     "audit_row",
     "count_declarations",
     "deactivate_subscription",
     "declaration_row",
+    "enforce_quarantine_limits",
     "existing_declaration_ids",
     "get_access_policy",
     "get_declaration",
     "get_inventory",
+    "get_meta",
     "get_quarantined",
     "get_receipt",
     "get_status_list",
@@ -120,8 +129,11 @@ __all__ = [
     "newest_versions",
     "own_declarations_after",
     "own_heads",
+    "purge_quarantine",
     "quarantine_message",
     "quarantine_row",
+    "quarantine_totals",
+    "quarantined_digests",
     "receipt_row",
     "rejections_since",
     "restricted_products",
@@ -133,6 +145,7 @@ __all__ = [
     "sealed_heads",
     "set_access_policy",
     "set_declaration_state",
+    "set_meta",
     "sha256_hex",
     "status_lists_of",
     "store_declaration",

@@ -38,7 +38,7 @@ def rejections_since(
     session: Session, *, subjects: list[str], prefixes: list[str], since: datetime | None
 ) -> Rejections:
     """Quarantined messages on one of `subjects` or under one of `prefixes` (subject text up to a token),
-    received after `since` (all when None)."""
+    seen after `since` (all when None)."""
     match = [QuarantinedMessage.subject == s for s in subjects] + [
         col(QuarantinedMessage.subject).startswith(p, autoescape=True) for p in prefixes
     ]
@@ -46,15 +46,18 @@ def rejections_since(
         return Rejections(0)
     where = [or_(*match)]
     if since is not None:
-        where.append(col(QuarantinedMessage.received_at) > since)
+        where.append(col(QuarantinedMessage.last_seen_at) > since)
     count = session.exec(select(func.count()).select_from(QuarantinedMessage).where(*where)).one()
     if not count:
         return Rejections(0)
     last = session.exec(
-        select(QuarantinedMessage).where(*where).order_by(col(QuarantinedMessage.id).desc()).limit(1)
+        select(QuarantinedMessage)
+        .where(*where)
+        .order_by(col(QuarantinedMessage.last_seen_at).desc(), col(QuarantinedMessage.id).desc())
+        .limit(1)
     ).first()
     assert last is not None
-    return Rejections(int(count), last.reason, last.detail, last.received_at)
+    return Rejections(int(count), last.reason, last.detail, last.last_seen_at)
 
 
 def own_heads(session: Session) -> list[Declaration]:
