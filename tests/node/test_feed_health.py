@@ -3,23 +3,17 @@ keep a feed moving under a flood of declarations waiting for status lists (a rea
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
-import uvicorn
 from attack_kit import NOW, exchange, unpublished_lists_issuer
+from health_kit import admin_http
 from node_kit import eventually, make_network
-from pcfx.node.api.app import create_admin_app
 from pcfx.node.bus.ingest import Action, Incoming, Ingestor
 from pcfx.node.bus.verifier import ProtocolVerifier
 from pcfx.node.cli.app import app as cli
 from pcfx.node.feeds import report_file
-from pcfx.node.service import Node
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject
 from typer.testing import CliRunner
 
@@ -28,30 +22,11 @@ runner = CliRunner(env={"COLUMNS": "250"})
 FLOOD = 1_100  # more than the consumer's 1,024 ack-pending slots
 
 
-@contextlib.asynccontextmanager
-async def http(node: Node) -> AsyncIterator[httpx.AsyncClient]:
-    """The node's API on a real loopback port."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_admin_app(node=node), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-
-
 # /health and pcfx status ----------------------------------------------------------------------------------
 async def test_health_lists_each_feed_with_its_last_verified_version_and_lag(tmp_path, nats_server):
     async with exchange(tmp_path, nats_server.url) as ex:
         await ex.buyer.refresh_feeds()
-        async with http(ex.buyer) as client:
+        async with admin_http(ex.buyer) as client:
             body = (await client.get("/health")).json()
     (feed,) = body["feeds"]
     assert body["status"] == "ok" and feed["state"] == "ok" and feed["reason"] is None
@@ -65,7 +40,7 @@ async def test_health_answers_from_the_cached_report_without_nats(tmp_path, nats
     async with exchange(tmp_path, nats_server.url) as ex:
         await ex.buyer.refresh_feeds()
         nats_server.kill()
-        async with http(ex.buyer) as client:
+        async with admin_http(ex.buyer) as client:
             started = time.monotonic()
             cached = (await client.get("/health")).json()
             elapsed = time.monotonic() - started
