@@ -146,6 +146,7 @@ class NodeFollowing(NodeState):
                 await self._sync_subscriptions()
             except Exception as exc:
                 log.info("subscription sync failed: %r", exc)
+            await self._republish_after_reconnect()
             if time.monotonic() >= health_due:
                 health_due = time.monotonic() + HEALTH_SECONDS
                 try:
@@ -158,6 +159,23 @@ class NodeFollowing(NodeState):
                     await self._maintain_own()
                 except Exception as exc:
                     log.warning("check of own publications failed: %r", exc)
+
+    async def _republish_after_reconnect(self) -> None:
+        """In a network, buyers capture a supplier's messages through stream imports, which deliver at most
+        once: while a hub server fails over, a buyer's stream may miss some. After this node reconnected,
+        republish its current state (buyers ignore what they hold) so nothing stays missing."""
+        reconnects = int(self.nc.stats.get("reconnects", 0))
+        if reconnects == self._seen_reconnects:
+            return
+        if not self.settings.network_mode:
+            self._seen_reconnects = reconnects
+            return
+        try:
+            await self.republish_lost(force=True)
+        except Exception as exc:  # a hub cluster may still be electing: tried again at the next round
+            log.info("republish after reconnect not done yet: %r", exc)
+            return
+        self._seen_reconnects = reconnects
 
     async def refresh_feeds(self) -> FeedsReport:
         """Rebuild the feeds' health (one consumer info per feed) and write it to `run/feeds.json`."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ class NodeState:
     _registry_updates: Any = None
     _new_followers: Any = None  # the subscription to the network's notices of new buyers
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    _seen_reconnects: int = 0
     #: Prometheus metrics (a registry per node) and the readiness checks, run in the background.
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     readiness: Readiness = field(default_factory=Readiness)
@@ -102,6 +104,10 @@ class NodeState:
     def own_account(self) -> str | None:
         """This company's NATS account (setting, else trust registry): its buyer-only branch of `pcfx.v1.dto`."""
         return self.ingestor.sealed.account if self.ingestor.sealed is not None else None
+
+    def republish_lost(self, *, force: bool = False) -> Awaitable[list[str]]:
+        """Republish own publications the stream lost, or all with `force` (the publishing side defines it)."""
+        raise NotImplementedError
 
     async def _maintain_own(self) -> None:
         """Keep the node's own publications on the stream (the publishing side overrides it)."""
