@@ -53,6 +53,9 @@ PULL_SOURCES = ("request-reply", "stream", "kv")
 #: that the node's own publications are still on the stream.
 HEALTH_SECONDS = 5.0
 OWN_CHECK_SECONDS = 60.0
+#: After a reconnect, republish the node's current state this many seconds later, each in turn: a hub
+#: cluster elects new stream leaders within about 5 s of losing a server (nats_network.md section 3).
+REPUBLISH_AFTER_RECONNECT = (6.0, 15.0)
 
 
 class FollowRefusedError(RuntimeError):
@@ -162,20 +165,29 @@ class NodeFollowing(NodeState):
 
     async def _republish_after_reconnect(self) -> None:
         """In a network, buyers capture a supplier's messages through stream imports, which deliver at most
-        once: while a hub server fails over, a buyer's stream may miss some. After this node reconnected,
-        republish its current state (buyers ignore what they hold) so nothing stays missing."""
+        once: while a hub server fails over, a buyer's stream electing a new leader may miss some. After this
+        node reconnected, republish its current state (buyers ignore what they hold) once the cluster had time
+        to elect (REPUBLISH_AFTER_RECONNECT seconds later, then once more), so nothing stays missing."""
         reconnects = int(self.nc.stats.get("reconnects", 0))
         if reconnects == self._seen_reconnects:
             return
-        if not self.settings.network_mode:
-            self._seen_reconnects = reconnects
-            return
-        try:
-            await self.republish_lost(force=True)
-        except Exception as exc:  # a hub cluster may still be electing: tried again at the next round
-            log.info("republish after reconnect not done yet: %r", exc)
-            return
         self._seen_reconnects = reconnects
+        if not self.settings.network_mode:
+            return
+        task = asyncio.create_task(self._republish_later(), name="pcfx-republish-after-reconnect")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _republish_later(self) -> None:
+        for delay in REPUBLISH_AFTER_RECONNECT:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            if self._stop.is_set():
+                return
+            try:
+                await self.republish_lost(force=True)
+            except Exception as exc:  # the cluster may still be electing: the next round tries again
+                log.info("republish after reconnect not done: %r", exc)
 
     async def refresh_feeds(self) -> FeedsReport:
         """Rebuild the feeds' health (one consumer info per feed) and write it to `run/feeds.json`."""
