@@ -20,7 +20,11 @@ from sqlalchemy import Engine
 from strategies import load_pact_samples
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
+# beside the clone; bench/mutation.py runs the tests from a copy one level down (mutants/)
+REFERENCE = next(
+    (p / "shared" / "reference" for p in ROOT.parents if (p / "shared" / "reference").is_dir()),
+    ROOT.parent / "shared" / "reference",
+)
 
 
 @pytest.fixture(scope="session")
