@@ -134,7 +134,8 @@ class DataItem(_Model):
     """One piece of activity data a plant supplies (an input, output, direct emission or parameter).
 
     In an inventory the item is the input/output whose ``flow`` reads as the item id (case, spaces and hyphens
-    ignored: "iron ore" is ``iron_ore``) or as one of its ``aliases``; an emission item matches by gas.
+    ignored: "iron ore" is ``iron_ore``), its name, its Chinese name (``name_zh``: 石英熔剂) or one of its
+    ``aliases``; an emission item matches by gas.
     """
 
     id: ItemId
@@ -177,7 +178,8 @@ class DataItem(_Model):
     def matches(self, flow: str) -> bool:
         """True if an inventory flow (or gas, for an emission item) named `flow` is this item."""
         key = normalise_flow(flow)
-        return key == self.id or key in {normalise_flow(a) for a in self.aliases}
+        names = (self.name, self.name_zh, *self.aliases)
+        return key == self.id or key in {normalise_flow(n) for n in names if n}
 
 
 class AllocationStep(_Model):

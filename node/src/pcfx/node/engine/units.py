@@ -5,10 +5,15 @@ at normal conditions is not interchangeable with a volume at unstated conditions
 equivalent, 29.3076 GJ), counts (`piece`, `pcs`, `unit`, `set`) and currencies (`CNY`, `USD`, `EUR`, each its
 own dimension: economic allocation never converts between currencies). A unit string may carry a numeric
 multiplier, as Chinese factor tables do: "10^4 Nm3", "1e4 Nm3".
+
+Units may be written in Chinese as plant records and Chinese factor tables write them: 吨, 千克/公斤, 千瓦时,
+万千瓦时 or 万kWh, 标准立方米, 万Nm³, 吨标准煤/吨标煤, 吉焦, 元, 件/台/个, 吨公里, ... (`CHINESE_UNITS`); a
+multiplier 万 (10^4), 亿 (10^8) or 千 (10^3) applies to the unit right after it ("t/万Nm³" is t per 10^4 Nm3).
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from threading import Lock
@@ -20,14 +25,72 @@ if TYPE_CHECKING:
     import pint
 
 __all__ = [
+    "CHINESE_UNITS",
     "conversion_factor",
     "dimension_name",
     "is_mass",
     "parse_quantity",
     "parse_unit",
     "registry",
+    "to_pint_text",
     "ureg",
 ]
+
+#: Chinese unit names and the unit they are (longest first when replaced, so 千瓦时 is never 千 + 瓦时).
+CHINESE_UNITS: dict[str, str] = {
+    "万千瓦时": "(1e4 * kWh)",
+    "千瓦时": "kWh",
+    "兆瓦时": "MWh",
+    "吉瓦时": "GWh",
+    "度电": "kWh",
+    "千瓦": "kW",
+    "兆瓦": "MW",
+    "吨标准煤": "tce",
+    "吨标煤": "tce",
+    "吨公里": "(t*km)",
+    "标准立方米": "Nm3",
+    "标准立方": "Nm3",
+    "标立方米": "Nm3",
+    "标方": "Nm3",
+    "立方米": "m3",
+    "平方米": "(m**2)",
+    "千克": "kg",
+    "公斤": "kg",
+    "吨": "t",
+    "克": "g",
+    "吉焦": "GJ",
+    "兆焦": "MJ",
+    "千焦": "kJ",
+    "焦耳": "J",
+    "千米": "km",
+    "公里": "km",
+    "米": "m",
+    "小时": "hour",
+    "人民币": "CNY",
+    "元": "CNY",
+    "美元": "USD",
+    "欧元": "EUR",
+    "件": "piece",
+    "个": "piece",
+    "台": "piece",
+    "块": "piece",
+    "只": "piece",
+    "片": "piece",
+    "套": "set",
+}
+_CHINESE_UNIT = re.compile("|".join(sorted(map(re.escape, CHINESE_UNITS), key=len, reverse=True)))
+_MULTIPLIER = re.compile(r"(万|亿|千)\s*(\(?[A-Za-z][A-Za-z0-9*]*\)?)")
+_MULTIPLIERS = {"万": "1e4", "亿": "1e8", "千": "1e3"}
+_WIDTH = str.maketrans({"³": "3", "²": "2", "／": "/", "（": "(", "）": ")", "＊": "*", "·": "*", "　": " "})
+
+
+def to_pint_text(text: str) -> str:
+    """`text` with Chinese unit names and multipliers written as pint reads them ("万Nm³" -> "(1e4 * Nm3)")."""
+    text = text.translate(_WIDTH)
+    if text.isascii():
+        return text
+    text = _CHINESE_UNIT.sub(lambda m: CHINESE_UNITS[m.group(0)], text)
+    return _MULTIPLIER.sub(lambda m: f"({_MULTIPLIERS[m.group(1)]} * {m.group(2)})", text)
 
 
 _registry: list[pint.UnitRegistry] = []
@@ -108,7 +171,7 @@ def _parse_unit(unit: str) -> pint.Quantity:
         raise UnitError("unit is empty")
     ureg = registry()
     try:
-        quantity = ureg.parse_expression(unit)
+        quantity = ureg.parse_expression(to_pint_text(unit))
     except (
         pint.UndefinedUnitError,
         pint.errors.DefinitionSyntaxError,
@@ -135,7 +198,7 @@ def parse_quantity(text: str) -> pint.Quantity:
 
     ureg = registry()
     try:
-        quantity = ureg.parse_expression(text.strip())
+        quantity = ureg.parse_expression(to_pint_text(text.strip()))
     except Exception:
         raise UnitError(f"'{text}' is not a quantity with a known unit") from None
     if not isinstance(quantity, pint.Quantity):

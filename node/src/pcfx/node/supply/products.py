@@ -63,6 +63,12 @@ class OwnProduct:
 
 
 def _slug(text: str) -> str:
+    """A readable URN segment: Chinese written in pinyin, each syllable a word ("阴极铜 A级" -> yin-ji-tong-a-ji),
+    so ids stay distinct and stable where a plain ASCII filter would reduce "A级" and "B级" alike to "a"."""
+    if not text.isascii():
+        from pypinyin import lazy_pinyin
+
+        text = " ".join(lazy_pinyin(text))
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "product"
 
 
