@@ -12,6 +12,9 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from pcfx.node.engine import FootprintResult
+    from pcfx.node.supply.offline import SupplierFile
+    from pcfx.node.supply.resolve import InputResolution
+    from pcfx.protocol.registry import TrustRegistry
     from rich.console import Console
 
 __all__ = ["compute_command"]
@@ -71,18 +74,47 @@ def compute_command(
         max=100.0,
         help="warn when allocation puts more than this percentage of a process's burden on a co-product",
     ),
+    suppliers: list[Path] = typer.Option(
+        [],
+        "--supplier",
+        help="a supplier's declaration file (JSON), verified before use; repeat for each (needs --registry)",
+    ),
+    registry: Path | None = typer.Option(None, "--registry", help="trust registry JSON file for --supplier"),
+    operator_key: str | None = typer.Option(
+        None,
+        "--operator-key",
+        envvar="PCFX_OPERATOR_KEY",
+        help="the network operator's public key (z6Mk...) the registry must be signed with",
+    ),
+    status_lists: list[Path] = typer.Option(
+        [], "--status-list", help="a status list credential file for --supplier (else fetched from its URL)"
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="do not fetch status lists over the network (their status is then unchecked)"
+    ),
 ) -> None:
-    """Compute the product carbon footprint of INVENTORY per declared unit."""
+    """Compute the product carbon footprint of INVENTORY per declared unit, with default factors or, for
+    inputs that name a supplier product, with verified supplier declarations given as files (--supplier)."""
     from decimal import Decimal
 
-    from pcfx.node.engine import EngineError, compute
+    from pcfx.node.engine import EngineError, compute, load_inventory
 
     if allocation_warn_share <= 0:
         typer.echo("error: --allocation-warn-share must be a percentage above 0", err=True)
         raise typer.Exit(1)
+    files: list[SupplierFile] = []
+    inputs: list[InputResolution] | None = None
     try:
+        loaded = load_inventory(inventory)
+        if suppliers:
+            trust = _trust_registry(registry, operator_key)
+            files = _verified_files(suppliers, trust, status_lists, fetch=not offline)
+            from pcfx.node.supply.offline import resolve_files
+
+            inputs = resolve_files(loaded, files, registry=trust)
         result = compute(
-            inventory,
+            loaded,
+            supplier_values={i.key: i.value for i in inputs or [] if i.value is not None} or None,
             gwp=gwp.value if gwp else None,
             monte_carlo=monte_carlo,
             seed=seed,
@@ -95,9 +127,90 @@ def compute_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        if inputs is None:
+            typer.echo(result.model_dump_json(indent=2))
+        else:
+            import json
+
+            document = json.loads(result.model_dump_json())
+            document["inputs"] = [i.summary() for i in inputs]
+            typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     _print(result)
+    if inputs is not None:
+        _print_inputs(result, inputs, files)
+
+
+def _trust_registry(path: Path | None, operator_key: str | None) -> TrustRegistry:
+    from pcfx.node.bus.verifier import RegistryUnavailableError, load_registry
+    from pcfx.protocol.errors import RegistryError
+
+    if path is None or not operator_key:
+        typer.echo(
+            "error: --supplier needs --registry and --operator-key (or PCFX_OPERATOR_KEY): a supplier's "
+            "value is used only once the trust registry says who signed it",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        return load_registry(path, operator_key)
+    except (RegistryUnavailableError, RegistryError) as exc:
+        typer.echo(f"error: registry {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _verified_files(
+    paths: list[Path], trust: TrustRegistry, status_files: list[Path], *, fetch: bool
+) -> list[SupplierFile]:
+    from pcfx.node.supply.offline import verify_supplier_files
+    from pcfx.protocol.errors import VerificationError
+    from pcfx.protocol.status import StatusList, verify_status_list
+
+    for path in [*paths, *status_files]:
+        if not path.is_file():
+            typer.echo(f"error: {path}: no such file", err=True)
+            raise typer.Exit(2)
+    given: dict[str, StatusList] = {}
+    for path in status_files:
+        try:
+            checked = verify_status_list(path.read_bytes(), registry=trust)
+        except VerificationError as exc:
+            typer.echo(f"error: status list {path}: {exc.reason}: {exc.detail}", err=True)
+            raise typer.Exit(2) from None
+        given[checked.url] = checked
+    return verify_supplier_files(paths, registry=trust, status_lists=given, fetch=_fetch if fetch else None)
+
+
+def _fetch(url: str) -> bytes | None:
+    """A status list credential from its URL, or None when it cannot be had within a few seconds."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=5.0, follow_redirects=False)
+    except httpx.HTTPError:
+        return None
+    return response.content if response.status_code == 200 else None
+
+
+def _print_inputs(result: FootprintResult, inputs: list[InputResolution], files: list[SupplierFile]) -> None:
+    from datetime import UTC, datetime
+
+    from pcfx.node.cli.supply_cmd import inputs_table
+    from pcfx.node.supply.compute import Computation
+
+    console = _console()
+    for file in files:
+        r = file.result
+        if r.ok:
+            console.print(
+                f"{file.label}: valid, {r.declaration_id} by {r.issuer} (registry v{r.registry_version})"
+            )
+        else:
+            console.print(f"{file.label}: rejected, {r.reason}: {r.detail}")
+        if r.ok and file.status_note:
+            console.print(f"  {file.status_note}")
+    computation = Computation("", result.product, result, inputs, datetime.now(UTC))
+    console.print(inputs_table(computation))
 
 
 def _print(result: FootprintResult) -> None:

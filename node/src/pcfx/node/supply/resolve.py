@@ -62,7 +62,7 @@ class ReceiptInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    receipt_id: int
+    receipt_id: int | None = None  # None: verified now from a file (pcfx compute --supplier), nothing stored
     issuer: str | None
     key_id: str | None
     registry_version: str | None
