@@ -32,12 +32,20 @@ def net() -> Network:
     return Network()
 
 
-def key(fragment: str = "key-1", did: str = "did:web:acme.example", **kwargs: datetime) -> RegistryKey:
+def key(
+    fragment: str = "key-1",
+    did: str = "did:web:acme.example",
+    *,
+    valid_from: datetime = NOW,
+    valid_until: datetime | None = None,
+    revoked_at: datetime | None = None,
+) -> RegistryKey:
     return RegistryKey(
         id=f"{did}#{fragment}",
         public_key_multibase=public_multikey(generate_signing_key()),
-        valid_from=kwargs.pop("valid_from", NOW),
-        **kwargs,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        revoked_at=revoked_at,
     )
 
 
@@ -59,8 +67,11 @@ def test_uscc_urn() -> None:
 
 @pytest.mark.parametrize("code", ["9111000060003734", "91110000600037341I", "91110000600037341O"])
 def test_uscc_urn_refuses_malformed_codes(code: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as caught:
         uscc_urn(code)
+    assert str(caught.value) == (
+        f"not a unified social credit code (18 characters, GB 32100 alphabet): {code!r}"
+    )
 
 
 def test_signed_registry_verifies_with_the_operator_key(net: Network) -> None:
@@ -197,8 +208,9 @@ def test_same_version_different_content_is_a_conflict() -> None:
     b = TrustRegistry(
         version=3, issued=NOW + timedelta(seconds=1), operator="did:web:operator.example", entries=[entry()]
     )
-    with pytest.raises(RegistryConflictError):
+    with pytest.raises(RegistryConflictError) as caught:
         newer(b, a)
+    assert str(caught.value) == "two different registries claim version 3"
 
 
 def test_with_entry_replaces_the_entry_of_the_same_did() -> None:
@@ -248,6 +260,38 @@ def test_lookup_key_failures(net: Network, did: str, vm: str, role: Role, reason
     with pytest.raises(VerificationError) as caught:
         lookup_key(net.registry(), did, vm, role=role)
     assert caught.value.reason is reason
+
+
+@pytest.mark.parametrize(
+    ("did", "vm", "role", "detail"),
+    [
+        (
+            "did:web:nobody.example",
+            "did:web:nobody.example#k",
+            Role.SUPPLIER,
+            "did:web:nobody.example is not in trust registry v1",
+        ),
+        (
+            "did:web:supplier.example",
+            "did:web:supplier.example#key-1",
+            Role.VERIFIER,
+            "did:web:supplier.example does not have the role verifier",
+        ),
+        (
+            "did:web:supplier.example",
+            "did:web:verifier.example#key-1",
+            Role.SUPPLIER,
+            "did:web:verifier.example#key-1 is not a registered key of did:web:supplier.example",
+        ),
+    ],
+    ids=["unknown-issuer", "role-not-granted", "key-not-authorised"],
+)
+def test_lookup_key_failure_names_the_issuer_and_what_it_lacks(
+    net: Network, did: str, vm: str, role: Role, detail: str
+) -> None:
+    with pytest.raises(VerificationError) as caught:
+        lookup_key(net.registry(), did, vm, role=role)
+    assert caught.value.detail == detail
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ class Allocation:
     not_applicable: dict[str, str] = field(default_factory=dict)  # earlier rungs the data did not allow: why
     excluded: list[str] = field(default_factory=list)  # co-products of amount 0, left out
     partitioned: list[Output] = field(default_factory=list)  # the outputs a partition shared the burden among
-    preferred: bool = True  # False: a rule-set or default ladder, not a process override, chose the method
+    preferred: bool = True  # False: a process override, not a rule-set or default ladder, chose the method
 
 
 def _normalise(name: str) -> str:

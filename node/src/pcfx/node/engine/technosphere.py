@@ -72,13 +72,15 @@ def build_technosphere(
                 mine.append(len(columns))
                 columns.append(Column(p, output.flow, output.unit, output.amount, alloc.shares[output.flow]))
         by_process.append(mine)
+    # a column of amount 0 makes A singular whatever its share (a main product of 0 t takes 0 % by mass): only a
+    # co-product of amount 0 is left out, so a product output of amount 0 is an error naming it, not "singular"
     for p, alloc in enumerate(shares_of):
         process = inventory.processes[p]
         for output in process.products:
-            if output.amount == 0 and output.flow in alloc.shares and alloc.shares[output.flow] > 0:
+            if output.amount == 0 and output.flow in alloc.shares:
                 raise InventoryError(
-                    f"output '{output.flow}' of process '{process.id}' has amount 0 {output.unit} but carries "
-                    "burden",
+                    f"output '{output.flow}' of process '{process.id}' has amount 0 {output.unit}: a product output "
+                    "the process did not make in the period cannot carry its burden",
                     location=inventory.locate(("processes", p)),
                 )
 
