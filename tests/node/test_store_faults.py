@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ingest_kit import read_only
 from node_kit import make_network
 from pcfx.node.bus.ingest import Action, Incoming, Ingestor
 from pcfx.node.bus.verifier import ProtocolVerifier
@@ -45,25 +46,6 @@ def _ends_with_one_line(done: subprocess.CompletedProcess[str], *words: str) -> 
     last = done.stderr.strip().splitlines()[-1]
     for word in words:
         assert word in last, last
-
-
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """`path` made unwritable for real: immutable for root (who ignores permissions), else mode 0444."""
-    if os.geteuid() != 0:
-        path.chmod(0o444)
-        try:
-            yield
-        finally:
-            path.chmod(0o644)
-        return
-    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"no immutable files here: {done.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 @contextlib.contextmanager

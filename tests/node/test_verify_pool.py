@@ -3,7 +3,6 @@ status lists seen in stream order, a killed worker loses and duplicates nothing,
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -12,6 +11,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bus_wait import drained
 from node_kit import eventually, make_network
 from pcfx.node.bus.ingest import Incoming, Ingestor
 from pcfx.node.bus.verifier import ProtocolVerifier
@@ -254,7 +254,7 @@ async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing_and_ingest
         # The node goes on with new workers: a declaration published after the kill arrives too.
         published.append((await supplier.publish(acme.declaration("after"))).declaration_id)
         await eventually(lambda: stored() >= n + 1, timeout=30)
-        await asyncio.sleep(0.3)
+        await drained(buyer.js, buyer.subscriptions()[0].consumer)  # no redelivery can come after this
         replacement = buyer.verifier.pool_pids()
         with buyer.session() as session:
             ids = [

@@ -56,7 +56,10 @@ def decide_message(
     quarantined. `may_retry` bounds the retries of a declaration waiting for its status list; `sealed` opens
     the buyer-only declarations addressed to this node."""
     try:
-        return _decide_unguarded(session, item, events, verifier, max_bytes, may_retry, sealed)
+        # A savepoint of its own: a failed statement is rolled back to it, so the transaction can still take
+        # the quarantine below (PostgreSQL refuses every statement of a transaction after an error).
+        with session.begin_nested():
+            return _decide_unguarded(session, item, events, verifier, max_bytes, may_retry, sealed)
     except (OperationalError, PoolTimeoutError):
         raise
     except Exception as exc:
