@@ -19,7 +19,15 @@ from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.keys import generate_signing_key, public_multikey
 from pcfx.protocol.registry import Role, TrustRegistry, sign_registry
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# beside the clone; bench/mutation.py runs the tests from a copy further down (mutation/<group>/mutants/)
+REFERENCE = next(
+    (
+        p / "shared" / "reference"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "reference").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "reference",
+)
 SAMPLE = REFERENCE / "pact" / "samples" / "cosmetics_tier_1_sample.json"
 KEYS_SINCE = datetime.now(UTC) - timedelta(days=30)
 

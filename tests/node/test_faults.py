@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+from bus_wait import drained
 from node_kit import eventually, make_network
 from pcfx.node.service import Node
 from pcfx.node.store import AuditEntry, Origin, VerificationReceipt
@@ -54,11 +55,13 @@ async def test_nats_server_killed_and_restarted_mid_stream_loses_and_duplicates_
         publisher = asyncio.create_task(publish_all())
         await eventually(lambda: len(received_ids(buyer)) >= N // 3)
         nats_server.kill()  # SIGKILL: no flush, no goodbye
-        await asyncio.sleep(0.5)
+        # both nodes saw the server go (their connections are down) before it comes back
+        await eventually(lambda: not supplier.nc.is_connected and not buyer.nc.is_connected)
         await nats_server.start()
         published = await asyncio.wait_for(publisher, 60)
         await eventually(lambda: len(received_ids(buyer)) >= N, timeout=30)
-        await asyncio.sleep(0.5)  # let any redelivery arrive before counting
+        # counted once everything is acknowledged and nothing is pending: no redelivery can come after
+        await drained(buyer.js, buyer.subscriptions()[0].consumer)
         ids = received_ids(buyer)
         in_stream = await stream_declarations(buyer)
         receipts = count(buyer.engine, VerificationReceipt)
@@ -116,11 +119,11 @@ async def test_buyer_node_killed_mid_ingest_and_restarted_loses_and_duplicates_n
         killed_at = stored()
         buyer = await Node.start(globex.settings, nats_url=nats_server.url)
         await eventually(lambda: stored() >= N, timeout=30)
-        await asyncio.sleep(0.5)
+        # the messages the killed node fetched come back after ack_wait: counted once all are acknowledged
+        info = await drained(buyer.js, buyer.subscriptions()[0].consumer)
         ids = received_ids(buyer)
         receipts = count(engine, VerificationReceipt)
         audits = count(engine, AuditEntry, AuditEntry.event == "declaration stored")
-        info = await buyer.js.consumer_info(STREAM_NAME, buyer.subscriptions()[0].consumer)
     finally:
         if process.poll() is None:
             process.kill()

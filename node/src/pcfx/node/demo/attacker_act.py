@@ -17,21 +17,23 @@ from pcfx.node.demo.attacks import (
     publish_in_own_account,
     read_buyer_only,
 )
+from pcfx.node.demo.checks import Sent, collect_rejections, store_changes, store_snapshot, stores_line
 from pcfx.node.demo.facts import DemoFacts, Rejection
 from pcfx.node.demo.forgery import forge_declaration, own_footprint, tamper
 from pcfx.node.demo.network import DemoNetwork
 from pcfx.node.demo.report import quarantine_table, refusal_table
-from pcfx.node.demo.waiting import until
 from pcfx.node.service import Node
 from pcfx.node.store import repository as repo
-from pcfx.node.store.models import QuarantinedMessage
-from pcfx.protocol.subjects import DECL_PREFIX, decl_subject, subject_token
+from pcfx.protocol.subjects import decl_subject
 from rich.console import Console
 
 __all__ = ["AttackerAct"]
 
 HANDSET, BATTERY, COPPER, ATTACKER = "mobile-handset", "li-ion-battery", "cathode-copper", "attacker"
 FORGED_TOTAL, TAMPERED_TOTAL = "40", "1"
+#: Why the handset maker must reject each: the forgery names the battery maker as issuer on the attacker's
+#: subject; the edited declaration's proof no longer covers its bytes.
+FORGED_REASON, TAMPERED_REASON = "subject names another issuer", "bad signature"
 
 
 class AttackerAct:
@@ -64,6 +66,9 @@ class AttackerAct:
             f"credentials, forges a {battery.short_name} declaration ({FORGED_TOTAL} kg CO2e/kWh, signed with a "
             f"key not in the registry) and goes after the network"
         )
+        # what the moves must leave alone: every store but the attacker's, compared once the moves are over
+        bystanders = {self.net[k].short_name: node for k, node in self.nodes.items() if k != ATTACKER}
+        before = {name: store_snapshot(node.engine) for name, node in bystanders.items()}
         refusals = [
             await publish_as_victim(
                 self.urls, attacker, on_battery, forged, watcher=handset_node, victim=battery.short_name
@@ -101,16 +106,28 @@ class AttackerAct:
         facts.refusals = refusals
         self.console.print(refusal_table(refusals))
         self.console.print(quarantine_table(facts.rejections))
-        latest = handset_node.latest(battery.did, battery.product_id)
-        facts.store_unchanged = latest is not None and latest.declaration_id == genuine_battery
-        self.say(
-            f"store unchanged: {self.net[HANDSET].short_name} still uses {battery.short_name}'s genuine "
-            f"declaration {genuine_battery}; the attacker's moves stayed in its own account"
+        facts.store_changes = store_changes(
+            before, {name: store_snapshot(node.engine) for name, node in bystanders.items()}
         )
+        latest = handset_node.latest(battery.did, battery.product_id)
+        uses_genuine = latest is not None and latest.declaration_id == genuine_battery
+        facts.store_unchanged = uses_genuine and not facts.store_changes
+        self.say(stores_line(sorted(before), facts.store_changes))
+        if uses_genuine:
+            self.say(
+                f"{self.net[HANDSET].short_name} still uses {battery.short_name}'s genuine declaration "
+                f"{genuine_battery}; the attacker's moves stayed in its own account"
+            )
+        else:
+            self.say(
+                f"[red]{self.net[HANDSET].short_name} no longer uses {battery.short_name}'s genuine "
+                f"declaration {genuine_battery}[/red]"
+            )
 
     async def _forgeries(self, template: dict[str, object], forged: bytes) -> list[Rejection]:
         """On its own subjects: the forged battery-maker declaration, and a declaration of its own signed with
-        its registered key, then edited. The handset maker follows the attacker and quarantines both."""
+        its registered key, then edited. The handset maker follows the attacker and quarantines both; each
+        rejection is labelled from what was sent (`checks.collect_rejections`)."""
         battery, attacker = self.net[BATTERY], self.net.attacker
         handset, attacker_node = self.nodes[HANDSET], self.nodes[ATTACKER]
         subject = template["credentialSubject"]
@@ -122,28 +139,19 @@ class AttackerAct:
             )
         )
         moves = {
-            decl_subject(attacker.did, battery.product_id): (
+            decl_subject(attacker.did, battery.product_id): Sent(
                 f"forged {battery.short_name} declaration on its own subject",
                 forged,
+                expected=FORGED_REASON,
             ),
-            decl_subject(attacker.did, own_product): (
+            decl_subject(attacker.did, own_product): Sent(
                 f"its own declaration, total edited to {TAMPERED_TOTAL} after signing",
                 tamper(genuine, total=TAMPERED_TOTAL),
+                expected=TAMPERED_REASON,
             ),
         }
-        for on, (_, raw) in moves.items():
-            await attacker_node.js.publish(on, raw, headers={"Nats-Msg-Id": f"demo-attack-{uuid.uuid4()}"})
-        channel = f"{DECL_PREFIX}.{subject_token(attacker.did)}."
-
-        def quarantined() -> list[QuarantinedMessage]:
-            with handset.session() as session:
-                rows = repo.list_quarantine(session, limit=100)
-            return sorted((q for q in rows if (q.subject or "").startswith(channel)), key=lambda q: q.id or 0)
-
-        await until(lambda: len(quarantined()) >= len(moves), "the handset maker to reject the forgeries")
-        name = self.net[HANDSET].short_name
-        return [
-            Rejection(name, moves[q.subject or ""][0], q.reason, q.detail or "")
-            for q in quarantined()
-            if q.subject in moves
-        ]
+        for on, sent in moves.items():
+            await attacker_node.js.publish(
+                on, sent.raw, headers={"Nats-Msg-Id": f"demo-attack-{uuid.uuid4()}"}
+            )
+        return await collect_rejections(handset.engine, self.net[HANDSET].short_name, list(moves.values()))

@@ -46,7 +46,7 @@ def demo_command(
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        asyncio.run(run_demo(root, console=console, verbose=verbose))
+        facts = asyncio.run(run_demo(root, console=console, verbose=verbose))
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(130) from None
@@ -59,3 +59,6 @@ def demo_command(
             f"again), node homes in {root / 'nodes'}; e.g. "
             f"`pcfx inputs handset-x1 --home {root / 'nodes' / 'mobile-handset'}`"
         )
+    if facts.problems:
+        # the demo claims what it showed: a claim it could not make is a failed run
+        raise typer.Exit(1)

@@ -23,12 +23,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A message a node quarantined."""
+    """A message the attacker sent to a buyer (`attack`: what was sent), the reason the buyer gave (its
+    quarantine row's, or "not rejected") and the reason it had to give."""
 
     company: str
     attack: str
     reason: str
     detail: str
+    expected: str
+
+    @property
+    def as_expected(self) -> bool:
+        return self.reason == self.expected
 
 
 @dataclass(frozen=True)
@@ -87,4 +93,20 @@ class DemoFacts:
     refusals: list[Refusal] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     store_unchanged: bool = False
+    store_changes: list[str] = field(default_factory=list)  # what the attacker's moves changed in a store
     seconds: float = 0.0
+
+    @property
+    def problems(self) -> list[str]:
+        """What the demo expected and did not see: a rejection with another reason (or none), a store
+        changed, a move the network did not confine. Empty when the demo showed what it claims."""
+        wrong = [
+            f"{r.company}: {r.attack}: {r.reason}, expected {r.expected}"
+            for r in self.rejections
+            if not r.as_expected
+        ]
+        wrong += [f"store changed: {change}" for change in self.store_changes]
+        wrong += [f"{r.attack}: {r.victim} changed" for r in self.refusals if not r.victim_unchanged]
+        if not self.store_unchanged and not self.store_changes:
+            wrong.append("the buyer no longer uses the genuine declaration")
+        return wrong

@@ -210,12 +210,14 @@ def refusal_table(refusals: list[Refusal]) -> Table:
 
 
 def quarantine_table(rejections: list[Rejection]) -> Table:
-    """Messages a buyer rejected into quarantine, with the reasons."""
+    """The attacker's messages to a buyer (labelled by what was sent) and the reasons the buyer rejected them
+    for; a reason other than the expected one is flagged."""
     table = Table(title="Rejected into quarantine (never used)", title_justify="left")
-    for column in ("receiving node", "message", "reason", "detail"):
+    for column in ("receiving node", "message sent", "reason", "as expected", "detail"):
         table.add_column(column)
     for r in rejections:
-        table.add_row(r.company, r.attack, f"[red]{r.reason}[/red]", short_id(r.detail, 90))
+        verdict = "[green]yes[/green]" if r.as_expected else f"[red]NO: expected {r.expected}[/red]"
+        table.add_row(r.company, r.attack, f"[red]{r.reason}[/red]", verdict, short_id(r.detail, 90))
     return table
 
 
@@ -230,3 +232,5 @@ def print_summary(console: Console, f: DemoFacts) -> None:
         f"copper revision propagated (buyer-only to {f.buyer_only.buyer}); attacker moves confined: "
         f"{confined} of {len(f.refusals)}; rejected: {rejected}. All figures are illustrative demo data."
     )
+    for problem in f.problems:
+        console.print(f"[red]not as the demo expects[/red]: {problem}")
