@@ -48,6 +48,8 @@ async def test_node_run_serves_the_api_publishes_and_stops_cleanly_on_sigterm(tm
         port = int(re.search(r"HTTP port (\d+)", line).group(1))
         admin_port = int(re.search(r"admin port (\d+)", line).group(1))
         admin_token = {"Authorization": f"Bearer {issue_admin_token(acme.settings.home)}"}
+        code, waited, err = await pcfx("node", "wait", "--home", home)  # run/ names the ready node's URLs
+        assert code == 0, err
         raw = acme.declaration("steel")
         (tmp_path / "decl.json").write_bytes(raw)
         code, _, err = await pcfx("publish", str(tmp_path / "decl.json"), "--home", home)
@@ -70,10 +72,13 @@ async def test_node_run_serves_the_api_publishes_and_stops_cleanly_on_sigterm(tm
         assert [d["product_id"] for d in own] == [acme.product("steel")]
         assert stored.content == raw and stored.headers["content-type"] == "application/vc"
         assert missing.status_code == 404
-        assert (acme.settings.home / "run" / "nats.url").exists()
+        run = acme.settings.home / "run"
+        assert (run / "pact.url").read_text() == f"http://127.0.0.1:{port}\n"
+        assert (run / "admin.url").read_text() == f"http://127.0.0.1:{admin_port}\n"
+        assert f"NATS {(run / 'nats.url').read_text().strip()}, PACT API" in waited
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0
-        assert not (acme.settings.home / "run" / "nats.url").exists()
+        assert sorted(p.name for p in run.iterdir() if p.suffix in (".url", ".pid")) == []
     finally:
         if process.returncode is None:
             process.kill()
@@ -161,3 +166,18 @@ async def test_node_run_without_a_trust_registry_says_so_in_one_line(tmp_path):
     assert err.splitlines()[-1] == f"error: no trust registry at {home / 'registry.json'}"
     assert "Traceback" not in err
     assert not (home / "run" / "nats.url").exists()
+
+
+async def test_node_run_with_a_placeholder_operator_key_names_the_setting_in_one_line(tmp_path):
+    from pcfx.node.home import init_home
+
+    home = init_home(tmp_path / "lone", name="Lone", company_id="urn:pcfx:uscc:911100001000000017").home
+    with (home / "pcfx.toml").open("a") as config:
+        config.write('registry_operator_key = "z6Mk..."\n')  # a placeholder pasted as written
+    code, _, err = await pcfx("node", "run", "--home", str(home))
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().startswith(
+        f"config: registry_operator_key (registry_operator_key from {home / 'pcfx.toml'}): "
+        "not an Ed25519 Multikey:"
+    )
+    assert err.strip().endswith("(the operator's key is what `pcfx did show --key` prints)")

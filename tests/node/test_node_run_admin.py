@@ -1,9 +1,11 @@
 """`pcfx node run` serves two listeners: it prints where the PACT API and the admin API listen (both over TLS
-with --tls-cert/--tls-key), and a busy admin port is one line naming the option, never a traceback."""
+with --tls-cert/--tls-key), and a busy admin port set explicitly is one line naming the setting and its
+source, never a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -72,4 +74,37 @@ def test_node_run_on_a_busy_admin_port_says_so_in_one_line(tmp_path):
         )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"node run: admin port 127.0.0.1:{port} is not free" in done.stderr
-    assert "--admin-port" in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+    assert "admin_port is set by a command-line option (--admin-port)" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_node_run_whose_default_admin_port_is_taken_takes_a_free_one_says_so_and_keeps_it(tmp_path):
+    home = make_network(tmp_path, ["Acme"], admin_port=None)["Acme"].settings.home  # admin_port: default
+    with socket.socket() as holder:
+        with contextlib.suppress(OSError):  # held by another process already: taken all the same
+            holder.bind(("127.0.0.1", 8788))
+            holder.listen()
+        process = await asyncio.create_subprocess_exec(
+            *PCFX, "node", "run", "--home", str(home), "--http-port", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "300"},
+        )  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 15) == 0
+            err = (await process.stderr.read()).decode()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    shown = re.search(r"admin port (\d+)", line)
+    assert shown is not None, line
+    port = int(shown.group(1))
+    assert port != 8788
+    assert (home / "ports" / "admin.port").read_text() == f"{port}\n"
+    (warning,) = [w for w in err.splitlines() if "WARNING" in w]
+    assert warning.endswith(
+        f"admin port 127.0.0.1:8788 is not free (Address already in use): listening on port {port} instead, "
+        f"kept in {home / 'ports' / 'admin.port'} (admin_port chooses one)"
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -208,6 +208,19 @@ class Settings(BaseSettings):
             raise ValueError("did must be a did:web or did:key identifier")
         return value
 
+    @field_validator("registry_operator_key")
+    @classmethod
+    def _operator_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from pcfx.protocol.keys import ed25519_raw_from_multikey
+
+        try:  # refused here, with the setting's source, not when the registry is first read
+            ed25519_raw_from_multikey(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the operator's key is what `pcfx did show --key` prints)") from None
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_list(cls, value: Any) -> Any:
@@ -274,6 +287,15 @@ class Settings(BaseSettings):
             if not path.is_absolute() and ".." in path.parts:
                 raise ValueError(f"{name} must stay inside the node home")
         return self
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def source_of(self, name: str) -> str | None:
+        """Where setting `name` was set explicitly (a command-line option, an environment variable, the
+        file); None when it has its default."""
+        if name not in self.model_fields_set:
+            return None
+        return self._sources.get(name, "the caller")
 
     # Resolved locations -------------------------------------------------------------------------------
     def path(self, relative: Path) -> Path:
@@ -346,11 +368,23 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
 
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return _HomeSettings(home=root, **values)
+        settings = _HomeSettings(home=root, **values)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, config=config, overrides=values)) from None
     except ValueError as exc:
         raise ConfigError(f"{config}: {exc}") from exc
+    file_keys = _file_keys(config)
+    settings._sources = {
+        name: _source(name, config=config, overrides=values, file_keys=file_keys)
+        for name in settings.model_fields_set
+    }
+    return settings
+
+
+def _file_keys(config: Path) -> set[str]:
+    import tomllib
+
+    return set(tomllib.loads(config.read_text(encoding="utf-8")))
 
 
 def _source(name: str, *, config: Path, overrides: dict[str, Any], file_keys: set[str]) -> str:
@@ -367,9 +401,7 @@ def _source(name: str, *, config: Path, overrides: dict[str, Any], file_keys: se
 
 def _explain(exc: ValidationError, *, config: Path, overrides: dict[str, Any]) -> str:
     """One line per problem naming the setting, where its value came from, and what is wrong."""
-    import tomllib
-
-    file_keys = set(tomllib.loads(config.read_text(encoding="utf-8")))
+    file_keys = _file_keys(config)
     names = set(Settings.model_fields)
     lines = []
     for error in exc.errors(include_url=False, include_input=False):

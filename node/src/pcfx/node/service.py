@@ -43,6 +43,7 @@ from pcfx.node.following import NodeFollowing, record_subscription, subscription
 from pcfx.node.health_tasks import start_health, stop_health, until_stopped
 from pcfx.node.keystore import KeyStore
 from pcfx.node.publishing import NodePublishing, PublishRefusedError, PublishResult
+from pcfx.node.service_runtime import release_run_dir, run_dir, write_run_urls
 from pcfx.node.store import repository as repo
 from pcfx.node.store.checks import open_node_store
 from pcfx.node.store.db import session_scope
@@ -255,15 +256,9 @@ async def run_node(
 ) -> None:
     """Run a node until SIGINT/SIGTERM: NATS (embedded unless a URL is given), subscriptions, responder and
     the HTTP surfaces on uvicorn (the PACT API and the admin API, each on its own listener).
-    `ready(node, listeners)` is called once everything listens (`listeners` None without HTTP)."""
+    `ready(node, listeners)` is called once everything listens (`listeners` None without HTTP); then the
+    home's run/ folder names the node's URLs (`pcfx.node.service_runtime`)."""
     node = await Node.start(settings, nats_url=nats_url)
-    # CLI commands on this home (publish, pull, follow-suppliers) find the bus the running node uses
-    url_file = runtime_url_file(settings)
-    url_file.parent.mkdir(parents=True, exist_ok=True)
-    url_file.write_text(
-        (node.embedded.url if node.embedded is not None else nats_url or settings.nats_url or "") + "\n",
-        encoding="utf-8",
-    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -288,12 +283,22 @@ async def run_node(
                 outcome = ready(node, listeners)
                 if asyncio.iscoroutine(outcome):
                     await outcome
+            # CLI commands on this home (publish, pull, follow-suppliers) and scripts (`pcfx node wait`) find
+            # the bus and the APIs of the running node there, once it is ready
+            write_run_urls(
+                settings.home,
+                nats_url=node.embedded.url
+                if node.embedded is not None
+                else nats_url or settings.nats_url or "",
+                pact_url=listeners.pact_url if listeners else None,
+                admin_url=listeners.admin_url if listeners else None,
+            )
             await until_stopped(node, stop)  # SIGINT/SIGTERM, or the node halted (see `halt_reason`)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await node.stop()
-        url_file.unlink(missing_ok=True)
+        release_run_dir(settings.home, urls_only=True)
     if node.halt_reason is not None:
         raise NatsServerError(node.halt_reason)
 
@@ -334,7 +339,7 @@ async def _when_jetstream_answers(
 
 def runtime_url_file(settings: Settings) -> Path:
     """Where a running node writes the NATS URL it uses (for CLI commands on the same home)."""
-    return settings.home / "run" / "nats.url"
+    return run_dir(settings.home) / "nats.url"
 
 
 def running_nats_url(settings: Settings) -> str | None:

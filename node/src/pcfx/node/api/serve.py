@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pcfx.node.api.ports import bind_listener
 from pcfx.node.config import ConfigError, Settings
 
 __all__ = ["HttpListeners", "serve_http"]
@@ -34,18 +35,17 @@ class HttpListeners:
 @contextlib.asynccontextmanager
 async def serve_http(node: Any) -> AsyncIterator[HttpListeners]:
     """Both servers listening until the block ends; the PACT host's event deliveries are closed after.
-    A port that cannot be bound is a ConfigError naming its setting (no server is left running)."""
+    Ports as `pcfx.node.api.ports` chooses them: an explicitly set port that cannot be bound is a
+    ConfigError naming its setting and its source (no server is left running)."""
     from pcfx.node.api.app import create_admin_app, create_pact_app
     from pcfx.node.pact.wiring import node_pact_host
 
     settings: Settings = node.settings
     host = node_pact_host(node, allow_plain_http=settings.allow_plain_http)
-    listeners = [
-        (create_pact_app(node, host=host), _bind("http", settings.http_host, settings.http_port)),
-    ]
+    listeners = [(create_pact_app(node, host=host), bind_listener(settings, "http"))]
     try:
-        admin_socket = _bind("admin", settings.admin_host, settings.admin_port)
-    except ConfigError:
+        admin_socket = bind_listener(settings, "admin")
+    except (ConfigError, OSError):
         listeners[0][1].close()
         raise
     listeners.append((create_admin_app(node=node, clients=host.authenticator), admin_socket))
@@ -67,23 +67,6 @@ async def serve_http(node: Any) -> AsyncIterator[HttpListeners]:
             sock.close()
         with contextlib.suppress(Exception):
             await host.events.aclose()
-
-
-def _bind(surface: str, host: str, port: int) -> socket.socket:
-    """A socket bound to `host:port` for uvicorn; ConfigError naming `<surface>_host`/`_port` when it cannot."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"{surface}_port: {host}:{port} cannot be used ({exc.strerror}); stop what holds it or set "
-            f"{surface}_port (--{surface}-port) to another port"
-        ) from None
-    sock.set_inheritable(True)
-    return sock
 
 
 async def _started(server: Any, task: asyncio.Task[None]) -> None:

@@ -82,13 +82,13 @@ from pcfx.node.demo.command import demo_command  # noqa: E402
 
 app.command("demo")(demo_command)
 
-from pcfx.node.cli import identity_cmd  # noqa: E402
+from pcfx.node.cli import identity_cmd, registry_cmd  # noqa: E402
 
 app.add_typer(identity_cmd.keys_app, name="keys")
 app.add_typer(identity_cmd.did_app, name="did")
 app.command("sign")(identity_cmd.sign_command)
 app.command("verify")(identity_cmd.verify_command)
-app.add_typer(identity_cmd.registry_app, name="registry")
+app.add_typer(registry_cmd.registry_app, name="registry")
 app.command("assure")(identity_cmd.assure_command)
 
 from pcfx.node.cli.network_cmd import network_app  # noqa: E402

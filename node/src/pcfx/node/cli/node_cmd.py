@@ -1,4 +1,4 @@
-"""Node commands: `pcfx init`, `pcfx node run`, `pcfx publish`, `pcfx subscribe`, `pcfx unsubscribe`,
+"""Node commands: `pcfx init`, `pcfx node run|wait`, `pcfx publish`, `pcfx subscribe`, `pcfx unsubscribe`,
 `pcfx pull`, `pcfx quarantine [purge]`."""
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ def init_command(
     console.print(f"node home {settings.home}")
     console.print(f"  did         {settings.did}")
     console.print(f"  database    {settings.effective_database_url}")
-    console.print(f"  admin API   {settings.admin_host}:{settings.admin_port}")
+    where = f"{settings.admin_host}:{settings.admin_port}"
+    if settings.source_of("admin_port") is None:
+        where += " (when it is free; else a free port `pcfx node run` names)"
+    console.print(f"  admin API   {where}")
     console.print(f"  admin token {token}")
     err.print(
         "The admin token is shown only now (the home keeps a hash); `pcfx admin token --rotate` makes a new one."
@@ -85,8 +88,9 @@ def init_command(
 
 def _http_preflight(settings: Settings) -> None:
     """Refuse to start, with one line, when the HTTP API could not serve: a TLS file that is missing or
-    unreadable, or a port another process holds."""
-    import socket
+    unreadable, or an explicitly set port another process holds (a default port that is taken is replaced
+    by a free one, see `pcfx.node.api.ports`)."""
+    from pcfx.node.api.ports import explicit_port_problem
 
     for option, value in (("--tls-cert", settings.tls_cert), ("--tls-key", settings.tls_key)):
         if value is None:
@@ -97,24 +101,26 @@ def _http_preflight(settings: Settings) -> None:
         except OSError as exc:
             err.print(f"node run: {option} {path}: {exc.strerror}", style="red", highlight=False)
             raise typer.Exit(2) from None
-    for label, host, port, setting in (
-        ("HTTP", settings.http_host, settings.http_port, "http_port"),
-        ("admin", settings.admin_host, settings.admin_port, "admin_port"),
-    ):
-        if not port:
-            continue
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                option = "--" + setting.replace("_", "-")
-                err.print(
-                    f"node run: {label} port {host}:{port} is not free ({exc.strerror}); "
-                    f"stop what holds it or choose another with {option} or {setting} in pcfx.toml",
-                    style="red",
-                    highlight=False,
-                )
-                raise typer.Exit(2) from None
+    for surface in ("http", "admin"):
+        problem = explicit_port_problem(settings, surface)
+        if problem is not None:
+            err.print(f"node run: {problem}", style="red", highlight=False)
+            raise typer.Exit(2)
+
+
+def _claim_home(home: Path | None) -> None:
+    """Record this process in the home's run/ folder (before anything that may fail, so `pcfx node wait`
+    can tell a node that exited); another live node on the home ends the command."""
+    from pcfx.node.config import CONFIG_FILE, resolve_home
+    from pcfx.node.service_runtime import claim_run_dir
+
+    root = resolve_home(home)
+    if not (root / CONFIG_FILE).is_file():
+        return  # home_settings says what is missing
+    refused = claim_run_dir(root)
+    if refused is not None:
+        err.print(f"node run: {refused}", style="red", highlight=False)
+        raise typer.Exit(2)
 
 
 @node_app.command("run")
@@ -122,10 +128,10 @@ def run_command(
     home: HomeOption = None,
     nats: NatsOption = None,
     http_port: Annotated[
-        int | None, typer.Option("--http-port", help="HTTP API port (0 = any free port).")
+        int | None, typer.Option("--http-port", help="PACT API port (default 8787; 0 = any free port).")
     ] = None,
     admin_port: Annotated[
-        int | None, typer.Option("--admin-port", help="Admin API port (0 = any free port).")
+        int | None, typer.Option("--admin-port", help="Admin API port (default 8788; 0 = any free port).")
     ] = None,
     no_http: Annotated[bool, typer.Option("--no-http", help="Serve neither HTTP API.")] = False,
     tls_cert: Annotated[
@@ -137,11 +143,15 @@ def run_command(
     ] = False,
 ) -> None:
     """Run the node until SIGINT/SIGTERM: NATS (embedded unless --nats), subscriptions, HTTP API. The node
-    follows the supplier products its own inventories name, and recomputes its products on their new versions."""
+    follows the supplier products its own inventories name, and recomputes its products on their new versions.
+    Once ready it prints its NATS, PACT API and admin API URLs (also in the home's run/, which `pcfx node
+    wait` reads). A default HTTP port that is taken is replaced by a free one, kept in the home."""
     import asyncio
 
     from pcfx.node.service import run_node
+    from pcfx.node.service_runtime import release_run_dir
 
+    _claim_home(home)
     overrides: dict[str, object] = {"nats_url": nats, "http_port": http_port, "admin_port": admin_port}
     if tls_cert is not None or tls_key is not None:
         overrides.update(
@@ -180,6 +190,34 @@ def run_command(
         )
 
     asyncio.run(run_node(settings, nats_url=nats, http=not no_http, ready=ready))
+    release_run_dir(settings.home)  # a clean stop; a node that failed leaves its pid for `pcfx node wait`
+
+
+@node_app.command("wait")
+def wait_command(
+    home: HomeOption = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Seconds to wait before giving up (exit 1).")
+    ] = 30.0,
+) -> None:
+    """Wait until the node `pcfx node run` started on this home is ready, and print its URLs (NATS, PACT
+    API, admin API; also in the home's run/ folder). Exit 1 with one line when it is not ready within
+    --timeout seconds or exits first."""
+    from pcfx.node.config import resolve_home
+    from pcfx.node.service_runtime import NodeNotReadyError, wait_until_ready
+
+    root = resolve_home(home)
+    try:
+        running = wait_until_ready(root, timeout=timeout)
+    except NodeNotReadyError as exc:
+        err.print(f"node wait: {exc}", style="red", highlight=False)
+        raise typer.Exit(1) from None
+    apis = (
+        f", PACT API {running.pact_url}, admin API {running.admin_url}"
+        if running.pact_url and running.admin_url
+        else ", no HTTP API"
+    )
+    console.print(f"node on {root} ready (pid {running.pid}): NATS {running.nats_url}{apis}", highlight=False)
 
 
 def publish_command(

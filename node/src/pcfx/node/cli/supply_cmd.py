@@ -1,5 +1,5 @@
 """Supply commands: `pcfx products [add]`, `pcfx inputs PRODUCT`, `pcfx compute-product PRODUCT`,
-`pcfx declare PRODUCT [--to BUYER_DID ... | --public]`, `pcfx follow-suppliers`, `pcfx review list|approve`.
+`pcfx declare PRODUCT [--to BUYER_DID ... | --public] [--out FILE]`, `pcfx follow-suppliers`, `pcfx review list|approve`.
 
 Reading commands work on the node home alone (store + trust registry); `declare`, `follow-suppliers` and
 `review approve` publish or subscribe, so they need the node's NATS (running node, or --nats)."""
@@ -170,17 +170,25 @@ def _matched(settings: Settings, text: str) -> str:
         return _match(session, text)
 
 
+_HOME_REGISTRY: Any = object()  # `_compute` without a registry given: the home's
+
+
 def _compute(
-    session: Session, settings: Settings, text: str, *, defaults: bool = False
+    session: Session, settings: Settings, text: str, *, defaults: bool = False, registry: Any = _HOME_REGISTRY
 ) -> tuple[OwnProduct, Computation]:
-    """The own product `text` names and its footprint now (supplier values, or only defaults)."""
+    """The own product `text` names and its footprint now (supplier values, or only defaults), with
+    `registry` (default: the home's trust registry)."""
     from pcfx.node.supply.compute import PreparedCache, compute_product
     from pcfx.node.supply.products import get_product
 
     product = get_product(session, _match(session, text), issuer=settings.did)
     cache = PreparedCache(gwp_mismatch=settings.gwp_mismatch)
     return product, compute_product(
-        session, product, registry=_registry(settings), cache=cache, use_suppliers=not defaults
+        session,
+        product,
+        registry=_registry(settings) if registry is _HOME_REGISTRY else registry,
+        cache=cache,
+        use_suppliers=not defaults,
     )
 
 
@@ -246,17 +254,58 @@ def inputs_command(
         bool, typer.Option("--defaults", help="Show the default-factor calculation.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Provenance as JSON.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Wait up to this many seconds until every input whose supplier is known (trust registry) "
+            "has a verified declaration from it; exit 1 if some still have none then.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Per purchased input: the supplier declaration and its verification receipt, or the default factor and
     why; the total and the primary data share that follow."""
+    import time
+
     settings = home_settings(home)
-    with store_session(settings) as session:
-        _, computation = _compute(session, settings, product, defaults=defaults)
+    deadline = time.monotonic() + wait
+    while True:
+        registry = _registry(settings)  # read again each time: the node may take a newer one meanwhile
+        with store_session(settings) as session:
+            own, computation = _compute(session, settings, product, defaults=defaults, registry=registry)
+        awaited = [] if defaults else _awaited(own, computation, registry)
+        if not awaited or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)  # the running node stores a supplier's declaration as it arrives
     if as_json:
         typer.echo(json.dumps(computation.document(), indent=2, ensure_ascii=False))
-        return
-    console.print(inputs_table(computation))
-    console.print(totals_table([("now" if not defaults else "default factors", computation)]))
+    else:
+        console.print(inputs_table(computation))
+        console.print(totals_table([("now" if not defaults else "default factors", computation)]))
+    if wait and awaited:
+        err.print(
+            f"after {wait:g} s still no verified declaration from the supplier of: {', '.join(awaited)}",
+            style="red",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def _awaited(own: OwnProduct, computation: Computation, registry: Any) -> list[str]:
+    """The inputs (flow names) whose supplier is known but from whom no declaration was received yet."""
+    from pcfx.node.supply.resolve import purchased_inputs, supplier_dids
+
+    known = {
+        f"{item.process}/{item.flow}"
+        for item in purchased_inputs(own.inventory)
+        if supplier_dids(item.supplier, registry)
+    }
+    return [
+        i.flow
+        for i in computation.inputs
+        if i.key in known and i.source == "default-factor" and i.declaration_id is None
+    ]
 
 
 def compute_product_command(
@@ -292,19 +341,36 @@ def declare_command(
     ] = False,
     home: HomeOption = None,
     nats: NatsOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Also write the signed declaration to this file (as published, unsealed)."
+        ),
+    ] = None,
 ) -> None:
     """Compute, sign and publish an own product's declaration (the previous one becomes Deprecated), publicly
     or, for a product restricted to buyers, sealed to each of them (its PACT footprints follow the same)."""
     import asyncio
 
+    from pcfx.node.store import Origin
+    from pcfx.node.store import repository as repo
+
     if to and public:
         err.print("--to and --public exclude each other", style="red")
+        raise typer.Exit(2)
+    if out is not None and not out.parent.is_dir():
+        err.print(f"declare: cannot write {out}: folder {out.parent} does not exist", style="red")
         raise typer.Exit(2)
     settings = home_settings(home)
     pid = _matched(settings, product)
     declared = asyncio.run(
         _with_service(settings, nats, lambda s: s.declare(pid, to=to or None, public=public))
     )
+    if out is not None:
+        with store_session(settings) as session:
+            row = repo.get_declaration(session, declaration_id=declared.declaration_id, origin=Origin.OWN)
+        assert row is not None, "a declared product's declaration is stored"
+        out.write_bytes(row.raw)
     from pcfx.protocol.pact.decimals import format_decimal
 
     # the declared value exactly as signed
@@ -315,6 +381,8 @@ def declare_command(
     console.print(f"access: {audience}")
     if declared.deprecated:
         console.print(f"previous declaration {declared.deprecated} marked Deprecated")
+    if out is not None:
+        console.print(f"written to {out}")
 
 
 def follow_command(
