@@ -156,8 +156,15 @@ def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(exe), *args], cwd=work, capture_output=True, text=True, env=os.environ.copy())
 
 
+def selected_tests(work: Path) -> list[str]:
+    """The test files a group's last run selected (its work directory's mutmut configuration)."""
+    config = tomllib.loads((work / "pyproject.toml").read_text())
+    return list(config["tool"]["mutmut"]["pytest_add_cli_args_test_selection"])
+
+
 def again(work: Path, *, children: int) -> subprocess.CompletedProcess[str]:
-    """Copy the current tests into a group's mutants/ and re-run the survivors of its last run."""
+    """Copy the current tests into a group's mutants/ and re-run the survivors of its last run (the same test
+    files: mutmut maps tests to functions in its first run, so a new test file needs a fresh run)."""
     shutil.copytree(
         ROOT / "tests",
         work / "mutants" / "tests",
@@ -228,6 +235,13 @@ def main() -> int:
         print(f"{name}: {len(group.modules)} modules, tests {' '.join(group.tests)}", flush=True)
         run: subprocess.CompletedProcess[str] | None = None
         if args.again:
+            listed = [t for t in group.tests if (ROOT / t).exists()]
+            if selected_tests(work) != listed:
+                print(
+                    f"  {name}'s test files changed since its last run: run it without --again",
+                    file=sys.stderr,
+                )
+                return 1
             started = time.monotonic()
             run = again(work, children=args.children)
             print(f"  survivors re-run in {time.monotonic() - started:.0f} s")

@@ -313,3 +313,87 @@ async def test_the_consumer_loop_ends_when_its_connection_is_closed(tmp_path, sq
         await f.nc.close()
         await asyncio.wait_for(loop, timeout=10)
         assert not stop.is_set() and loop.exception() is None
+
+
+async def test_a_server_killed_under_a_pipelined_loop_is_reported_as_failing_fetches_until_it_is_back(
+    tmp_path, sqlite_engine, nats_server
+):
+    async with feed(tmp_path, sqlite_engine, nats_server.url) as f:
+        acme, globex = f.acme, f.globex
+        globex.decide(acme.status_messages())
+        monitor, stop = FeedMonitor(), asyncio.Event()
+        tracker = monitor.tracker(f.consumer)
+        await f.puller.close()  # the loop is the consumer's only puller
+        # a connection that buffers nothing while it reconnects: each pull request fails until the server is back
+        loop_nc = await nats.connect(nats_server.url, pending_size=0, reconnect_time_wait=0.2)
+        with one_worker(f) as verifier:
+            await verifier.pool_started()
+            loop = asyncio.create_task(
+                run_consumer(
+                    loop_nc.jetstream(),
+                    stream=STREAM_NAME,
+                    consumer=f.consumer,
+                    ingestor=globex.ingestor,
+                    stop=stop,
+                    fetch_timeout=0.2,
+                    report=monitor.reporter(f.consumer),
+                )
+            )
+            try:
+                steel = acme.sign("steel", created=NOW - HOUR)
+                await f.publish([acme.message(steel)])
+                await eventually(lambda: globex.receipts())
+                nats_server.kill()  # SIGKILL: the pulls meet no server
+                await eventually(lambda: (tracker.stalled_reason or "").startswith("fetch failing"))
+                assert "OutboundBufferLimitError" in (tracker.stalled_reason or "")
+                await nats_server.start()
+                await eventually(lambda: f.nc.is_connected and loop_nc.is_connected, timeout=30)
+                cement = acme.sign("cement", created=NOW - HOUR)
+                await f.publish([acme.message(cement)])
+                await eventually(lambda: len(globex.receipts()) == 2, timeout=30)
+                assert tracker.stalled_reason is None
+                assert any("recovered from: fetch failing: OutboundBufferLimitError" in note for note in tracker.notes)
+            finally:
+                stop.set()
+                await loop
+                await loop_nc.close()
+        assert [globex.declaration(declaration_id(r)).state for r in (steel, cement)] == ["active", "active"]
+
+
+async def test_a_consumer_deleted_while_a_batch_is_in_verification_completes_that_batch_and_recreates_it(
+    tmp_path, sqlite_engine, nats_server
+):
+    async with feed(tmp_path, sqlite_engine, nats_server.url) as f:
+        acme, globex = f.acme, f.globex
+        globex.decide(acme.status_messages())
+        monitor, stop = FeedMonitor(), asyncio.Event()
+        tracker = monitor.tracker(f.consumer)
+
+        async def recreate() -> None:
+            await ensure_consumer(f.js, owner=globex.network["Globex"].did, issuer=acme.did)
+
+        await f.puller.close()  # the loop is the consumer's only puller
+        with one_worker(f) as verifier:
+            await verifier.pool_started()
+            loop = asyncio.create_task(
+                run_consumer(
+                    f.js,
+                    stream=STREAM_NAME,
+                    consumer=f.consumer,
+                    ingestor=globex.ingestor,
+                    stop=stop,
+                    fetch_timeout=0.2,
+                    recreate=recreate,
+                    report=monitor.reporter(f.consumer),
+                )
+            )
+            try:
+                raws = [acme.sign(f"p{i}", created=NOW - HOUR) for i in range(200)]
+                await f.publish([acme.message(r) for r in raws])
+                await f.js.delete_consumer(STREAM_NAME, f.consumer)
+                await eventually(lambda: any("recovered from" in n for n in tracker.notes), timeout=30)
+                await eventually(lambda: len(globex.receipts()) == 200, timeout=30)
+            finally:
+                stop.set()
+                await loop
+        assert {globex.declaration(declaration_id(r)).state for r in raws} == {"active"}
