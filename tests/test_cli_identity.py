@@ -342,3 +342,21 @@ def test_a_self_signed_declaration_claiming_another_company_is_not_called_valid(
     assert out.exit_code == 1
     assert "valid:" not in out.output
     assert "identity was NOT checked" in out.output
+
+
+def test_sign_on_a_did_key_home_uses_the_nodes_status_base_and_says_so(
+    runner: CliRunner, network: dict[str, Path], tmp_path: Path
+) -> None:
+    from pcfx.node.issuing import status_base_url
+
+    did = json.loads((network["operator"] / "identity.json").read_text())["did"]
+    result = run(
+        runner, "sign", network["footprint"], "--out", tmp_path / "d.json", "--dir", network["operator"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        f"note: status lists under {status_base_url(did)}, the node's default for a did:key" in result.output
+    )
+    entries = json.loads((tmp_path / "d.json").read_text())["credentialStatus"]
+    assert {e["statusListCredential"].rsplit("/", 1)[0] for e in entries} == {status_base_url(did)}
+    assert run(runner, "verify", tmp_path / "d.json", "--allow-unregistered").exit_code == 0

@@ -352,7 +352,10 @@ async def test_a_server_killed_under_a_pipelined_loop_is_reported_as_failing_fet
                 await f.publish([acme.message(cement)])
                 await eventually(lambda: len(globex.receipts()) == 2, timeout=30)
                 assert tracker.stalled_reason is None
-                assert any("recovered from: fetch failing: OutboundBufferLimitError" in note for note in tracker.notes)
+                assert any(
+                    "recovered from: fetch failing: OutboundBufferLimitError" in note
+                    for note in tracker.notes
+                )
             finally:
                 stop.set()
                 await loop

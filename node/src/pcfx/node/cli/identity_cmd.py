@@ -214,10 +214,8 @@ def did_show(
 # sign
 
 
-def _default_status_url(did: str) -> str | None:
-    """The status-list base a node of this did:web would publish (one rule, `issuing.status_base_url`)."""
-    if not did.startswith("did:web:"):
-        return None
+def _default_status_url(did: str) -> str:
+    """The status-list base a node of this DID publishes under (one rule, `issuing.status_base_url`)."""
     from pcfx.node.issuing import status_base_url
 
     return status_base_url(did)
@@ -260,8 +258,12 @@ def sign_command(
     except InvalidFootprint as exc:
         raise _fail(f"error: {footprint} is not a PACT v3 footprint: {exc}", 2) from None
     base = status_url or _default_status_url(identity.did)
-    if base is None:
-        raise _fail("error: a did:key identity needs --status-url", 2)
+    if status_url is None and not identity.did.startswith("did:web:"):
+        typer.echo(
+            f"note: status lists under {base}, the node's default for a did:key: a node of this home publishes "
+            "them on the NATS bus, not over HTTP (--status-url names where you publish them instead)",
+            err=True,
+        )
     # The node allocates status indexes; by hand, the footprint id picks one (collisions are possible).
     index = (
         status_index

@@ -224,29 +224,50 @@ def publish_command(
     declaration: Annotated[Path, typer.Argument(help="Signed declaration JSON (published byte for byte).")],
     home: HomeOption = None,
     nats: NatsOption = None,
+    re_sign: Annotated[
+        bool,
+        typer.Option(
+            "--re-sign",
+            help="Publish the declaration's footprint as its next version, signed with this node's key: a new "
+            "footprint id (the old one in precedingPfIds) and created now.",
+        ),
+    ] = False,
 ) -> None:
     """Publish a signed declaration of this node on the exchange."""
     import asyncio
 
+    from pcfx.node.new_version import NewVersionError, next_version
     from pcfx.node.service import PublishRefusedError
 
     settings = home_settings(home)
     try:
         raw = declaration.read_bytes()
+        footprint = next_version(raw) if re_sign else None
     except OSError as exc:
         err.print(f"publish: cannot read {declaration}: {exc.strerror}", style="red", highlight=False)
+        raise typer.Exit(2) from None
+    except NewVersionError as exc:
+        err.print(f"publish: {declaration}: {exc}", style="red", highlight=False)
         raise typer.Exit(2) from None
 
     async def go() -> None:
         async with command_node(settings, nats) as node:
-            result = await node.publish(raw)
+            signed = raw if footprint is None else node.sign(footprint)
+            result = await node.publish(signed)
+        if footprint is not None:
+            console.print(
+                f"re-signed footprint {footprint['precedingPfIds'][-1]} as its next version {footprint['id']} "
+                f"(created {footprint['created']})"
+            )
         state = "already published" if result.duplicate else "published"
         console.print(f"{state} {result.declaration_id} on {result.subject} (stream seq {result.stream_seq})")
 
     try:
         asyncio.run(go())
     except PublishRefusedError as exc:
-        err.print(f"refused: {exc}", style="red")
+        older = str(exc).startswith(("downgrade", "conflict"))
+        hint = " (--re-sign publishes its footprint as the next version)" if older and not re_sign else ""
+        err.print(f"refused: {exc}{hint}", style="red")
         raise typer.Exit(1) from exc
 
 
