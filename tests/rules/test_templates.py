@@ -15,10 +15,20 @@ from pcfx.node.engine.engine import compute
 from pcfx.node.engine.errors import InventoryError
 from pcfx.node.engine.loaders import load_inventory
 from pcfx.node.engine.rules import list_rule_ids, load_rule_set
+from pcfx.node.supply.products import build_footprint
+from pcfx.protocol.pact.convert import v3_to_v2
+from pcfx.protocol.pact.v3 import parse_footprint
 from typer.testing import CliRunner
 
 runner = CliRunner()
 NUMERIC = {"amount": "1", "value": "1", "year": "2024"}
+#: what a plant fills in on the product sheet for `pcfx declare` and PACT v3 and v2.3
+PRODUCT = {
+    "mass_per_declared_unit": "1000 kg",
+    "fossil_carbon_content": "0",
+    "biogenic_carbon_content": "0",
+    "cpc_code": "41431",
+}
 
 
 def _template(tmp_path: Path, rule_id: str, fmt: str) -> Path:
@@ -32,13 +42,16 @@ def _template(tmp_path: Path, rule_id: str, fmt: str) -> Path:
 def _fill_yaml(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     text = text.replace("amount: FILL", 'amount: "1"').replace("value: FILL", 'value: "1"')
+    text = re.sub(r'mass_per_declared_unit: "FILL[^"]*"', 'mass_per_declared_unit: "1000 kg"', text)
+    for key in ("fossil_carbon_content", "biogenic_carbon_content", "cpc_code"):
+        text = text.replace(f"{key}: FILL", f'{key}: "{PRODUCT[key]}"')
     path.write_text(text, encoding="utf-8")
 
 
 def _fill_cell(column: str, value: str) -> str:
     if not value.startswith("FILL"):
         return value
-    return NUMERIC.get(column, "CN" if column == "geography" else "filled in by the plant")
+    return {**NUMERIC, **PRODUCT}.get(column, "CN" if column == "geography" else "filled in by the plant")
 
 
 def _fill_csv(path: Path) -> None:
@@ -86,6 +99,26 @@ def test_a_filled_template_loads_with_the_engine_loader_and_computes(tmp_path, r
     result = compute(inventory)  # checks every required item is present
     assert result.rule_set == rule_id
     assert result.total > 0
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "csv", "xlsx"])
+@pytest.mark.parametrize("rule_id", ["cathode-copper", "li-ion-battery"])
+def test_a_filled_template_declares_in_pact_v3_and_v2_3(tmp_path, rule_id, fmt):
+    path = _template(tmp_path, rule_id, fmt)
+    FILLERS[fmt](path)
+    footprint = build_footprint(
+        compute(load_inventory(path)),
+        company_name="Demo Co.",
+        company_id="urn:pcfx:uscc:91340700PCFXD00131",
+        product_id="urn:pcfx:product:demo:sku-1",
+        product_name="Demo product",
+    )
+    v3 = parse_footprint(footprint)
+    assert v3.product_classifications == ["urn:pact:productclassification:un-cpc:41431"]
+    assert (v3.pcf.fossil_carbon_content, v3.pcf.biogenic_carbon_content) == ("0", "0")
+    assert v3.pcf.packaging_emissions_included is False
+    v2 = v3_to_v2(v3)
+    assert v2.product_category_cpc == "41431" and v2.pcf.packaging_emissions_included is False
 
 
 @pytest.mark.parametrize(

@@ -117,10 +117,14 @@ def products_table(
 ) -> Table:
     """Own products with their latest result and declaration, and who they are declared to."""
     table = Table(title="Own products", title_justify="left")
-    for column in ("product id", "name", "latest total", "result", "declaration", "state", "access"):
+    from pcfx.node.supply.products import pact_v2_problems
+
+    columns = ("product id", "name", "latest total", "result", "declaration", "state", "access", "PACT v2.3")
+    for column in columns:
         table.add_column(column)
     for p in products:
         total = "-" if p.result is None else f"{num(p.result.total)} {p.result.unit or ''}".strip()
+        v2 = "-" if p.declaration is None else "; ".join(pact_v2_problems(p.declaration.raw)) or "served"
         table.add_row(
             p.product_id,
             p.name,
@@ -131,6 +135,7 @@ def products_table(
             "buyers: " + ", ".join(sorted(restricted[p.product_id]))
             if restricted and p.product_id in restricted
             else "public",
+            v2,
         )
     return table
 

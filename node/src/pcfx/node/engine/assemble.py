@@ -263,6 +263,12 @@ def assemble_result(
         product_mass_per_declared_unit_kg=mass_kg,
         fossil_carbon_content_kg=inv.product.fossil_carbon_content,
         biogenic_carbon_content_kg=inv.product.biogenic_carbon_content,
+        cpc_code=inv.product.cpc_code,
+        packaging_emissions_included=(
+            inv.product.packaging_emissions_included
+            if inv.product.packaging_emissions_included is not None
+            else any(i.kind == "packaging" for process in inv.processes for i in process.inputs)
+        ),
         boundary=getattr(rs, "boundary", None),
         boundary_description=_boundary_description(inv, rs),
         standard_issuer=getattr(rs, "issuer", None),

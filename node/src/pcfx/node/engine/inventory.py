@@ -289,7 +289,17 @@ class Product(_Model):
         default=None, description="kg of fossil carbon in one declared unit of product (PACT needs it)"
     )
     biogenic_carbon_content: Annotated[Decimal, Field(ge=0)] | None = Field(
-        default=None, description="kg of biogenic carbon in one declared unit of product"
+        default=None, description="kg of biogenic carbon in one declared unit of product (PACT v2.3 needs it)"
+    )
+    cpc_code: Annotated[str, Field(pattern=r"^[0-9]{1,5}$")] | None = Field(
+        default=None,
+        description="UN CPC (v2.1) code of the product, digits only: PACT productClassifications, v2.3 "
+        "productCategoryCpc",
+    )
+    packaging_emissions_included: bool | None = Field(
+        default=None,
+        description="whether the footprint includes packaging (default: whether the inventory has packaging "
+        "inputs)",
     )
 
     @field_validator("mass_per_declared_unit")

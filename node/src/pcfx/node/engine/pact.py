@@ -108,6 +108,13 @@ def to_carbon_footprint(
     }
     if bio_c is not None:
         data["biogenicCarbonContent"] = _nonnegative(bio_c, "biogenic carbon content")
+    if result.packaging_emissions_included is not None:
+        data["packagingEmissionsIncluded"] = result.packaging_emissions_included
+        packaging = sum(
+            (c.co2e for c in result.by_input if c.kind == "packaging" and not c.cutoff), Decimal(0)
+        )
+        if result.packaging_emissions_included and packaging > 0:
+            data["packagingGhgEmissions"] = _text(packaging)
     if result.dluc:
         data["landUseChangeGhgEmissions"] = _nonnegative(result.dluc, "dLUC emissions")
     if result.aircraft:

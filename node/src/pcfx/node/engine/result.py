@@ -208,6 +208,8 @@ class FootprintResult(_Model):
     product_mass_per_declared_unit_kg: Dec | None = None
     fossil_carbon_content_kg: Dec | None = None
     biogenic_carbon_content_kg: Dec | None = None
+    cpc_code: str | None = None
+    packaging_emissions_included: bool | None = None
     boundary: str | None = None
     boundary_description: str | None = None
     standard_issuer: str | None = None

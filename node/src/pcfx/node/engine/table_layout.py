@@ -5,7 +5,7 @@ xlsx: one sheet per table, header in row 1; CSV: one file, each table starts wit
 
 - `product` (two columns `key`, `value`): name*, id, declared_unit_amount, declared_unit*, reference_process*,
   reference_flow*, reference_per_declared_unit, mass_per_declared_unit, fossil_carbon_content,
-  biogenic_carbon_content, rule_set, gwp, geography, period_start,
+  biogenic_carbon_content, cpc_code, packaging_emissions_included, rule_set, gwp, geography, period_start,
   period_end, electricity_method, grid_factor, residual_factor, note
 - `processes`: id*, name, stage, allocation, note
 - `outputs`: process*, flow*, kind, amount*, unit*, mass, energy, price, currency, substitution_factor_id,
@@ -43,6 +43,8 @@ PRODUCT_KEYS: dict[str, Path_] = {
     "mass_per_declared_unit": ("product", "mass_per_declared_unit"),
     "fossil_carbon_content": ("product", "fossil_carbon_content"),
     "biogenic_carbon_content": ("product", "biogenic_carbon_content"),
+    "cpc_code": ("product", "cpc_code"),
+    "packaging_emissions_included": ("product", "packaging_emissions_included"),
     "rule_set": ("rule_set",),
     "gwp": ("gwp",),
     "geography": ("geography",),
@@ -145,7 +147,7 @@ _REQUIRED = {
     "instruments": ("kind", "amount", "factor"),
     "factors": ("id", "value", "unit", "source", "year", "geography"),
 }
-_BOOLEAN = {"primary", "cutoff", "allow_negative"}
+_BOOLEAN = {"primary", "cutoff", "allow_negative", "packaging_emissions_included"}
 _NUMERIC = {
     "amount",
     "value",
@@ -216,6 +218,13 @@ def _value(raw: Any, column: str, location: str) -> Any:
         if text in ("0", "false", "no", "n", ""):
             return False
         raise InventoryError(f"{column} must be yes or no, got {raw!r}", location=location)
+    if (
+        column == "cpc_code"
+        and isinstance(raw, int | float)
+        and not isinstance(raw, bool)
+        and raw == int(raw)
+    ):
+        return str(int(raw))  # a code typed as a number (leading zeros need a text cell)
     if isinstance(raw, float):
         return Decimal(repr(raw))
     if isinstance(raw, int) and not isinstance(raw, bool):

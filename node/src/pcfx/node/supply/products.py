@@ -21,6 +21,7 @@ from pcfx.node.store.models import Declaration, Origin, Result
 from pcfx.node.store.models import Inventory as InventoryRow
 from pcfx.node.supply.resolve import SupplyError
 from pcfx.protocol.accounting import attach_accounting
+from pcfx.protocol.pact.convert import CPC_URN_PREFIX
 from pcfx.protocol.pact.primitives import URN_PATTERN
 from pcfx.protocol.pact.v3 import dump_footprint, parse_footprint
 from sqlmodel import Session
@@ -180,6 +181,8 @@ def build_footprint(
         "productNameCompany": product_name,
         "pcf": dump_footprint_pcf(result),
     }
+    if result.cpc_code is not None:
+        data["productClassifications"] = [f"{CPC_URN_PREFIX}{result.cpc_code}"]
     if preceding:
         data["precedingPfIds"] = list(dict.fromkeys(preceding))
     footprint = parse_footprint(data)
@@ -191,3 +194,18 @@ def build_footprint(
 def dump_footprint_pcf(result: FootprintResult) -> dict[str, Any]:
     """The PACT `pcf` object of a result (JSON)."""
     return to_carbon_footprint(result).model_dump(mode="json", by_alias=True)
+
+
+def pact_v2_problems(declaration_raw: bytes) -> list[str]:
+    """Why the footprint a declaration carries has no PACT v2.3 form (each reason); [] when `/2/` serves it."""
+    from pcfx.protocol.pact.convert import UnmappableFootprint, v3_to_v2
+    from pcfx.protocol.pact.errors import InvalidFootprint
+
+    subject = json.loads(declaration_raw).get("credentialSubject")
+    try:
+        v3_to_v2(parse_footprint(dict(subject)))
+    except UnmappableFootprint as exc:
+        return list(exc.problems)
+    except InvalidFootprint as exc:
+        return [f"not a PACT v3 footprint: {exc}"]
+    return []

@@ -56,12 +56,20 @@ from pcfx.protocol.pact.v2 import CarbonFootprintV2, CrossSectoralStandardV2, De
 from pcfx.protocol.pact.v3 import CarbonFootprint, ProductFootprint
 from pydantic import MISSING, ValidationError
 
-__all__ = ["V2_SPEC_VERSION", "V3_SPEC_VERSION", "UnmappableFootprint", "v2_to_v3", "v3_to_v2"]
+__all__ = [
+    "CPC_URN_PREFIX",
+    "V2_SPEC_VERSION",
+    "V3_SPEC_VERSION",
+    "UnmappableFootprint",
+    "v2_to_v3",
+    "v3_to_v2",
+]
 
 V2_SPEC_VERSION = "2.3.0"
 V3_SPEC_VERSION = "3.0.0"
 
-_CPC_PREFIX = "urn:pact:productclassification:un-cpc:"
+#: A productClassifications URN naming a UN CPC code (PACT v2.3 productCategoryCpc in v3).
+CPC_URN_PREFIX = "urn:pact:productclassification:un-cpc:"
 _V2_UNITS = frozenset(get_args(DeclaredUnit))
 _MASSLESS_UNITS = frozenset({"kilowatt hour", "megajoule", "ton kilometer"})
 _V2_STANDARDS = frozenset(get_args(CrossSectoralStandardV2))
@@ -150,8 +158,8 @@ def _from_number(value: int | float) -> str:
 
 def _cpc_code(fp: ProductFootprint) -> str | None:
     for urn in fp.product_classifications if fp.product_classifications is not MISSING else []:
-        if urn.lower().startswith(_CPC_PREFIX):
-            return urn[len(_CPC_PREFIX) :]
+        if urn.lower().startswith(CPC_URN_PREFIX):
+            return urn[len(CPC_URN_PREFIX) :]
     return None
 
 
@@ -259,7 +267,7 @@ def v2_to_v3(fp: ProductFootprintV2) -> ProductFootprint:
     if comments:
         out["comment"] = "\n\n".join(comments)
     classifications = list(fp.product_classifications) if fp.product_classifications is not MISSING else []
-    cpc_urn = _CPC_PREFIX + quote(fp.product_category_cpc, safe="-._~!$&'()*+,;=:@")
+    cpc_urn = CPC_URN_PREFIX + quote(fp.product_category_cpc, safe="-._~!$&'()*+,;=:@")
     if urn_key(cpc_urn) not in {urn_key(u) for u in classifications}:
         classifications.append(cpc_urn)
     out["product_classifications"] = classifications
