@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -382,6 +383,9 @@ async def test_a_write_during_a_server_restart_is_retried_until_the_server_answe
             await eventually(
                 lambda: writing.done() or any(r.getMessage().startswith(retrying) for r in caplog.records)
             )
+            # each retry names what failed
+            said = next(r.getMessage() for r in caplog.records if r.getMessage().startswith(retrying))
+            assert re.match(r"\w+(Error|Exception)\(", said.removeprefix(retrying)), said
             assert not writing.done(), writing
             await nats_server.start()
             assert await asyncio.wait_for(writing, 30) is True

@@ -235,13 +235,8 @@ async def put_latest(
                 return False
             await kv.update(key, raw, last=entry.revision)
             return True
-        except KeyWrongLastSequenceError:
+        except KeyWrongLastSequenceError:  # nats-py (>= 2.15) turns API error 10071 into this, for create too
             return None
-        except APIError as exc:
-            # kv.create on an existing key reports "wrong last sequence" as a plain API error code 10071.
-            if getattr(exc, "err_code", None) == 10071:
-                return None
-            raise
 
     for _ in range(10):  # another writer moved the entry between our read and write: read again
         outcome = await _with_retries(compare_and_set, what=f"KV {key}")
