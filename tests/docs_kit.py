@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "DOCUMENTED",
+    "PACT_HOST",
     "README",
     "ROOT",
     "RUNNABLE",
@@ -34,6 +35,8 @@ DOCUMENTED = (README, ROOT / "protocol" / "README.md", ROOT / "deploy" / "README
 RUNNABLE = frozenset({"bash", "console", "python"})
 #: The heading of README.md's walkthrough, whose shell blocks tests/walkthrough/test_walkthrough.py runs.
 WALKTHROUGH = "Five-minute walkthrough"
+#: The heading of README.md's standalone PACT host section (tests/walkthrough/test_pact_host.py).
+PACT_HOST = "One company's PACT host"
 
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
@@ -98,9 +101,9 @@ def section(path: Path, heading: str) -> list[Block]:
     return [b for b in blocks(path) if any(h.startswith(heading) for h in b.headings)]
 
 
-def walkthrough_blocks() -> list[Block]:
-    """The shell blocks of README.md's walkthrough, in order."""
-    return [b for b in section(README, WALKTHROUGH) if b.language == "bash"]
+def walkthrough_blocks(heading: str = WALKTHROUGH) -> list[Block]:
+    """The shell blocks of a README.md section run as a whole (default: the walkthrough), in order."""
+    return [b for b in section(README, heading) if b.language == "bash"]
 
 
 def console_session(block: Block) -> list[tuple[str, str]]:

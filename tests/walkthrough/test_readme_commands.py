@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from docs_kit import DOCUMENTED, ROOT, RUNNABLE, Block, blocks, console_session, walkthrough_blocks
+from docs_kit import DOCUMENTED, PACT_HOST, ROOT, RUNNABLE, Block, blocks, console_session, walkthrough_blocks
 
 PROTOCOL_README = ROOT / "protocol" / "README.md"
 SCRIPTS = str(Path(sys.executable).parent)
@@ -28,7 +28,12 @@ def _protocol_block(language: str) -> Block:
 
 def _run_here() -> set[tuple[Path, int]]:
     """The blocks the tests of this folder run."""
-    run = [*walkthrough_blocks(), _protocol_block("python"), _protocol_block("console")]
+    run = [
+        *walkthrough_blocks(),
+        *walkthrough_blocks(PACT_HOST),
+        _protocol_block("python"),
+        _protocol_block("console"),
+    ]
     return {(b.path, b.line) for b in run}
 
 

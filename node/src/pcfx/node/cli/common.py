@@ -91,9 +91,16 @@ def bus_url(settings: Settings, nats: str | None) -> str:
 async def command_node(settings: Settings, nats: str | None) -> AsyncIterator[Node]:
     """The home's node for one command: store and bus connection, no consumers and no responder."""
     from nats.errors import NoServersError
-    from pcfx.node.service import Node
+    from pcfx.node.service import Node, running_nats_url
 
-    url = bus_url(settings, nats)
+    url = nats or running_nats_url(settings)
+    if url is None:
+        # No node runs on this home: its embedded server runs for this command only, on the JetStream store
+        # `pcfx node run` serves from, so what the command publishes is there when the node starts.
+        err.print(
+            "note: no node runs on this home: its embedded NATS server runs for this command only "
+            "(`pcfx node run` serves what it publishes)"
+        )
     try:
         node = await Node.start(
             settings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pcfx.node.cli.common import HomeOption, NatsOption, command_node, err, home_settings, store_session
@@ -48,25 +48,39 @@ def init_command(
     ] = None,
     nats_url: Annotated[str | None, typer.Option("--nats", help="External NATS URL; else embedded.")] = None,
     http_port: Annotated[int | None, typer.Option("--http-port")] = None,
+    standalone: Annotated[
+        bool,
+        typer.Option(
+            "--standalone",
+            help="A network of one company: its own operator key, a signed trust registry listing it, the "
+            "operator key pinned, and a development TLS certificate the PACT API serves (all in the home).",
+        ),
+    ] = False,
 ) -> None:
     """Create a node home: pcfx.toml, keys and a migrated database."""
     import os
 
     from pcfx.node.config import ConfigError
     from pcfx.node.home import HomeExistsError, init_home
+    from pcfx.node.standalone import init_standalone_home
     from pcfx.node.store.health import StoreError
 
+    options: dict[str, Any] = {
+        "name": name,
+        "company_id": company_id,
+        "web_domain": web_domain,
+        "passphrase": os.environ.get("PCFX_KEY_PASSPHRASE"),
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "http_port": http_port,
+    }
+    made = None
     try:
-        settings = init_home(
-            directory,
-            name=name,
-            company_id=company_id,
-            web_domain=web_domain,
-            passphrase=os.environ.get("PCFX_KEY_PASSPHRASE"),
-            database_url=database_url,
-            nats_url=nats_url,
-            http_port=http_port,
-        )
+        if standalone:
+            made = init_standalone_home(directory, **options)
+            settings = made.settings
+        else:
+            settings = init_home(directory, **options)
     except (HomeExistsError, ConfigError, StoreError) as exc:
         err.print(f"init: {exc}", style="red", highlight=False)
         raise typer.Exit(2) from exc
@@ -81,6 +95,12 @@ def init_command(
         where += " (when it is free; else a free port `pcfx node run` names)"
     console.print(f"  admin API   {where}")
     console.print(f"  admin token {token}")
+    if made is not None:
+        console.print(f"  registry    {settings.registry_path} (v1, operator {made.operator_did})")
+        console.print(f"  operator    key {made.operator_key} (pinned; buyers pin it to verify this node)")
+        console.print(
+            f"  TLS         {made.cert_path} (self-signed, development only; clients trust it as CA)"
+        )
     err.print(
         "The admin token is shown only now (the home keeps a hash); `pcfx admin token --rotate` makes a new one."
     )

@@ -330,17 +330,23 @@ def peer_remove(url: Annotated[str, typer.Argument()], home: HomeOption = None) 
 
 
 def dev_cert_command(
-    out: Annotated[Path, typer.Option("--out", help="Directory for cert.pem and key.pem.")] = Path("tls"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Directory for cert.pem and key.pem (default: the node home's tls/)."),
+    ] = None,
+    home: HomeOption = None,
     days: Annotated[int, typer.Option("--days", min=1, max=825)] = 30,
     hostname: Annotated[
         list[str] | None, typer.Option("--hostname", help="Extra DNS name (repeatable; localhost always).")
     ] = None,
 ) -> None:
     """Make a self-signed TLS certificate for localhost / 127.0.0.1 / ::1 (development only)."""
+    from pcfx.node.config import resolve_home
     from pcfx.node.pact.devcert import make_dev_certificate
 
     names = ("localhost", *(hostname or []))
-    made = make_dev_certificate(out, hostnames=tuple(dict.fromkeys(names)), days=days)
+    target = out if out is not None else resolve_home(home) / "tls"
+    made = make_dev_certificate(target, hostnames=tuple(dict.fromkeys(names)), days=days)
     console.print(f"certificate: {made.cert_path}")
     console.print(f"private key: {made.key_path} (mode 0600)")
     console.print(f"serve with:  pcfx node run --tls-cert {made.cert_path} --tls-key {made.key_path}")
