@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     allow_plain_http: bool = Field(
         default=False, description="Serve the PACT API over plain HTTP (local development only)."
     )
+    pact_public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="The PACT API's base URL as peers reach it (behind a proxy); the source of the Published "
+        "events this node sends (default: the URL it listens on).",
+    )
+    outbound_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted, besides the system's, for outbound HTTPS (PACT "
+        "event callbacks, Published events, pulls from peers): a private CA.",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"],
         description="Addresses or networks (CIDR) of the proxies whose X-Forwarded-Proto/-For/-Host headers the "

@@ -38,7 +38,7 @@ async def serve_http(node: Any) -> AsyncIterator[HttpListeners]:
     Ports as `pcfx.node.api.ports` chooses them: an explicitly set port that cannot be bound is a
     ConfigError naming its setting and its source (no server is left running)."""
     from pcfx.node.api.app import create_admin_app, create_pact_app
-    from pcfx.node.pact.wiring import node_pact_host
+    from pcfx.node.pact.wiring import node_pact_host, published_announcer
 
     settings: Settings = node.settings
     host = node_pact_host(node, allow_plain_http=settings.allow_plain_http)
@@ -51,13 +51,22 @@ async def serve_http(node: Any) -> AsyncIterator[HttpListeners]:
     listeners.append((create_admin_app(node=node, clients=host.authenticator), admin_socket))
     servers = [_server(app, settings) for app, _ in listeners]
     tasks: list[asyncio.Task[None]] = []
+    # Published events to the peers that asked, for the public footprints declared while the node serves
+    stop_announcing, announcing = asyncio.Event(), list[asyncio.Task[None]]()
     try:
         for server, (_, sock) in zip(servers, listeners, strict=True):
             tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
             await _started(server, tasks[-1])
         pact_url, admin_url = (_url(sock, settings) for _, sock in listeners)
+        announcer = published_announcer(host, settings.home, source=settings.pact_public_url or pact_url)
+        announcer.start()  # what is served now is known; only what is declared from here on is announced
+        announcing.append(asyncio.create_task(announcer.run(stop_announcing)))
         yield HttpListeners(pact_url=pact_url, admin_url=admin_url)
     finally:
+        stop_announcing.set()
+        for task in announcing:
+            with contextlib.suppress(Exception):
+                await task
         for server in servers:
             server.should_exit = True
         for task in tasks:

@@ -299,21 +299,34 @@ def peer_add(
     url: Annotated[str, typer.Argument(help="Base URL of the PACT host.")],
     client_id: Annotated[str, typer.Option("--client-id")],
     client_secret: Annotated[str, typer.Option("--client-secret", envvar="PCFX_PACT_CLIENT_SECRET")],
+    published_events: Annotated[
+        int | None,
+        typer.Option(
+            "--published-events",
+            min=2,
+            max=3,
+            help="Send this host a Published event (PACT v3 or v2.3 events endpoint: 3 or 2) for each new "
+            "public footprint this node declares.",
+        ),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Keep credentials for a PACT host (used for Published pulls and authenticated callbacks)."""
     from pcfx.node.pact.peers import PeerCredentials
 
-    _peers(home_settings(home)).save(PeerCredentials(url, client_id, client_secret))
-    console.print(f"saved credentials for {url}")
+    _peers(home_settings(home)).save(PeerCredentials(url, client_id, client_secret, published_events))
+    told = f"; Published events to its /{published_events}/events" if published_events else ""
+    console.print(f"saved credentials for {url}{told}")
 
 
 @peer_app.command("list")
 def peer_list(home: HomeOption = None) -> None:
     """List the PACT hosts this node holds credentials for (secrets not shown)."""
-    table = Table("host", "client id")
+    table = Table("host", "client id", "Published events")
     for peer in _peers(home_settings(home)).peers():
-        table.add_row(peer.base_url, peer.client_id)
+        table.add_row(
+            peer.base_url, peer.client_id, f"v{peer.published_events}" if peer.published_events else "-"
+        )
     console.print(table)
 
 

@@ -41,6 +41,8 @@ class PeerCredentials:
     base_url: str
     client_id: str
     client_secret: str
+    # PACT API version (3 or 2) of the peer's events endpoint to send Published events to; None: none sent
+    published_events: int | None = None
 
     @property
     def origin(self) -> str:
