@@ -45,6 +45,8 @@ from pcfx.node.cli import node_cmd  # noqa: E402
 app.command("init")(node_cmd.init_command)
 app.add_typer(node_cmd.node_app, name="node")
 app.command("publish")(node_cmd.publish_command)
+app.command("revoke")(node_cmd.revoke_command)
+app.command("deprecate")(node_cmd.deprecate_command)
 app.command("subscribe")(node_cmd.subscribe_command)
 app.command("unsubscribe")(node_cmd.unsubscribe_command)
 app.command("pull")(node_cmd.pull_command)

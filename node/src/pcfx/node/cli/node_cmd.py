@@ -443,3 +443,46 @@ def quarantine_purge_command(
     with store_session(settings) as session:
         dropped = repo.purge_quarantine(session, older_than=age)
     console.print(f"purged {dropped.messages} quarantined message(s), {dropped.bytes} bytes")
+
+
+def _set_status(declaration_id: str, home: Path | None, nats: str | None, *, revoke: bool, yes: bool) -> None:
+    import asyncio
+
+    what = "Revoke (permanently)" if revoke else "Deprecate"
+    if not yes and not typer.confirm(f"{what} own declaration {declaration_id}?"):
+        raise typer.Exit(1)
+    settings = home_settings(home)
+
+    async def go() -> None:
+        async with command_node(settings, nats) as node:
+            await (node.revoke if revoke else node.deprecate)(declaration_id)
+
+    try:
+        asyncio.run(go())
+    except KeyError as exc:
+        err.print(str(exc.args[0]), style="red", highlight=False)
+        raise typer.Exit(1) from None
+    state = "revoked" if revoke else "deprecated"
+    console.print(
+        f"{state} {declaration_id}: its status list is re-signed and published; buyers mark it {state}"
+    )
+
+
+def revoke_command(
+    declaration_id: Annotated[str, typer.Argument(help="Own declaration id (urn:uuid:...).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Revoke an own declaration for good (its revocation status bit); buyers stop using it."""
+    _set_status(declaration_id, home, nats, revoke=True, yes=yes)
+
+
+def deprecate_command(
+    declaration_id: Annotated[str, typer.Argument(help="Own declaration id (urn:uuid:...).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+    nats: NatsOption = None,
+) -> None:
+    """Mark an own declaration deprecated (superseded); buyers keep it only as history."""
+    _set_status(declaration_id, home, nats, revoke=False, yes=yes)

@@ -252,6 +252,31 @@ def products_add_command(
         console.print(f"the running node follows its {len(followed)} supplier product(s)")
 
 
+@products_app.command("remove")
+def products_remove_command(
+    product: Annotated[str, typer.Argument(help="Product id (or its end, or its name).")],
+    home: HomeOption = None,
+) -> None:
+    """Forget an own product's inventory: it is no longer computed or declared. Its results and declarations
+    stay as they are (withdraw a published one with `pcfx revoke` or `pcfx deprecate`)."""
+    from pcfx.node.store import Origin
+    from pcfx.node.store import repository as repo
+
+    settings = home_settings(home)
+    with store_session(settings) as session:
+        pid = _match(session, product)
+        repo.delete_inventory(session, product_id=pid)
+        declared = repo.list_declarations(session, origin=Origin.OWN, product_id=pid)
+        repo.add_audit(session, event="product removed", subject=pid)
+    active = [d.declaration_id for d in declared if d.state == "active"]
+    console.print(f"removed product {pid}")
+    if active:
+        console.print(
+            f"its active declaration(s) stay published: {', '.join(active)} "
+            "(`pcfx revoke` or `pcfx deprecate` withdraws one)"
+        )
+
+
 def inputs_command(
     product: ProductArgument,
     home: HomeOption = None,

@@ -7,7 +7,7 @@ substitution, and the validators every inventory model shares (known units, non-
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pcfx.node.engine.errors import UnitError
@@ -78,10 +78,20 @@ def check_gwp_label(value: str | None) -> str | None:
     raise ValueError(f"gwp '{value}' is not an IPCC report such as AR5 or AR6, or 'unknown'")
 
 
+def _percent(text: str) -> Decimal | str:
+    # "30%", "± 30 %", "+-30%" -> 0.30; anything else is left for the decimal check to name
+    number = text.strip().removesuffix("%").strip().removeprefix("±").removeprefix("+-").strip()
+    try:
+        return Decimal(number) / 100
+    except InvalidOperation:
+        return text
+
+
 class Uncertainty(_Model):
     """Uncertainty of a factor: normal (relative sd), lognormal (gsd2, as ecoinvent) or uniform (+- half width).
 
-    A bare number is read as the relative standard deviation of a normal distribution (0.05 = 5 %).
+    A bare number is read as the relative standard deviation of a normal distribution (0.05 = 5 %); so is a
+    percentage as a plant writes it ("30%", "± 30 %").
     """
 
     distribution: Literal["normal", "lognormal", "uniform"] = "normal"
@@ -92,6 +102,8 @@ class Uncertainty(_Model):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str) and data.strip().endswith("%"):
+            return {"distribution": "normal", "relative_sd": _percent(data)}
         if isinstance(data, int | float | str | Decimal):
             return {"distribution": "normal", "relative_sd": data}
         return data

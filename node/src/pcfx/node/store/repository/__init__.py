@@ -46,6 +46,7 @@ from pcfx.node.store.repository.declarations import (
 from pcfx.node.store.repository.feeds import Rejections, last_received, own_heads, rejections_since
 from pcfx.node.store.repository.meta import get_meta, set_meta
 from pcfx.node.store.repository.products import (
+    delete_inventory,
     get_inventory,
     latest_result,
     list_inventories,
@@ -100,6 +101,7 @@ __all__ = [
     "count_declarations",
     "deactivate_subscription",
     "declaration_row",
+    "delete_inventory",
     "enforce_quarantine_limits",
     "existing_declaration_ids",
     "get_access_policy",

@@ -11,6 +11,7 @@ from pcfx.node.store.models import Inventory, Result, utcnow
 from sqlmodel import Session, col, select
 
 __all__ = [
+    "delete_inventory",
     "get_inventory",
     "latest_result",
     "list_inventories",
@@ -40,6 +41,24 @@ def save_inventory(
 def get_inventory(session: Session, *, product_id: str) -> Inventory | None:
     """The inventory of an own product."""
     return session.exec(select(Inventory).where(Inventory.product_id == product_id)).first()
+
+
+def delete_inventory(session: Session, *, product_id: str) -> bool:
+    """Forget the inventory of an own product; False when there was none. Its results stay as history (each
+    document says what was computed), no longer linked to the inventory, and one held for review is dismissed;
+    its declarations stay as they are."""
+    row = get_inventory(session, product_id=product_id)
+    if row is None:
+        return False
+    for result in session.exec(select(Result).where(Result.inventory_id == row.id)).all():
+        result.inventory_id = None
+        if result.state == "held":
+            result.state = "dismissed"
+        session.add(result)
+    session.flush()
+    session.delete(row)
+    session.flush()
+    return True
 
 
 def list_inventories(session: Session) -> list[Inventory]:
