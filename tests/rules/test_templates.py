@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,39 @@ def test_template_of_unknown_rule_set_exits_2(tmp_path):
     result = runner.invoke(app, ["template", "nope", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 2
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_filled_xlsx_template_round_trips_to_a_declaration_and_back_to_xlsx(tmp_path):
+    from pcfx.node.engine.result_xlsx import write_result_xlsx
+
+    path = _template(tmp_path, "cathode-copper", "xlsx")
+    _fill_xlsx(path)
+    inventory = load_inventory(path)
+    result = compute(inventory)
+    footprint = build_footprint(
+        result,
+        company_name="Demo Co.",
+        company_id="urn:pcfx:uscc:91340700PCFXD00131",
+        product_id="urn:pcfx:product:demo:cu",
+        product_name="Cathode copper",
+    )
+    exported = tmp_path / "exported.xlsx"
+    write_result_xlsx(result, inventory, exported)
+    again = compute(load_inventory(exported))  # the result sheets are skipped: still an inventory
+    workbook = load_workbook(exported)
+    summary = {row[0]: row[1] for row in workbook["result"].iter_rows(min_row=2, values_only=True)}
+    by_input = list(workbook["result by input"].iter_rows(min_row=2, values_only=True))
+    assert again.total == result.total
+    assert Decimal(str(summary["PCF excluding biogenic uptake 产品碳足迹 (kg CO2e / 1 t)"])) == result.total
+    assert parse_footprint(footprint).pcf.pcf_excluding_biogenic_uptake == str(result.total).rstrip(
+        "0"
+    ).rstrip(".")
+    assert [row[1] for row in by_input] == [c.flow for c in result.by_input]
+    assert workbook.sheetnames[-6:] == [
+        "result",
+        "result by stage",
+        "result by gas",
+        "result by process",
+        "result by input",
+        "result allocation",
+    ]

@@ -92,6 +92,12 @@ def compute_command(
     offline: bool = typer.Option(
         False, "--offline", help="do not fetch status lists over the network (their status is then unchecked)"
     ),
+    xlsx: Path | None = typer.Option(
+        None,
+        "--xlsx",
+        help="also write the result to this xlsx workbook: the inventory's sheets, then summary, stages, gases, "
+        "processes, inputs and allocation (sheets named result...; the workbook computes again as an inventory)",
+    ),
 ) -> None:
     """Compute the product carbon footprint of INVENTORY per declared unit, with default factors or, for
     inputs that name a supplier product, with verified supplier declarations given as files (--supplier)."""
@@ -126,6 +132,15 @@ def compute_command(
     except EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if xlsx is not None:
+        from pcfx.node.engine.result_xlsx import write_result_xlsx
+
+        try:
+            write_result_xlsx(result, loaded, xlsx)
+        except OSError as exc:
+            typer.echo(f"error: cannot write {xlsx}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"wrote {xlsx}", err=True)
     if as_json:
         if inputs is None:
             typer.echo(result.model_dump_json(indent=2))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pcfx.node.engine.errors import InventoryError
 from pcfx.node.engine.inventory import Inventory
 from pcfx.node.engine.table_layout import Table, column_letter, rows_to_table
 from pcfx.node.engine.table_writer import inventory_to_tables, table_columns
 
-__all__ = ["read_tables_xlsx", "write_xlsx"]
+__all__ = ["inventory_workbook", "read_tables_xlsx", "write_xlsx"]
 
 
 def read_tables_xlsx(path: str | Path, *, label: str | None = None) -> dict[str, Table]:
@@ -24,8 +25,10 @@ def read_tables_xlsx(path: str | Path, *, label: str | None = None) -> dict[str,
     tables: dict[str, Table] = {}
     try:
         for sheet in workbook.worksheets:
-            rows = list(sheet.iter_rows(values_only=True))
             name = sheet.title.strip().lower()
+            if name.startswith("result"):  # what `pcfx compute --xlsx` added: outputs, not inventory tables
+                continue
+            rows = list(sheet.iter_rows(values_only=True))
             tables[name] = rows_to_table(
                 rows,
                 lambda r, c, name=sheet.title: f"{label} sheet {name} cell {column_letter(c)}{r + 1}",
@@ -37,8 +40,8 @@ def read_tables_xlsx(path: str | Path, *, label: str | None = None) -> dict[str,
     return tables
 
 
-def write_xlsx(inventory: Inventory, path: str | Path) -> None:
-    """Write the inventory as an xlsx workbook in the tabular layout."""
+def inventory_workbook(inventory: Inventory) -> Any:
+    """The inventory as an openpyxl workbook in the tabular layout (one sheet per table)."""
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -51,4 +54,9 @@ def write_xlsx(inventory: Inventory, path: str | Path) -> None:
         sheet.append(columns)
         for row in rows:
             sheet.append([row.get(c) for c in columns])
-    workbook.save(path)
+    return workbook
+
+
+def write_xlsx(inventory: Inventory, path: str | Path) -> None:
+    """Write the inventory as an xlsx workbook in the tabular layout."""
+    inventory_workbook(inventory).save(path)
