@@ -222,34 +222,51 @@ def products_command(ctx: typer.Context, home: HomeOption = None) -> None:
 
 @products_app.command("add")
 def products_add_command(
-    inventory: Annotated[Path, typer.Argument(help="Inventory file (.yaml, .json, .csv, .xlsx).")],
+    inventories: Annotated[
+        list[Path],
+        typer.Argument(help="Inventory files (.yaml, .json, .csv, .xlsx) or folders of them (a batch)."),
+    ],
     product_id: Annotated[
-        str | None, typer.Option("--product-id", help="Product URN (default: from the inventory).")
+        str | None, typer.Option("--product-id", help="Product URN (default: from the inventory; one file).")
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Store (or replace) the inventory of an own product, and follow the supplier products it names (a
-    running node starts consuming them within seconds; `pcfx node run` follows them when it starts)."""
+    """Store (or replace) the inventories of own products, and follow the supplier products they name (a
+    running node starts consuming them within seconds; `pcfx node run` follows them when it starts). A batch
+    is stored only when every file loads: each problem is named on its own line and nothing is stored."""
     from pcfx.node.sealing import own_account
     from pcfx.node.service import record_subscription, runtime_url_file
-    from pcfx.node.supply.products import add_product, get_product
+    from pcfx.node.supply.products import add_product, get_product, load_batch
     from pcfx.node.supply.resolve import supplier_products
 
     settings = home_settings(home)
+    loaded, problems = load_batch(inventories, company_id=settings.company_id)
+    if product_id is not None and len(loaded) + len(problems) != 1:
+        problems.append("--product-id names the product of one inventory file, not of a batch")
+    if problems:
+        for problem in problems:
+            err.print(f"error: {problem}", style="red", highlight=False)
+        if len(loaded) + len(problems) > 1:
+            err.print("nothing stored: fix these and add the batch again", highlight=False)
+        raise typer.Exit(1)
     registry = _registry(settings)
     account = own_account(settings, registry)
+    followed = 0
     with store_session(settings) as session:
-        pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
-        own = get_product(session, pid, issuer=settings.did)
-        followed = [
-            record_subscription(
-                session, owner=settings.did, issuer=did, product_id=supplier_product, own_account=account
+        for _, inventory in loaded:
+            pid = add_product(session, inventory, company_id=settings.company_id, product_id=product_id)
+            own = get_product(session, pid, issuer=settings.did)
+            followed += len(
+                [
+                    record_subscription(
+                        session, owner=settings.did, issuer=did, product_id=supplier, own_account=account
+                    )
+                    for did, supplier in supplier_products([own.inventory], registry=registry)
+                ]
             )
-            for did, supplier_product in supplier_products([own.inventory], registry=registry)
-        ]
-    console.print(f"product {pid}")
+            console.print(f"product {pid}")
     if followed and runtime_url_file(settings).exists():
-        console.print(f"the running node follows its {len(followed)} supplier product(s)")
+        console.print(f"the running node follows their {followed} supplier product(s)")
 
 
 @products_app.command("remove")

@@ -102,6 +102,51 @@ def add_product(
     return pid
 
 
+INVENTORY_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".xlsx")
+
+
+def inventory_files(paths: Sequence[Path]) -> list[Path]:
+    """The inventory files `paths` name: files as given, folders as their inventory files (by name; Excel's
+    `~$` lock files and hidden files left out)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in INVENTORY_SUFFIXES
+                and not p.name.startswith(("~$", "."))
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def load_batch(paths: Sequence[Path], *, company_id: str) -> tuple[list[tuple[str, Inventory]], list[str]]:
+    """Every inventory of a batch with its product id, and one line per problem (a file that does not load,
+    two files declaring the same product); the caller stores the batch only when there is no problem."""
+    loaded: list[tuple[str, Inventory]] = []
+    problems: list[str] = []
+    first_file: dict[str, Path] = {}
+    files = inventory_files(paths)
+    if not files:
+        return [], [f"no inventory file ({', '.join(INVENTORY_SUFFIXES)}) in {', '.join(map(str, paths))}"]
+    for path in files:
+        try:
+            inventory = load_inventory(path)
+            pid = own_product_id(inventory, company_id=company_id)
+        except (EngineError, OSError) as exc:
+            problems.append(f"{exc}" if isinstance(exc, EngineError) else f"{path}: {exc.strerror}")
+            continue
+        if pid in first_file:
+            problems.append(f"{path.name}: product {pid} is also declared by {first_file[pid].name}")
+            continue
+        first_file[pid] = path
+        loaded.append((pid, inventory))
+    return loaded, problems
+
+
 def _inventory_of(row: InventoryRow) -> Inventory:
     try:
         return _parse_stored(row.product_id, row.document)
