@@ -266,7 +266,8 @@ def products_add_command(
             )
             console.print(f"product {pid}")
     if followed and runtime_url_file(settings).exists():
-        console.print(f"the running node follows their {followed} supplier product(s)")
+        whose = "its" if len(loaded) == 1 else "their"
+        console.print(f"the running node follows {whose} {followed} supplier product(s)")
 
 
 @products_app.command("remove")
