@@ -117,14 +117,10 @@ def products_table(
 ) -> Table:
     """Own products with their latest result and declaration, and who they are declared to."""
     table = Table(title="Own products", title_justify="left")
-    from pcfx.node.supply.products import pact_v2_problems
-
-    columns = ("product id", "name", "latest total", "result", "declaration", "state", "access", "PACT v2.3")
-    for column in columns:
+    for column in ("product id", "name", "latest total", "result", "declaration", "state", "access"):
         table.add_column(column)
     for p in products:
         total = "-" if p.result is None else f"{num(p.result.total)} {p.result.unit or ''}".strip()
-        v2 = "-" if p.declaration is None else "; ".join(pact_v2_problems(p.declaration.raw)) or "served"
         table.add_row(
             p.product_id,
             p.name,
@@ -135,7 +131,6 @@ def products_table(
             "buyers: " + ", ".join(sorted(restricted[p.product_id]))
             if restricted and p.product_id in restricted
             else "public",
-            v2,
         )
     return table
 
@@ -211,13 +206,15 @@ def products_command(ctx: typer.Context, home: HomeOption = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from pcfx.node.store import repository as repo
-    from pcfx.node.supply.products import list_products
+    from pcfx.node.supply.products import list_products, pact_v2_lines
 
     settings = home_settings(home)
     with store_session(settings) as session:
         products = list_products(session, issuer=settings.did)
         restricted = repo.restricted_products(session)
     console.print(products_table(products, restricted))
+    for line in pact_v2_lines(products):
+        console.print(line, highlight=False)
 
 
 @products_app.command("add")

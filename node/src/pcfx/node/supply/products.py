@@ -241,6 +241,22 @@ def dump_footprint_pcf(result: FootprintResult) -> dict[str, Any]:
     return to_carbon_footprint(result).model_dump(mode="json", by_alias=True)
 
 
+#: What an inventory gives for a PACT v2.3 member a footprint lacks (the others are named as in PACT).
+_V2_INVENTORY_FIELDS = {
+    "productCategoryCpc": "cpc_code",
+    "biogenicCarbonContent": "biogenic_carbon_content",
+}
+
+
+def pact_v2_gaps(declaration_raw: bytes) -> list[str]:
+    """What a declared footprint needs for PACT v2.3, short: the inventory field to add (`cpc_code`,
+    `biogenic_carbon_content`) or the PACT member at fault; [] when `/2/` serves it."""
+    return [
+        _V2_INVENTORY_FIELDS.get(member, member)
+        for member in (problem.split(":", 1)[0] for problem in pact_v2_problems(declaration_raw))
+    ]
+
+
 def pact_v2_problems(declaration_raw: bytes) -> list[str]:
     """Why the footprint a declaration carries has no PACT v2.3 form (each reason); [] when `/2/` serves it."""
     from pcfx.protocol.pact.convert import UnmappableFootprint, v3_to_v2
@@ -254,3 +270,16 @@ def pact_v2_problems(declaration_raw: bytes) -> list[str]:
     except InvalidFootprint as exc:
         return [f"not a PACT v3 footprint: {exc}"]
     return []
+
+
+def pact_v2_lines(products: Sequence[OwnProduct]) -> list[str]:
+    """One line per declared product: served on the PACT v2.3 API, or what its inventory must add for it."""
+    lines = []
+    for p in products:
+        if p.declaration is None:
+            continue
+        gaps = pact_v2_gaps(p.declaration.raw)
+        lines.append(
+            f"PACT v2.3: {p.product_id} " + ("served" if not gaps else f"not served, needs {', '.join(gaps)}")
+        )
+    return lines
