@@ -400,3 +400,24 @@ async def test_a_consumer_deleted_while_a_batch_is_in_verification_completes_tha
                 stop.set()
                 await loop
         assert {globex.declaration(declaration_id(r)).state for r in raws} == {"active"}
+
+
+async def test_a_batch_verified_by_the_workers_is_not_verified_again_in_process(
+    tmp_path, sqlite_engine, nats_server
+):
+    async with feed(tmp_path, sqlite_engine, nats_server.url) as f:
+        acme, globex = f.acme, f.globex
+        globex.decide(acme.status_messages())
+        raws = [acme.sign(f"p{i}", created=NOW - HOUR) for i in range(40)]
+        await f.publish([acme.message(r) for r in raws] + [acme.message(raws[0])])  # one copy twice
+        where: list[tuple[str, int]] = []
+        globex.ingestor.on_verify = lambda place, count, _seconds: where.append((place, count))
+        with one_worker(f) as verifier:
+            await verifier.pool_started()
+            prepared = globex.ingestor.prepare(await f.fetch(41))
+            assert len(prepared.digests) == 40  # each content sent to the workers once
+            decisions = await globex.ingestor.complete(prepared)
+        assert where == [("workers", 40)]
+        assert [d.outcome for d in decisions] == ["stored"] * 40 + ["duplicate"]
+        assert [d.declaration_id for d in decisions[:40]] == [declaration_id(r) for r in raws]
+        assert await f.settles((41, 0, 0)) == (41, 0, 0)
