@@ -19,6 +19,12 @@ from pcfx.node.store.db import open_store
 from sqlalchemy import Engine
 from strategies import load_pact_samples
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment, which a serial run does not
+# have: CLI output would be cut at 80 columns in one and not the other. Every worker sees what a serial run sees.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 ROOT = Path(__file__).resolve().parent.parent
 # beside the clone; bench/mutation.py runs the tests from a copy one level down (mutants/)
 REFERENCE = next(

@@ -79,6 +79,10 @@ class AdminTokenFile:
             self._seen = seen
         return self._digest
 
+    def current_digest(self) -> str | None:
+        """The hash of the home's current admin token (None when there is none): what a session names."""
+        return self._current()
+
     def matches(self, token: str) -> bool:
         """True when `token` is the home's current admin token (constant-time comparison)."""
         expected = self._current()

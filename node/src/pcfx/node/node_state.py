@@ -61,6 +61,9 @@ class NodeState:
     #: Why the node cannot go on (its nats-server cannot be kept running); `halted` is set then.
     halt_reason: str | None = None
     halted: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Services the layers above attach to the running node, by name (the supply service under "supply"),
+    #: so its HTTP surfaces act through the same instance as its event handlers.
+    services: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every batch the ingestor decides tells the feeds' health when their consumer last delivered.

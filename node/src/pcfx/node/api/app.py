@@ -55,12 +55,15 @@ def create_admin_app(
 
     app = FastAPI(title=f"pcfx node {settings.name}: admin API", version="1")
     _state(app, settings=settings, engine=engine, node=node)
+    token = AdminTokenFile(admin_token_path(settings.home))
     app.state.admin_auth = AdminAuthenticator(
-        token=AdminTokenFile(admin_token_path(settings.home)),
-        clients=clients or _client_authenticator(settings, engine),
+        token=token, clients=clients or _client_authenticator(settings, engine)
     )
     app.include_router(health_router)
     app.include_router(admin_router)
+    from pcfx.node.web import install_web
+
+    install_web(app, settings=settings, token=token)  # the pages for people, under /ui/
     app.add_middleware(BodyLimit)
     app.add_middleware(QueryLimit)
     return app

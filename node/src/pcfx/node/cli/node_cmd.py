@@ -191,6 +191,7 @@ def run_command(
         # own products are recomputed on every new supplier version (republish_policy decides the rest); their
         # suppliers are followed now, those of a product added later by `pcfx products add`
         service = SupplyService.attach(node)
+        node.services["supply"] = service  # the web app's actions go through it too
         try:
             followed = len(await service.follow_suppliers())
         except SupplyError as exc:  # a stored inventory that no longer loads: the node runs on

@@ -304,6 +304,21 @@ class SupplyService:
             self._dismiss_held(product_id, keep=result_id)
             return declared
 
+    def dismiss(self, result_id: int) -> str:
+        """Dismiss a held result without publishing it (the declared value stays); returns its product id."""
+        with self.node.session() as session:
+            row = session.get(Result, result_id)
+            if row is None or row.state != ResultState.HELD:
+                raise SupplyError(f"result {result_id} is not held for review")
+            row.state = ResultState.DISMISSED
+            session.add(row)
+            repo.add_audit(
+                session,
+                event="held result dismissed",
+                detail={"product_id": row.product_id, "result_id": result_id},
+            )
+            return row.product_id
+
     def _dismiss_held(self, product_id: str, *, keep: int | None) -> None:
         with self.node.session() as session:
             for row in held_results(session, product_id=product_id):
