@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from pcfx.node.config_notify import NotificationSettings
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -34,7 +35,7 @@ __all__ = [
 CONFIG_FILE = "pcfx.toml"
 #: Secrets of a node home (database URL with its password, key passphrase): mode 0600, never in pcfx.toml.
 SECRETS_FILE = "secrets.toml"
-SECRET_SETTINGS = frozenset({"database_url", "key_passphrase"})
+SECRET_SETTINGS = frozenset({"database_url", "key_passphrase", "notify_smtp_password"})
 HOME_ENV = "PCFX_HOME"
 #: NATS refuses larger messages with its default `max_payload`; a declaration is a few kB.
 _NATS_MAX_PAYLOAD = 1024 * 1024
@@ -53,7 +54,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class Settings(BaseSettings):
+class Settings(NotificationSettings, BaseSettings):
     """Everything a node needs to run; field names are the TOML keys and, upper-cased with `PCFX_`, the
     environment variables (e.g. `PCFX_DATABASE_URL`)."""
 
@@ -445,10 +446,11 @@ def _refuse_secrets_in_file(config: Path) -> None:
     import tomllib
 
     data = tomllib.loads(config.read_text(encoding="utf-8"))
-    if "key_passphrase" in data:
-        raise ConfigError(
-            f"{config}: key_passphrase must come from PCFX_KEY_PASSPHRASE or {SECRETS_FILE}, never this file"
-        )
+    for secret in ("key_passphrase", "notify_smtp_password"):
+        if secret in data:
+            raise ConfigError(
+                f"{config}: {secret} must come from PCFX_{secret.upper()} or {SECRETS_FILE}, never this file"
+            )
     if has_password(data.get("database_url")):
         raise ConfigError(
             f"{config}: database_url holds a password; move it to {SECRETS_FILE} (mode 0600) in the home "

@@ -192,6 +192,12 @@ def run_command(
         # suppliers are followed now, those of a product added later by `pcfx products add`
         service = SupplyService.attach(node)
         node.services["supply"] = service  # the web app's actions go through it too
+        from pcfx.node.notifications import attach_notifications
+
+        # held results, supplier declarations and rejected messages to the webhook / e-mail, when configured
+        attach_notifications(
+            node, service, inbox_url=f"{listeners.admin_url}/ui/inbox" if listeners else None
+        )
         try:
             followed = len(await service.follow_suppliers())
         except SupplyError as exc:  # a stored inventory that no longer loads: the node runs on

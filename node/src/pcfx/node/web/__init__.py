@@ -26,6 +26,7 @@ def install_web(app: FastAPI, *, settings: Settings, token: AdminTokenFile) -> N
     from pcfx.node.web.deps import WebContext
     from pcfx.node.web.errors import install_error_pages
     from pcfx.node.web.routes.auth import auth_router
+    from pcfx.node.web.routes.battery import battery_router
     from pcfx.node.web.routes.products import products_router
     from pcfx.node.web.routes.provenance import provenance_router
     from pcfx.node.web.routes.supply import supply_router
@@ -36,6 +37,6 @@ def install_web(app: FastAPI, *, settings: Settings, token: AdminTokenFile) -> N
         sessions=WebSessions.of(token, key), secure_cookies=settings.tls_cert is not None
     )
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
-    for router in (auth_router, products_router, supply_router, provenance_router):
+    for router in (auth_router, products_router, supply_router, provenance_router, battery_router):
         app.include_router(router)
     install_error_pages(app)

@@ -104,6 +104,24 @@ _UI: dict[str, tuple[str, str]] = {
     "report_html": ("HTML", "HTML"),
     "battery": ("EU battery carbon-footprint declaration", "欧盟电池碳足迹声明"),
     "trace": ("Provenance tree", "溯源树"),
+    "battery_intro": (
+        "Regulation (EU) 2023/1542 Art. 7 and Annex II: kg CO2e per kWh of the total energy the battery provides "
+        "over its expected service life (E_total = usable energy x cycles per year x years), from the verified "
+        "declaration below.",
+        "欧盟电池法规 (EU) 2023/1542 第 7 条及附件 II：每千瓦时电池预期使用寿命内提供的总能量的碳足迹"
+        "（E_total = 可用能量 × 每年循环次数 × 年数），基于下列已验证的声明计算。",
+    ),
+    "usable_energy": ("Usable energy of one battery, kWh", "单个电池可用能量（kWh）"),
+    "cycles_per_year": ("Full-equivalent cycles per year", "每年等效满充放循环次数"),
+    "service_life_years": ("Expected service life, years", "预期使用寿命（年）"),
+    "lifetime_energy": ("Or: total energy over the service life, kWh", "或：使用寿命内总能量（kWh）"),
+    "study_url": ("Web link to the public CFP study", "公开碳足迹研究报告的网址"),
+    "conformity_id": ("EU declaration of conformity id (optional)", "欧盟符合性声明编号（可选）"),
+    "compute": ("Compute", "计算"),
+    "download_json": ("Download JSON (BatteryPass)", "下载 JSON（BatteryPass）"),
+    "per_kwh": ("kg CO2e per kWh of lifetime energy", "kg CO2e / 千瓦时（寿命期总能量）"),
+    "performance_class": ("Performance class", "碳足迹性能等级"),
+    "annex_stage": ("Life-cycle stage (Annex II)", "生命周期阶段（附件 II）"),
     "inputs": ("Purchased inputs", "外购输入"),
     "col_input": ("Input", "输入"),
     "col_source": ("Value used", "采用的数值"),

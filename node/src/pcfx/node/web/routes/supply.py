@@ -20,7 +20,7 @@ supply_router = APIRouter(include_in_schema=False)
 ResultId = Annotated[int, Form(ge=1, le=2**62)]
 
 
-def _registry(node: Any, settings: Any) -> Any:
+def registry_of(node: Any, settings: Any) -> Any:
     """The registry the running node verifies with, else the home's (None when there is none)."""
     if node is not None:
         return getattr(node.verifier, "registry", None)
@@ -38,7 +38,7 @@ def suppliers(
 ) -> Response:
     cache = web_context(request).cache
     cache.gwp_mismatch = settings.gwp_mismatch
-    coverage = supplier_coverage(session, settings, registry=_registry(node, settings), cache=cache)
+    coverage = supplier_coverage(session, settings, registry=registry_of(node, settings), cache=cache)
     return page(request, "suppliers.html", lang=lang, session=web, coverage=coverage)
 
 
@@ -51,7 +51,7 @@ def inbox_page(
         "inbox.html",
         lang=lang,
         session=web,
-        inbox=inbox(session, registry=_registry(node, settings)),
+        inbox=inbox(session, registry=registry_of(node, settings)),
     )
 
 
