@@ -82,9 +82,12 @@ async def _serve(app: Any) -> tuple[str, Any, asyncio.Task[None], socket.socket]
 
 
 @contextlib.asynccontextmanager
-async def live_chain(root: Path, *, serve: str, tiers: int = 3, policy: str = "hold") -> AsyncIterator[Chain]:
+async def live_chain(
+    root: Path, *, serve: str, tiers: int = 3, policy: str = "hold", silent: tuple[str, ...] = ()
+) -> AsyncIterator[Chain]:
     """The first `tiers` companies running and declared bottom-up (each buyer after it verified its
-    supplier's declaration); `serve`'s web app listening, with a fresh admin token."""
+    supplier's declaration), except the `silent` ones, which declare nothing; `serve`'s web app listening,
+    with a fresh admin token."""
     from pcfx.node.api.app import create_admin_app
 
     net = make_network(root, NAMES[:tiers], republish_policy=policy)
@@ -109,8 +112,10 @@ async def live_chain(root: Path, *, serve: str, tiers: int = 3, policy: str = "h
             services[name].add_product(parse_inventory(inventories[name]()))
             await services[name].follow_suppliers()
         for name in NAMES[:tiers]:
+            if name in silent:
+                continue
             supplier = supplier_of.get(name)
-            if supplier is not None:
+            if supplier is not None and supplier not in silent:
                 node, did = nodes[name], net[supplier].did
                 await eventually(lambda n=node, d=did, s=supplier: n.latest(d, products[s]))
             chain.declared[name] = (await services[name].declare(products[name])).declaration_id

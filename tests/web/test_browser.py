@@ -107,6 +107,24 @@ async def test_the_suppliers_page_says_which_inputs_run_on_defaults_and_why(tmp_
         await screenshot(page, "suppliers")
 
 
+async def test_request_data_asks_a_silent_supplier_over_the_bus_and_says_it_has_published_nothing(
+    tmp_path: Path,
+) -> None:
+    async with (
+        live_chain(tmp_path, serve="BatteryCo", tiers=2, silent=("CopperCo",)) as chain,
+        browser_page(chain) as page,
+    ):
+        await page.click("text=Suppliers")
+        row = page.locator("#coverage tbody tr", has_text="cathode-cu-cath-1")
+        assert await row.get_attribute("data-why") == "not-published"
+        await row.locator("button:has-text('Request data')").click()
+        said = await page.locator(".flash").inner_text()
+        assert (
+            said
+            == "The supplier has published no declaration of urn:pcfx:product:91340700PCFXD00131:cathode-cu-cath-1 yet."
+        )
+
+
 async def test_switching_to_chinese_shows_every_page_in_chinese(tmp_path: Path) -> None:
     async with live_chain(tmp_path, serve="BatteryCo", tiers=2) as chain, browser_page(chain) as page:
         await page.click("#lang-switch")

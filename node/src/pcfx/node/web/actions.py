@@ -19,6 +19,7 @@ __all__ = [
     "approve",
     "declare",
     "dismiss",
+    "request_data",
     "set_status",
     "store_upload",
     "supply_service",
@@ -117,6 +118,20 @@ async def approve(node: Any, result_id: int) -> str:
     except SupplyError as exc:
         raise ActionError(str(exc)) from None
     return declared.declaration_id
+
+
+async def request_data(node: Any, *, issuer: str, product_id: str) -> str:
+    """Ask the supplier's node over the bus for its latest declaration of `product_id` now; what came back
+    is verified and stored like any message. The outcome in a few words (stored, nothing published, refused
+    and why)."""
+    if node is None:
+        raise ActionError(_NO_NODE)
+    decision = await node.pull(issuer, product_id, timeout=3.0)
+    if decision is None:
+        return "none"
+    if decision.outcome in ("stored", "duplicate"):
+        return decision.outcome
+    return f"{decision.outcome}: {decision.reason or 'unknown'}"
 
 
 def dismiss(node: Any, result_id: int) -> str:

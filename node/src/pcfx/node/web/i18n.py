@@ -139,7 +139,25 @@ _UI: dict[str, tuple[str, str]] = {
     "col_status": ("Status", "状态"),
     "col_share": ("Share of product", "占产品比例"),
     "request_data": ("Request data", "请求数据"),
-    "requested": ("Data requested from {supplier} for {flow}.", "已向 {supplier} 请求 {flow} 的数据。"),
+    "request_help": (
+        "Asks the supplier's node over the bus for its latest declaration now; what comes back is verified "
+        "before it is used.",
+        "通过消息总线立即向供应商节点索取其最新声明；返回的声明经验证后才会使用。",
+    ),
+    "requested_stored": (
+        "Received and verified the latest declaration of {product}.",
+        "已收到并验证 {product} 的最新声明。",
+    ),
+    "requested_duplicate": (
+        "The latest declaration of {product} was already here.",
+        "{product} 的最新声明已在本节点。",
+    ),
+    "requested_none": (
+        "The supplier has published no declaration of {product} yet.",
+        "供应商尚未发布 {product} 的声明。",
+    ),
+    "requested_quarantined": ("The answer was refused: {outcome}", "答复被拒收：{outcome}"),
+    "requested_retry": ("No usable answer yet: {outcome}", "暂无可用答复：{outcome}"),
     "why_not_in_registry": ("supplier not in the trust registry", "供应商不在信任登记册中"),
     "why_not_published": ("not published yet", "尚未发布"),
     "why_rejected": ("rejected", "已拒收"),

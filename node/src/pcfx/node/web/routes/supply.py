@@ -75,3 +75,24 @@ def dismiss(node: NodeDep, lang: LangDep, _: CsrfForm, result_id: ResultId) -> R
     except actions.ActionError as exc:
         return flash(response, "error", *exc.lines)
     return flash(response, "ok", t("dismissed_msg", id=result_id))
+
+
+@supply_router.post("/ui/suppliers/request")
+async def request_data(
+    node: NodeDep,
+    lang: LangDep,
+    _: CsrfForm,
+    issuer: Annotated[str, Form(min_length=1, max_length=512)],
+    product_id: Annotated[str, Form(min_length=1, max_length=512)],
+) -> Response:
+    """Ask a supplier's node for its latest declaration of a product now (verified before it is stored)."""
+    t = ui_translator(lang)
+    response = RedirectResponse("/ui/suppliers", status_code=303)
+    try:
+        outcome = await actions.request_data(node, issuer=issuer, product_id=product_id)
+    except actions.ActionError as exc:
+        return flash(response, "error", *exc.lines)
+    kind = "ok" if outcome in ("stored", "duplicate") else "error"
+    return flash(
+        response, kind, t(f"requested_{outcome.split(':', 1)[0]}", product=product_id, outcome=outcome)
+    )
