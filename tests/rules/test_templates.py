@@ -73,14 +73,21 @@ def _fill_csv(path: Path) -> None:
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
+def _english(label: object) -> str:
+    """The English name of a bilingual template label: "流名称 / flow" -> "flow", "纯度 / purity (0-1)" -> "purity"."""
+    return str(label).split(" / ")[-1].split(" (")[0]
+
+
 def _fill_xlsx(path: Path) -> None:
     workbook = load_workbook(path)
     for sheet in workbook.worksheets:
-        header = [c.value for c in sheet[1]]
+        if sheet.title == "instructions":
+            continue
+        header = [_english(c.value) for c in sheet[1]]
         for row in sheet.iter_rows(min_row=2):
             for c, cell in enumerate(row):
                 if isinstance(cell.value, str):
-                    column = row[0].value if header == ["key", "value"] else header[c]
+                    column = _english(row[0].value) if header == ["key", "value"] else header[c]
                     cell.value = _fill_cell(column, cell.value)
     workbook.save(path)
 
@@ -158,6 +165,7 @@ def test_yaml_template_lists_required_items_with_units_and_default_direct_factor
 def test_xlsx_template_has_the_engine_tables_as_sheets(tmp_path):
     workbook = load_workbook(_template(tmp_path, "li-ion-battery", "xlsx"))
     assert workbook.sheetnames == [
+        "instructions",
         "product",
         "processes",
         "outputs",
@@ -167,7 +175,7 @@ def test_xlsx_template_has_the_engine_tables_as_sheets(tmp_path):
         "factors",
     ]
     inputs = workbook["inputs"]
-    header = [c.value for c in inputs[1]]
+    header = [_english(c.value) for c in inputs[1]]
     flows = [row[header.index("flow")] for row in inputs.iter_rows(min_row=2, values_only=True)]
     assert flows[:3] == ["cathode active material", "anode active material", "copper foil"]
     factor_ids = [row[0] for row in workbook["factors"].iter_rows(min_row=2, values_only=True)]

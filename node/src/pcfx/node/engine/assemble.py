@@ -144,6 +144,7 @@ def assemble_result(
                 cutoff=ln.cutoff,
                 primary=(i in replaced) or ln.primary,
                 factor_id=None if i in replaced or ln.factor is None else ln.factor.id,
+                factor_derivation=None if i in replaced or ln.factor is None else ln.factor.derivation_text,
                 source=source,
                 gwp=gwp_review.checks[i],
             )

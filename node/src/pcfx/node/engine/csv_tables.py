@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pcfx.node.engine.errors import InventoryError
 from pcfx.node.engine.inventory import Inventory
+from pcfx.node.engine.table_labels import sheet_key, table_name
 from pcfx.node.engine.table_layout import Table, column_letter, rows_to_table
 from pcfx.node.engine.table_writer import inventory_to_tables, table_columns
 
@@ -41,12 +42,16 @@ def read_tables_csv(text: str, *, label: str = "inventory.csv") -> dict[str, Tab
         chunks.append((current, start, len(rows)))
     for name, begin, end in chunks:
         block = rows[begin:end]
-        tables[name] = rows_to_table(
+        table, number = sheet_key(name) or (
+            name,
+            1,
+        )  # [inputs 2]: the second product's (loaders.load_products)
+        tables[table_name(table, number)] = rows_to_table(
             block,
             lambda r, c, begin=begin, name=name: (
                 f"{label} line {begin + r + 1} column {column_letter(c)} ({name})"
             ),
-            name,
+            table,
             label,
         )
     return tables

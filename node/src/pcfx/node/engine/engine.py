@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from pcfx.node.engine.allocation import DEFAULT_LADDER, LadderStep
 from pcfx.node.engine.allocation_review import DEFAULT_SHARE_WARNING, alternative_ladder, review_allocations
 from pcfx.node.engine.errors import EngineError, InventoryError, UnitError
-from pcfx.node.engine.factors import Factor, FactorLibrary, default_factor_library
+from pcfx.node.engine.factors import FactorLibrary, default_factor_library
 from pcfx.node.engine.gwp import GWP_SETS
 from pcfx.node.engine.gwp_check import GWP_POLICIES
 from pcfx.node.engine.inventory import Inventory, check_references
@@ -35,7 +35,7 @@ from pcfx.node.engine.system import factorise
 from pcfx.node.engine.system_checks import NEAR_SINGULAR, check_scaling, condition_estimate
 from pcfx.node.engine.technosphere import build_technosphere
 from pcfx.node.engine.units import conversion_factor
-from pydantic import ValidationError
+from pcfx.node.engine.validation import check_inventory_factors
 
 __all__ = [
     "DEFAULT_GRID_FACTOR",
@@ -155,7 +155,7 @@ def _prepare(
             raise InventoryError(
                 f"rule set '{rs.id}' requires items the inventory lacks: {names}", location=inventory._source
             )
-    _check_inventory_factors(inventory)
+    check_inventory_factors(inventory)
     library = (factors or default_factor_library()).extended(files=factor_files, factors=inventory.factors)
     _check_declared_unit(inventory, rs, warnings)
 
@@ -314,21 +314,6 @@ def compute(
 ) -> FootprintResult:
     """Footprint of the inventory's declared unit (prepare + evaluate). Options as for `prepare`."""
     return prepare(inventory, **options).evaluate(supplier_values, monte_carlo=monte_carlo, seed=seed)
-
-
-def _check_inventory_factors(inventory: Inventory) -> None:
-    """The inventory's own factor definitions, each error at its file position (line, or sheet and cell)."""
-    for index, item in enumerate(inventory.factors):
-        try:
-            Factor.model_validate(item)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            name = item.get("id", f"#{index + 1}") if isinstance(item, dict) else f"#{index + 1}"
-            raise InventoryError(
-                f"factor {name}: {field}: {first['msg']}",
-                location=inventory.locate(("factors", index, *first["loc"])),
-            ) from None
 
 
 def _check_declared_unit(inventory: Inventory, rule_set: Any, warnings: list[str]) -> None:

@@ -13,6 +13,13 @@ Two factors are derived in code from their parameters, so the arithmetic can be 
 
 A `listed_value` (the value printed in the source table) must equal the derived value rounded to as many
 decimals as it shows; the loader refuses a factor where they disagree.
+
+A factor of an inventory may also be derived by a `formula` of its own over named `parameters` (decimal
+strings), evaluated in Decimal arithmetic with + - * / and ( ) only (engine.arithmetic), e.g. limestone
+calcination `purity * 44.01 / 100.09` with `parameters: {purity: "0.95"}`, or a fuel's
+`ncv * carbon_content * oxidation * 44 / 12 / 1000` (GJ/t x tC/TJ -> t CO2/t). A `value` given beside it must
+equal the formula's value rounded to the decimals it shows. The formula and its inputs stay on the factor
+(`derivation_text`), and each result line it is used on carries them (`Contribution.factor_derivation`).
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
+from pcfx.node.engine.arithmetic import FormulaError, evaluate
 from pcfx.node.engine.errors import FactorError, UnitError
 from pcfx.node.engine.inventory import DataQuality, InlineFactor, Uncertainty
 from pcfx.node.engine.inventory_items import check_gwp_label
@@ -100,6 +108,11 @@ class Factor(BaseModel):
     dqi: DataQuality | None = None
     derivation: Literal["fuel-combustion", "carbonate-calcination", "oxide-from-carbonate"] | None = None
     parameters: dict[str, str] = Field(default_factory=dict)
+    formula: str | None = Field(
+        default=None,
+        description="arithmetic over `parameters` (+ - * / and parentheses) that gives the value, e.g. "
+        "'purity * 44.01 / 100.09'",
+    )
     listed_value: Decimal | None = None
     database: str | None = Field(default=None, description="name of the secondary database, e.g. 'ecoinvent'")
     version: str | None = None
@@ -107,17 +120,30 @@ class Factor(BaseModel):
 
     _check_gwp = field_validator("gwp")(classmethod(lambda cls, v: check_gwp_label(v)))
 
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        # a parameter written as a number (YAML `purity: 0.95`, a numeric cell) is kept as its decimal text
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            k: (repr(v) if isinstance(v, float) else str(v))
+            if isinstance(v, int | float | Decimal) and not isinstance(v, bool)
+            else v
+            for k, v in value.items()
+        }
+
     @model_validator(mode="after")
     def _complete(self) -> Factor:
         _split_unit(self.unit, self.id)  # validates the unit early
+        if self.formula is not None:
+            self._derive_by_formula()
         if self.derivation is not None:
             derived = derive_value(self.derivation, self.parameters, self.unit, factor_id=self.id)
-            if self.listed_value is not None:
-                places = -self.listed_value.as_tuple().exponent  # type: ignore[operator]
-                if derived.quantize(Decimal(1).scaleb(-places)) != self.listed_value:
-                    raise FactorError(
-                        f"factor '{self.id}': derived value {derived} does not round to the listed {self.listed_value}"
-                    )
+            if self.listed_value is not None and not _agrees(derived, self.listed_value):
+                raise FactorError(
+                    f"factor '{self.id}': derived value {derived} does not round to the listed {self.listed_value}"
+                )
             self.value = derived
         if self.components:
             if self.value is None:
@@ -128,6 +154,30 @@ class Factor(BaseModel):
         elif self.value is None:
             raise FactorError(f"factor '{self.id}' has neither a value, components nor a derivation")
         return self
+
+    def _derive_by_formula(self) -> None:
+        assert self.formula is not None
+        if self.derivation is not None:
+            raise ValueError(f"factor '{self.id}' has both a formula and the derivation {self.derivation}")
+        try:
+            derived = evaluate(self.formula, self.parameters)
+        except FormulaError as exc:
+            raise ValueError(f"factor '{self.id}': {exc}") from None
+        if self.value is not None and not _agrees(derived, self.value):
+            raise ValueError(
+                f"factor '{self.id}': value {self.value} is not what its formula gives ({derived})"
+            )
+        self.value = derived
+
+    @property
+    def derivation_text(self) -> str | None:
+        """How the value was derived, for results and reports: "purity * 44.01 / 100.09 with purity = 0.95"."""
+        inputs = ", ".join(f"{k} = {v}" for k, v in self.parameters.items())
+        if self.formula is not None:
+            return f"{self.formula} with {inputs}" if inputs else self.formula
+        if self.derivation is not None:
+            return f"{self.derivation} with {inputs}" if inputs else self.derivation
+        return None
 
     @property
     def mass_unit(self) -> str:
@@ -164,6 +214,19 @@ class Factor(BaseModel):
         if self.database:
             return f"{self.database} {self.version or ''}".strip()
         return self.source
+
+
+def _agrees(derived: Decimal, shown: Decimal) -> bool:
+    """Whether `derived` rounded to as many decimals as `shown` has (a value printed with fewer digits) is it."""
+    if derived == shown:
+        return True
+    exponent = shown.as_tuple().exponent
+    if not isinstance(exponent, int):
+        return False
+    try:
+        return derived.quantize(Decimal(1).scaleb(exponent)) == shown
+    except InvalidOperation:
+        return False
 
 
 def _split_unit(unit: str, factor_id: str) -> tuple[str, str]:

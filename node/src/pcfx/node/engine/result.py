@@ -81,6 +81,9 @@ class Contribution(_Model):
     cutoff: bool = False
     primary: bool = False
     factor_id: str | None = None
+    factor_derivation: str | None = Field(
+        default=None, description="how the factor was derived: its formula with its inputs"
+    )
     source: InputSource | None = None
     gwp: GwpCheck | None = None
 

@@ -15,9 +15,13 @@ xlsx: one sheet per table, header in row 1; CSV: one file, each table starts wit
   dqi_temporal, dqi_geographical, dqi_completeness, dqi_reliability, note
 - `emissions`: process*, gas*, origin, amount*, unit, stage, primary, cutoff, note
 - `instruments`: kind*, amount*, unit, factor*, certificate_id, note
-- `factors`: id*, name, value*, unit*, gas, origin, gwp, source*, year*, geography*, uncertainty, note
+- `factors`: id*, name, value*, unit*, gas, origin, gwp, source*, year*, geography*, uncertainty, note, and the
+  inputs of a derived factor's formula: purity, ncv, carbon_content, oxidation
 
-Factors in the tables are referenced by id (define inline ones in the `factors` table).
+Factors in the tables are referenced by id (define inline ones in the `factors` table). In xlsx, `value` may be
+an Excel formula over the row's input columns (`=N5*O5*P5*44/12/1000`): pcfx evaluates it (xlsx_formulas) and
+the factor keeps the formula over the inputs' names as its derivation. Headers may be English, Chinese or both
+("流名称 / flow"), product keys too (table_labels).
 """
 
 from __future__ import annotations
@@ -28,9 +32,20 @@ from typing import Any
 
 from pcfx.node.engine.errors import InventoryError
 from pcfx.node.engine.inventory import DQI_NAMES
+from pcfx.node.engine.table_labels import FORMULA_INPUTS, column_key
 from pcfx.node.engine.validation import Path_
+from pcfx.node.engine.xlsx_formulas import FormulaCell
 
-__all__ = ["PRODUCT_KEYS", "TABLES", "Cell", "Table", "column_letter", "rows_to_table", "tables_to_data"]
+__all__ = [
+    "PRODUCT_KEYS",
+    "TABLES",
+    "Cell",
+    "Table",
+    "column_letter",
+    "header_keys",
+    "rows_to_table",
+    "tables_to_data",
+]
 
 PRODUCT_KEYS: dict[str, Path_] = {
     "name": ("product", "name"),
@@ -122,21 +137,25 @@ TABLES: dict[str, dict[str, Path_ | None]] = {
         "note": ("note",),
     },
     "factors": {
-        k: (k,)
-        for k in (
-            "id",
-            "name",
-            "value",
-            "unit",
-            "gas",
-            "origin",
-            "gwp",
-            "source",
-            "year",
-            "geography",
-            "uncertainty",
-            "note",
-        )
+        **{
+            k: (k,)
+            for k in (
+                "id",
+                "name",
+                "value",
+                "unit",
+                "gas",
+                "origin",
+                "gwp",
+                "source",
+                "year",
+                "geography",
+                "uncertainty",
+                "note",
+            )
+        },
+        # inputs of a derived factor's formula: read through the formula of `value`, not fields of their own
+        **dict.fromkeys(FORMULA_INPUTS),
     },
 }
 _REQUIRED = {
@@ -174,22 +193,31 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def header_keys(header: list[Any], name: str) -> list[str | None]:
+    """The column each header cell names ("" for an empty cell, None for one that names no column of `name`)."""
+    known = set(TABLES.get(name, {})) | ({"key", "value"} if name == "product" else set())
+    return [column_key(str(h), name, known) if _present(h) else "" for h in header]
+
+
 def rows_to_table(rows: list[Any], where: Any, name: str, label: str) -> Table:
     """One table's rows (header first) as records of located cells; `where(r, c)` names a cell."""
     rows = [list(r) for r in rows]
+    skipped = 0
     while rows and not any(_present(v) for v in rows[0]):
         rows.pop(0)
+        skipped += 1
     if not rows:
         return []
-    header = [str(h).strip().lower() if _present(h) else "" for h in rows[0]]
-    known = set(TABLES.get(name, {})) | ({"key", "value"} if name == "product" else set())
     if name not in TABLES and name != "product":
         raise InventoryError(f"unknown table '{name}' (tables: product, {', '.join(TABLES)})", location=label)
-    for c, column in enumerate(header):
-        if column and column not in known:
-            raise InventoryError(f"unknown column '{column}' in table {name}", location=where(0, c))
+    header: list[str] = []
+    for c, column in enumerate(header_keys(rows[0], name)):
+        if column is None:
+            written = str(rows[0][c]).strip().lower()
+            raise InventoryError(f"unknown column '{written}' in table {name}", location=where(skipped, c))
+        header.append(column)
     out: Table = []
-    for r, row in enumerate(rows[1:], start=1):
+    for r, row in enumerate(rows[1:], start=1 + skipped):
         if not any(_present(v) for v in row):
             continue
         record: dict[str, Cell] = {}
@@ -206,7 +234,13 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def _plain(raw: Any) -> Any:
+    """A cell's value: a formula cell's evaluated value (InventoryError naming its cell if it cannot be)."""
+    return raw.resolve() if isinstance(raw, FormulaCell) else raw
+
+
 def _value(raw: Any, column: str, location: str) -> Any:
+    raw = _plain(raw)
     if isinstance(raw, str):
         raw = raw.strip()
     if column in _BOOLEAN:
@@ -261,9 +295,9 @@ def tables_to_data(tables: dict[str, Table], label: str) -> tuple[dict[str, Any]
         key_raw, key_loc = record.get("key", (None, label))
         if key_raw is None:
             continue
-        key = str(key_raw).strip().lower()
-        if key not in PRODUCT_KEYS:
-            raise InventoryError(f"unknown product key '{key}'", location=key_loc)
+        key = column_key(str(_plain(key_raw)), "product", PRODUCT_KEYS)
+        if key is None:
+            raise InventoryError(f"unknown product key '{str(key_raw).strip().lower()}'", location=key_loc)
         raw, location = record.get("value", (None, key_loc))
         path = PRODUCT_KEYS[key]
         locations[path] = location
@@ -286,7 +320,7 @@ def tables_to_data(tables: dict[str, Table], label: str) -> tuple[dict[str, Any]
         for record in tables.get(table, []):
             _require(record, table)
             name_raw, name_loc = record["process"]
-            name = str(name_raw).strip()
+            name = str(_plain(name_raw)).strip()
             if name not in process_index:
                 raise InventoryError(f"process '{name}' is not listed in table processes", location=name_loc)
             p = process_index[name]
@@ -329,3 +363,10 @@ def _fill(
             locations.setdefault(path[:depth], location)
         if raw is not None:
             _put(item, sub, _value(raw, column, location))
+        if table == "factors" and column == "value" and isinstance(raw, FormulaCell):
+            derived = raw.derivation()  # a derived factor keeps its formula over named inputs
+            if isinstance(derived.value, Decimal) and derived.inputs:
+                item["formula"] = derived.named
+                item["parameters"] = {name: str(v) for name, v in derived.inputs.items()}
+                locations[(*base, "formula")] = location
+                locations[(*base, "parameters")] = location

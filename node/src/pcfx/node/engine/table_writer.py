@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from pcfx.node.engine.inventory import Inventory
+from pcfx.node.engine.table_labels import FORMULA_INPUTS
 from pcfx.node.engine.table_layout import PRODUCT_KEYS, TABLES
 from pcfx.node.engine.validation import Path_
 
-__all__ = ["inventory_to_tables", "table_columns"]
+__all__ = ["formula_row", "inventory_to_tables", "table_columns"]
+
+_NAME = re.compile(r"(?<![\w.])[^\W\d]\w*")
 
 
 def _text(value: Any) -> Any:
@@ -95,6 +99,7 @@ def inventory_to_tables(inventory: Inventory) -> dict[str, list[dict[str, Any]]]
     tables["factors"] = []
     for factor in factors:
         row = {c: _text(factor.get(c)) for c in TABLES["factors"] if factor.get(c) is not None}
+        row.update(_derived_columns(factor))
         if isinstance(factor.get("uncertainty"), Mapping):
             unc = factor["uncertainty"]
             row["uncertainty"] = (
@@ -106,3 +111,36 @@ def inventory_to_tables(inventory: Inventory) -> dict[str, list[dict[str, Any]]]
 
 def table_columns(table: str) -> list[str]:
     return ["key", "value"] if table == "product" else list(TABLES[table])
+
+
+def _derived_columns(factor: Mapping[str, Any]) -> dict[str, Any]:
+    """A derived factor's value (a formula's or a derivation's), its inputs that are columns of the factors
+    table, and its formula (key "formula", not a column: the xlsx writer turns it into an Excel formula)."""
+    if factor.get("formula") is None and factor.get("derivation") is None:
+        return {}
+    from pcfx.node.engine.factors import Factor
+
+    derived = Factor.model_validate(factor)
+    out: dict[str, Any] = {"value": _text(derived.value)}
+    if derived.formula is not None:
+        out["formula"] = derived.formula
+        # numbers, not text: the Excel formula over them calculates in Excel too
+        out.update({k: Decimal(v) for k, v in derived.parameters.items() if k in FORMULA_INPUTS})
+    return out
+
+
+def formula_row(row: Mapping[str, Any], columns: list[str], row_number: int) -> str | None:
+    """The Excel formula of a factors row's value ("=N5*O5*P5*44/12/1000"), when its formula's inputs are all
+    columns of the row; None otherwise (the value is written as a number)."""
+    formula = row.get("formula")
+    if not isinstance(formula, str):
+        return None
+    names = set(_NAME.findall(formula))
+    if not names or not names <= set(FORMULA_INPUTS) or not all(n in row for n in names):
+        return None
+    from pcfx.node.engine.table_layout import column_letter
+
+    def cell(match: re.Match[str]) -> str:
+        return f"{column_letter(columns.index(match.group(0)))}{row_number}"
+
+    return "=" + _NAME.sub(cell, "".join(formula.split()))

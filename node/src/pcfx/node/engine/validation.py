@@ -9,7 +9,7 @@ from pcfx.node.engine.errors import InventoryError
 from pcfx.node.engine.inventory import Inventory, check_references
 from pydantic import ValidationError
 
-__all__ = ["Path_", "parse_inventory"]
+__all__ = ["Path_", "check_inventory_factors", "parse_inventory"]
 
 # a path into the inventory data, e.g. ("processes", 0, "inputs", 2, "amount")
 Path_ = tuple[str | int, ...]
@@ -99,4 +99,29 @@ def parse_inventory(
     inventory._locations = locations
     inventory._source = source
     check_references(inventory)
+    check_inventory_factors(inventory, only_formulas=True)  # the rest when computing, as before
     return inventory
+
+
+def check_inventory_factors(inventory: Inventory, *, only_formulas: bool = False) -> None:
+    """The inventory's own factor definitions (or only those derived by a formula), each error at its file
+    position (line, or sheet and cell)."""
+    from pcfx.node.engine.factors import Factor
+
+    for index, item in enumerate(inventory.factors):
+        if only_formulas and not (isinstance(item, Mapping) and item.get("formula") is not None):
+            continue
+        try:
+            Factor.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = tuple(first["loc"])
+            name = item.get("id", f"#{index + 1}") if isinstance(item, dict) else f"#{index + 1}"
+            if loc:
+                message = f"factor {name}: {'.'.join(str(p) for p in loc)}: {first['msg']}"
+            else:  # the factor as a whole: its formula, its derivation
+                message = str(first["msg"]).removeprefix("Value error, ")
+                message = message if message.startswith("factor ") else f"factor {name}: {message}"
+                if isinstance(item, Mapping) and item.get("formula") is not None:
+                    loc = ("formula",)
+            raise InventoryError(message, location=inventory.locate(("factors", index, *loc))) from None

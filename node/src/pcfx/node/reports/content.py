@@ -228,6 +228,8 @@ def _input_row(c: Contribution, lang: Lang, stages: dict[str, str]) -> InputRow:
         kind = t({"default-factor": "src_default", "inline-factor": "src_inline"}.get(src.source, "src_grid"))
         year = f" ({src.factor_year})" if src.factor_year else ""
         reference, detail = src.factor_id or c.factor_id or "-", f"{src.factor_source or ''}{year}"
+    if c.factor_derivation:  # a derived factor: its formula and inputs (None where a supplier value is used)
+        detail = "; ".join(part for part in (detail, f"= {c.factor_derivation}") if part)
     return InputRow(
         process=c.process or "",
         flow=c.flow or c.key,

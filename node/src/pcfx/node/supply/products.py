@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pcfx.node.engine import EngineError, FootprintResult, Inventory, load_inventory, parse_inventory
+from pcfx.node.engine.loaders import load_products
 from pcfx.node.engine.pact import accounting_facts, to_carbon_footprint
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Declaration, Origin, Result
@@ -124,26 +125,37 @@ def inventory_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_batch(paths: Sequence[Path], *, company_id: str) -> tuple[list[tuple[str, Inventory]], list[str]]:
-    """Every inventory of a batch with its product id, and one line per problem (a file that does not load,
-    two files declaring the same product); the caller stores the batch only when there is no problem."""
+    """Every inventory of a batch with its product id, and one line per problem (a file or a product of a
+    workbook that does not load, two files or sheets declaring the same product); the caller stores the batch
+    only when there is no problem. A workbook of several products (sheets `product`, `product 2`, ...) adds
+    each of them, as a folder adds each of its files."""
     loaded: list[tuple[str, Inventory]] = []
     problems: list[str] = []
-    first_file: dict[str, Path] = {}
+    first_label: dict[str, str] = {}
     files = inventory_files(paths)
     if not files:
         return [], [f"no inventory file ({', '.join(INVENTORY_SUFFIXES)}) in {', '.join(map(str, paths))}"]
     for path in files:
         try:
-            inventory = load_inventory(path)
-            pid = own_product_id(inventory, company_id=company_id)
+            products = load_products(path)
         except (EngineError, OSError) as exc:
             problems.append(f"{exc}" if isinstance(exc, EngineError) else f"{path}: {exc.strerror}")
             continue
-        if pid in first_file:
-            problems.append(f"{path.name}: product {pid} is also declared by {first_file[pid].name}")
-            continue
-        first_file[pid] = path
-        loaded.append((pid, inventory))
+        for label, inventory in products:
+            if isinstance(inventory, EngineError):
+                if f"{inventory}" not in problems:  # a shared factors sheet's problem, once
+                    problems.append(f"{inventory}")
+                continue
+            try:
+                pid = own_product_id(inventory, company_id=company_id)
+            except EngineError as exc:
+                problems.append(f"{label}: {exc}")
+                continue
+            if pid in first_label:
+                problems.append(f"{label}: product {pid} is also declared by {first_label[pid]}")
+                continue
+            first_label[pid] = label
+            loaded.append((pid, inventory))
     return loaded, problems
 
 
