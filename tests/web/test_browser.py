@@ -140,8 +140,23 @@ async def test_switching_to_chinese_shows_every_page_in_chinese(tmp_path: Path) 
         await screenshot(page, "suppliers-zh")
 
 
-async def test_the_handset_page_links_its_declaration_to_the_provenance_tree(tmp_path: Path) -> None:
+async def test_the_handset_provenance_tree_shows_three_tiers_each_verified(tmp_path: Path) -> None:
     async with live_chain(tmp_path, serve="HandsetCo", tiers=3) as chain, browser_page(chain) as page:
         await page.goto(f"{chain.url}/ui/product?id={quote(HANDSET, safe='')}")
-        link = page.locator(".actions a", has_text="Provenance tree")
-        assert quote(chain.declared["HandsetCo"], safe="") in (await link.get_attribute("href") or "")
+        await page.locator(".actions a", has_text="Provenance tree").click()
+        tree = page.locator("#tree")
+        await tree.wait_for()
+        verified = tree.locator(".tnode[data-kind='declaration'][data-verified='yes']")
+        tiers = {await node.get_attribute("data-tier") for node in await verified.all()}
+        assert tiers == {"0", "1", "2"}  # handset <- battery <- copper
+        for company in (
+            "HandsetCo",
+            "BatteryCo",
+            "CopperCo",
+        ):  # copper twice: the handset buys it directly too
+            nodes = await tree.locator(".tnode", has_text=chain.declared[company]).all()
+            assert nodes and {await n.get_attribute("data-verified") for n in nodes} == {"yes"}
+        # inputs on default factors end their branch, saying so
+        assert await tree.locator(".tnode[data-kind='default-factor']").count() > 0
+        assert (await page.locator("#summary").inner_text()).startswith("3 tier(s) of verified declarations")
+        await screenshot(page, "provenance")

@@ -75,6 +75,10 @@ app.command("declare")(supply_cmd.declare_command)
 app.command("follow-suppliers")(supply_cmd.follow_command)
 app.add_typer(supply_cmd.review_app, name="review")
 
+from pcfx.node.cli.trace_cmd import trace_command  # noqa: E402
+
+app.command("trace")(trace_command)
+
 from pcfx.node.cli import export_cmd, report_cmd  # noqa: E402
 
 app.command("report")(report_cmd.report_command)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["bar_chart", "split_chart", "uncertainty_chart"]
+__all__ = ["bar_chart", "coverage_chart", "split_chart", "uncertainty_chart"]
 
 _PALETTE = ["#2f6f4f", "#4f8f6f", "#7fb08f", "#a9cdb3", "#d3e6d8", "#c9a227", "#8f4f4f", "#4f6f8f"]
 
@@ -111,3 +111,23 @@ def uncertainty_chart(
             },
         ],
     }
+
+
+def coverage_chart(*, verified: Decimal, defaults: Decimal, labels: tuple[str, str, str]) -> dict[str, Any]:
+    """One stacked bar of a product's footprint: on verified supplier values, on defaults where a supplier is
+    named, and the rest (own processes and inputs without a supplier), in percent."""
+    rest = max(Decimal(100) - verified - defaults, Decimal(0))
+    colours = ("#2f6f4f", "#c9a227", "#d3d9d5")
+    return {
+        "animation": False,
+        "grid": {"left": 8, "right": 8, "top": 28, "bottom": 4, "containLabel": True},
+        "legend": {"top": 0, "itemWidth": 12, "itemHeight": 10},
+        "xAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value} %"}},
+        "yAxis": {"type": "category", "data": [""], "show": False},
+        "tooltip": {"trigger": "item", "formatter": "{a}: {c} %"},
+        "series": [
+            {"name": name, "type": "bar", "stack": "share", "data": [_round(value)], "barWidth": 22,
+             "itemStyle": {"color": colour}}
+            for name, value, colour in zip(labels, (verified, defaults, rest), colours, strict=True)
+        ],
+    }  # fmt: skip

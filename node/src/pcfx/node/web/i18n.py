@@ -135,6 +135,13 @@ _UI: dict[str, tuple[str, str]] = {
         "全部产品碳足迹总量中仍有 {share} 基于默认因子。",
     ),
     "on_defaults_short": ("of the footprint on default factors", "的碳足迹基于默认因子"),
+    "legend_verified": ("verified supplier values", "已验证的供应商数据"),
+    "legend_defaults": ("defaults (supplier named)", "默认因子（已指定供应商）"),
+    "legend_rest": ("own processes and other inputs", "自有过程及其他输入"),
+    "inputs_on_defaults": (
+        "{n} of {total} supplier inputs on defaults",
+        "{total} 个供应商输入中 {n} 个基于默认因子",
+    ),
     "col_supplier": ("Supplier", "供应商"),
     "col_status": ("Status", "状态"),
     "col_share": ("Share of product", "占产品比例"),
@@ -184,6 +191,15 @@ _UI: dict[str, tuple[str, str]] = {
     "nothing": ("Nothing.", "无。"),
     # provenance
     "provenance_title": ("Provenance of {id}", "{id} 的溯源"),
+    "provenance_summary": (
+        "{tiers} tier(s) of verified declarations; {verified} verified, {failed} failed, {defaults} input(s) on "
+        "default factors, {restricted} restricted, {unavailable} unavailable.",
+        "{tiers} 级已验证声明；{verified} 个验证通过，{failed} 个验证失败，{defaults} 个输入使用默认因子，"
+        "{restricted} 个受限，{unavailable} 个不可获取。",
+    ),
+    "unavailable": ("not available to this node", "本节点无法获取"),
+    "cut": ("branch ends here", "分支到此为止"),
+    "share_of_above": ("share of the tier above", "占上一级比例"),
     "provenance_pick": ("Declaration id", "声明编号"),
     "provenance_show": ("Show", "显示"),
     "tier": ("tier {n}", "第 {n} 级"),
@@ -192,6 +208,7 @@ _UI: dict[str, tuple[str, str]] = {
         "仅限其他买方：该声明存在，由 {issuer} 发布，已由上一级验证",
     ),
     "default_leaf": ("default factor {factor}: {reason}", "默认因子 {factor}：{reason}"),
+    "default_leaf_plain": ("default factor {factor}", "默认因子 {factor}"),
     "verification_failed": ("verification failed: {reason}", "验证失败：{reason}"),
     "unknown_declaration": ("No declaration {id} is known to this node.", "本节点不知道声明 {id}。"),
     "error": ("Error", "错误"),

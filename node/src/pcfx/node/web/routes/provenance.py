@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pcfx.node.api.deps import NodeDep, SessionDep, SettingsDep
+from pcfx.node.api.deps import NodeDep, SettingsDep
 from pcfx.node.web.deps import LangDep, SignedIn, page
 
 __all__ = ["provenance_router"]
@@ -17,14 +17,16 @@ provenance_router = APIRouter(include_in_schema=False)
 @provenance_router.get("/ui/provenance", response_class=HTMLResponse)
 async def provenance(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     node: NodeDep,
     lang: LangDep,
     web: SignedIn,
     id: Annotated[str, Query(max_length=512)] = "",
 ) -> Response:
-    from pcfx.node.web.views.provenance import provenance_view
+    from pcfx.node.web.views.provenance import provenance_view, tiers
 
-    view = await provenance_view(session, settings, node, id.strip()) if id.strip() else None
-    return page(request, "provenance.html", lang=lang, session=web, id=id, view=view)
+    engine = request.app.state.engine
+    tree = await provenance_view(engine, settings, node, id.strip()) if id.strip() else None
+    return page(
+        request, "provenance.html", lang=lang, session=web, id=id, tree=tree, tiers=tiers(tree) if tree else 0
+    )

@@ -11,7 +11,7 @@ from pcfx.node.api.deps import NodeDep, SessionDep, SettingsDep
 from pcfx.node.web import actions
 from pcfx.node.web.deps import CsrfForm, LangDep, SignedIn, flash, page, web_context
 from pcfx.node.web.i18n import ui_translator
-from pcfx.node.web.views.coverage import supplier_coverage
+from pcfx.node.web.views.coverage import coverage_charts, supplier_coverage
 from pcfx.node.web.views.inbox import inbox
 
 __all__ = ["supply_router"]
@@ -39,7 +39,8 @@ def suppliers(
     cache = web_context(request).cache
     cache.gwp_mismatch = settings.gwp_mismatch
     coverage = supplier_coverage(session, settings, registry=registry_of(node, settings), cache=cache)
-    return page(request, "suppliers.html", lang=lang, session=web, coverage=coverage)
+    charts = coverage_charts(coverage, ui_translator(lang))
+    return page(request, "suppliers.html", lang=lang, session=web, coverage=coverage, charts=charts)
 
 
 @supply_router.get("/ui/inbox", response_class=HTMLResponse)

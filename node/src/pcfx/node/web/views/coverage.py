@@ -16,12 +16,15 @@ from pcfx.protocol.subjects import subject_token
 from sqlmodel import col, select
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pcfx.node.config import Settings
     from pcfx.node.engine.result import FootprintResult
     from pcfx.protocol.registry import TrustRegistry
     from sqlmodel import Session
 
-__all__ = ["Coverage", "CoverageRow", "ProductCoverage", "supplier_coverage", "why_code"]
+__all__ = ["Coverage", "CoverageRow", "ProductCoverage", "coverage_charts", "supplier_coverage", "why_code"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ProductCoverage:
     name: str
     total: Decimal
     default_share_percent: Decimal  # of the product's footprint, from supplier-named inputs on defaults
+    verified_share_percent: Decimal  # of the product's footprint, from inputs on verified supplier values
     inputs: int
     on_defaults: int
 
@@ -62,6 +66,9 @@ class Coverage:
     @property
     def on_defaults(self) -> int:
         return sum(1 for row in self.rows if not row.verified)
+
+    def rows_of(self, product_id: str) -> list[CoverageRow]:
+        return [row for row in self.rows if row.product_id == product_id]
 
 
 def why_code(resolution: InputResolution) -> str:
@@ -121,7 +128,7 @@ def supplier_coverage(
             problems.append(f"{product.product_id}: {exc}")
             continue
         result = computation.result
-        default_co2e = Decimal(0)
+        default_co2e = verified_co2e = Decimal(0)
         purchased = {f"{p.process}/{p.flow}": p for p in purchased_inputs(product.inventory)}
         for item in computation.inputs:
             company, _, supplier_product = (item.supplier or "").rpartition("/")
@@ -137,6 +144,8 @@ def supplier_coverage(
             co2e, share = _contribution(result, item.process, item.flow)
             if code != "verified":
                 default_co2e += co2e
+            else:
+                verified_co2e += co2e
             rows.append(
                 CoverageRow(
                     product_id=product.product_id,
@@ -160,8 +169,22 @@ def supplier_coverage(
                 name=product.name,
                 total=result.total,
                 default_share_percent=(default_co2e / result.total * 100) if result.total else Decimal(0),
+                verified_share_percent=(verified_co2e / result.total * 100) if result.total else Decimal(0),
                 inputs=len(computation.inputs),
                 on_defaults=sum(1 for i in computation.inputs if i.source != "supplier-declaration"),
             )
         )
     return Coverage(rows=rows, products=summaries, problems=problems)
+
+
+def coverage_charts(coverage: Coverage, t: Callable[..., str]) -> dict[str, dict[str, Any]]:
+    """Each product's stacked bar (verified supplier values, defaults, the rest), by product id."""
+    from pcfx.node.web.charts import coverage_chart
+
+    labels = (t("legend_verified"), t("legend_defaults"), t("legend_rest"))
+    return {
+        p.product_id: coverage_chart(
+            verified=p.verified_share_percent, defaults=p.default_share_percent, labels=labels
+        )
+        for p in coverage.products
+    }
