@@ -97,8 +97,27 @@ async def test_bad_message_is_quarantined_with_its_reason_and_stored_data_is_unc
     assert rows[0].subject == decl_subject(acme.did, acme.product("steel"))
     assert snapshot(buyer) == before
     assert buyer.latest(acme.did, acme.product("steel")).declaration_id == current.declaration_id
-    info = await buyer.js.consumer_info(STREAM_NAME, buyer.subscriptions()[0].consumer)
-    assert info.num_ack_pending == 0  # terminated, not left for redelivery
+    consumer = buyer.subscriptions()[0].consumer
+
+    async def settled() -> bool:
+        # the quarantine row is committed before the message is terminated: wait for the ack, not a race
+        info = await buyer.js.consumer_info(STREAM_NAME, consumer)
+        return info.num_ack_pending == 0 and info.num_pending == 0
+
+    assert await eventually_async(settled)  # terminated, not left for redelivery
+
+
+async def eventually_async(check, *, timeout: float = 10.0) -> bool:
+    """Poll the coroutine function `check` until it returns True (or `timeout` passes: False)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 async def test_valid_declaration_on_another_products_subject_is_quarantined_as_subject_mismatch(exchange):
