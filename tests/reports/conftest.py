@@ -1,5 +1,6 @@
 """The battery maker's node home, its declaration file and its rendered reports, made once for the report and
-export tests (a real nats-server and two real nodes; WeasyPrint for the PDFs)."""
+export tests (a real nats-server and two real nodes; WeasyPrint for the PDFs, python-docx for the Word
+documents)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ def english(battery: BatteryHome, tmp_path_factory: pytest.TempPathFactory) -> R
 @pytest.fixture(scope="session")
 def chinese(battery: BatteryHome, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return _render(battery, tmp_path_factory.mktemp("report-zh"), "zh")
+
+
+def _render_docx(battery: BatteryHome, folder: Path, lang: str) -> Path:
+    """The report as `pcfx report --format docx` writes it (with the same verify URL as the PDF and HTML)."""
+    out = folder / f"battery-report-{lang}.docx"
+    args = ["report", "lfp-pack-280ah", "--format", "docx", "--lang", lang, "--out", str(out)]
+    args += ["--verify-url", "https://batteryco.example/verify", "--home", str(battery.home)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def english_docx(battery: BatteryHome, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _render_docx(battery, tmp_path_factory.mktemp("docx-en"), "en")
+
+
+@pytest.fixture(scope="session")
+def chinese_docx(battery: BatteryHome, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _render_docx(battery, tmp_path_factory.mktemp("docx-zh"), "zh")

@@ -129,7 +129,7 @@ def report(
     session: SessionDep,
     settings: SettingsDep,
     _: SignedIn,
-    format: Literal["html", "pdf"] = "html",
+    format: Literal["html", "pdf", "docx"] = "html",
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
     """The CFP study report of an own product, as `pcfx report` writes it."""
@@ -142,10 +142,19 @@ def report(
         source = load_report_source(session, settings, id)
     except (ReportError, UnknownProductError) as exc:
         raise HTTPException(404, str(exc)) from None
-    html = render_html(build_report(source, lang))
+    report = build_report(source, lang)
+    name = f"{id.rsplit(':', 1)[-1]}-cfp-report-{lang}.{format}"
+    if format == "docx":
+        from pcfx.node.reports.docx import render_docx
+
+        return Response(
+            render_docx(report),
+            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    html = render_html(report)
     if format == "html":
         return HTMLResponse(html)
-    name = f"{id.rsplit(':', 1)[-1]}-cfp-report-{lang}.pdf"
     return Response(
         render_pdf(html),
         media_type="application/pdf",
