@@ -58,6 +58,7 @@ __all__ = [
 
 ENTRY_TYPE = "PcfxRegistryEntry"
 ROOT_TYPE = "PcfxRegistryRoot"
+DELTA_TYPE = "PcfxRegistryDelta"
 
 
 class _Model(BaseModel):
@@ -307,6 +308,38 @@ def apply_delta(
             leaves.pop(did, None)
         leaves.update(fresh)
     return TrustRegistry(version=root.version, issued=root.issued, operator=root.operator, entries=ordered)
+
+
+def registry_delta(
+    signed_entries: Mapping[str, Mapping[str, Any]], root_doc: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One message carrying a version's change: its signed root and the signed entries it changed."""
+    return {"type": DELTA_TYPE, "root": dict(root_doc), "entries": [dict(e) for e in signed_entries.values()]}
+
+
+def apply_delta_document(
+    current: TrustRegistry, doc: Mapping[str, Any] | bytes | str, operator_key: Ed25519PublicKey | bytes | str,
+    *, leaves: dict[str, bytes] | None = None,
+) -> TrustRegistry:  # fmt: skip
+    """`apply_delta` of a `registry_delta` message (bytes, text or parsed)."""
+    if isinstance(doc, bytes | str):
+        try:
+            doc, _ = load_json(doc)
+        except ValueError as exc:
+            raise RegistryError(f"registry delta is not JSON: {exc}") from exc
+    if not isinstance(doc, Mapping) or doc.get("type") != DELTA_TYPE:
+        raise RegistryError(f"not a registry delta (type {DELTA_TYPE})")
+    root, entries = doc.get("root"), doc.get("entries")
+    if not isinstance(root, Mapping) or not isinstance(entries, list):
+        raise RegistryError("a registry delta carries a root object and a list of entries")
+    return apply_delta(current, root, entries, operator_key, leaves=leaves)
+
+
+def delta_version(doc: Mapping[str, Any]) -> int | None:
+    """The version a delta message claims (unverified: for routing only), or None."""
+    root = doc.get("root") if isinstance(doc, Mapping) else None
+    version = root.get("version") if isinstance(root, Mapping) else None
+    return version if isinstance(version, int) else None
 
 
 @dataclass

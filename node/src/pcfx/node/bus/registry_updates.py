@@ -1,26 +1,35 @@
-"""A networked node keeps its trust registry current from the bus: the latest version when it starts (the
-network's `pcfx.network.registry` service), every new version as the NETWORK account publishes it
-(`pcfx.registry.>`). What arrives is a candidate only: it is taken when it verifies with the operator key the
-node pins and its version is newer (`pcfx.protocol.registry.newer`); then it replaces the registry file in
-the home (atomically) and the verifier's registry, so a revoked key is refused within seconds."""
+"""A networked node keeps its trust registry current from the bus: the whole signed document when it starts
+(the network's `pcfx.network.registry` service), then each new version as a delta the NETWORK account
+publishes (`pcfx.registry.v2.delta`: the signed root and only the entries that changed; a few kB however
+many companies the registry lists). What arrives is a candidate only: a document is taken when it verifies
+with the operator key the node pins and its version is newer (`pcfx.protocol.registry.newer`); a delta when
+it is the next version and, applied to the registry held, gives exactly the root's tree head
+(`pcfx.protocol.registry_entries.apply_delta`). A delta that does not follow (the node missed one) makes the
+node fetch the whole document again. The registry file in the home is replaced atomically, deltas are kept
+beside it (`registry.json.d/`) and applied when it is read, and the verifier takes the new registry at once,
+so a revoked key is refused within seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from pcfx.node.network.accounts import REGISTRY_WILDCARD
+from pcfx.node.network.accounts import REGISTRY_DELTA_SUBJECT
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.registry_feed import fetch_registry
 from pcfx.protocol.errors import RegistryConflictError, RegistryError
 from pcfx.protocol.registry import TrustRegistry, newer, verify_registry
+from pcfx.protocol.registry_entries import apply_delta_document, delta_version
 
-__all__ = ["RegistryUpdates"]
+__all__ = ["RegistryUpdates", "deltas_folder"]
 
 log = logging.getLogger("pcfx.node")
 
@@ -35,16 +44,24 @@ class RegistryUpdates:
         self.operator_key = operator_key
         self._subscription: Any = None
         self._refused: set[bytes] = set()
+        self._leaves: dict[str, bytes] | None = None  # entry hashes of the registry held (for deltas)
+        self._lock = asyncio.Lock()
+        #: bytes of registry data received since start (whole documents and deltas): what a change costs
+        self.received_bytes = 0
 
     async def start(self) -> None:
-        """Take the latest published version, then listen for new ones."""
-        self._subscription = await self.nc.subscribe(REGISTRY_WILDCARD, cb=self._on_message)
+        """Take the latest published version, then listen for the deltas of new ones."""
+        self._subscription = await self.nc.subscribe(REGISTRY_DELTA_SUBJECT, cb=self._on_message)
+        await self._fetch_whole()
+
+    async def _fetch_whole(self) -> None:
         try:
             raw = await fetch_registry(self.nc)
         except NetworkError as exc:
             log.warning("trust registry not fetched from the network: %s", exc)
             return
         if raw is not None:
+            self.received_bytes += len(raw)
             self.offer(raw)
 
     async def stop(self) -> None:
@@ -53,7 +70,45 @@ class RegistryUpdates:
             self._subscription = None
 
     async def _on_message(self, message: Msg) -> None:
-        self.offer(bytes(message.data))
+        raw = bytes(message.data)
+        self.received_bytes += len(raw)
+        async with self._lock:  # deltas in order, one at a time
+            if await self.offer_delta(raw) == "gap":
+                await self._fetch_whole()
+
+    async def offer_delta(self, raw: bytes) -> str:
+        """Take a delta when it is the next version and verifies: "taken", "old" (held already), "gap" (a
+        version was missed: fetch the whole document) or "refused" (logged)."""
+        current: TrustRegistry | None = getattr(self.verifier, "registry", None)
+        if self.operator_key is None:
+            log.warning("a trust registry delta arrived but registry_operator_key is not pinned: ignored")
+            return "refused"
+        try:
+            version = delta_version(json.loads(raw))
+        except ValueError:
+            version = None
+        if current is None or version is None or version > current.version + 1:
+            return "gap" if version is not None else "refused"
+        if version <= current.version:
+            return "old"
+        if self._leaves is None:
+            from pcfx.protocol.registry_entries import entry_leaf
+
+            self._leaves = await asyncio.to_thread(lambda: {e.did: entry_leaf(e) for e in current.entries})
+        leaves, key = self._leaves, self.operator_key
+        try:
+            taken = await asyncio.to_thread(apply_delta_document, current, raw, key, leaves=leaves)
+        except RegistryError as exc:
+            log.warning("trust registry delta v%s refused: %s", version, exc)
+            return "gap"  # the whole document settles it
+        folder = deltas_folder(self.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".v{version}.tmp"
+        partial.write_bytes(raw)
+        os.replace(partial, folder / f"v{version}.json")
+        self.verifier.registry = taken
+        log.info("trust registry v%s taken from the network (delta of %d bytes)", version, len(raw))
+        return "taken"
 
     def offer(self, raw: bytes) -> TrustRegistry | None:
         """Take `raw` when it verifies with the pinned operator key and is newer; the registry taken, or None."""
@@ -80,6 +135,13 @@ class RegistryUpdates:
         partial = self.path.with_suffix(".tmp")
         partial.write_bytes(raw)
         os.replace(partial, self.path)
+        shutil.rmtree(deltas_folder(self.path), ignore_errors=True)  # the document holds what they said
+        self._leaves = None
         self.verifier.registry = candidate
         log.info("trust registry v%s taken from the network", candidate.version)
         return candidate
+
+
+def deltas_folder(registry_file: Path) -> Path:
+    """Where a node keeps the deltas it applied after its registry file (`registry.json.d/v<N>.json`)."""
+    return registry_file.with_name(registry_file.name + ".d")

@@ -25,7 +25,7 @@ from pcfx.node.bus.verify_pool import PooledResult, ShippedList, VerifyPool, dec
 from pcfx.node.store import repository as repo
 from pcfx.node.store.facts import parse_instant
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, StatusList
-from pcfx.protocol.errors import FailureReason, VerificationError
+from pcfx.protocol.errors import FailureReason, RegistryError, VerificationError
 from pcfx.protocol.registry import TrustRegistry, verify_registry
 from pcfx.protocol.status import StatusList as DecodedStatusList
 from pcfx.protocol.status import verify_status_list
@@ -54,7 +54,25 @@ def load_registry(path: Any, operator_key: str | None) -> TrustRegistry:
         raise RegistryUnavailableError(
             "registry_operator_key is not configured; the registry cannot be checked"
         )
-    return verify_registry(file.read_bytes(), operator_key)
+    registry = verify_registry(file.read_bytes(), operator_key)
+    return _with_deltas(registry, file.with_name(file.name + ".d"), operator_key)
+
+
+def _with_deltas(registry: TrustRegistry, folder: Path, operator_key: str) -> TrustRegistry:
+    """`registry` with the deltas a networked node took after it, applied in order (each verified); the
+    first that does not apply ends the chain (the node fetches the whole document when it connects)."""
+    if not folder.is_dir():
+        return registry
+    from pcfx.protocol.registry_entries import apply_delta_document
+
+    found = {int(p.stem[1:]): p for p in folder.glob("v*.json") if p.stem[1:].isdigit()}
+    while registry.version + 1 in found:
+        try:
+            registry = apply_delta_document(registry, found[registry.version + 1].read_bytes(), operator_key)
+        except (OSError, RegistryError) as exc:
+            log.warning("trust registry delta v%s not applied: %s", registry.version + 1, exc)
+            break
+    return registry
 
 
 class _StoredStatusLists(Mapping[str, DecodedStatusList]):

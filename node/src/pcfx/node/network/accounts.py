@@ -36,6 +36,7 @@ __all__ = [
     "COMPANY_LIMITS",
     "FOLLOWED_PREFIX",
     "FOLLOW_PREFIX",
+    "REGISTRY_DELTA_SUBJECT",
     "REGISTRY_DIRECT_GET",
     "REGISTRY_REQUEST",
     "REGISTRY_STREAM",
@@ -56,6 +57,8 @@ __all__ = [
 
 #: The subject the current signed trust registry is published on (retained in the NETWORK stream below).
 REGISTRY_SUBJECT = "pcfx.registry.v1"
+#: Each version's change (signed root + the signed entries it changed): what a following node downloads.
+REGISTRY_DELTA_SUBJECT = "pcfx.registry.v2.delta"
 REGISTRY_WILDCARD = "pcfx.registry.>"
 REGISTRY_STREAM = "PCFX_REGISTRY"
 #: NETWORK's JetStream direct read of the latest registry, exported as a service...

@@ -18,7 +18,12 @@ from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
 from pcfx.node.network.state import CompanyRecord, CompanyState, load_state, save_state
-from pcfx.node.network.trust_registry import current_registry, registry_with_keys_revoked, write_registry
+from pcfx.node.network.trust_registry import (
+    current_registry,
+    load_delta,
+    registry_with_keys_revoked,
+    write_registry,
+)
 
 __all__ = ["revoke_company", "suspend_company", "unsuspend_company"]
 
@@ -81,5 +86,5 @@ async def revoke_company(
     )
     assert signed is not None, "a revocation always writes a new registry version"
     if nc_network is not None:
-        await publish_registry(nc_network, signed)
+        await publish_registry(nc_network, signed, delta=load_delta(layout, int(signed["version"])))
     return record, int(signed["version"])

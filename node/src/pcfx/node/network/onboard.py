@@ -25,7 +25,12 @@ from pcfx.node.network.layout import NetworkLayout, write_public, write_secret
 from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
 from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, save_state, slugify
-from pcfx.node.network.trust_registry import current_registry, registry_with_company, write_registry
+from pcfx.node.network.trust_registry import (
+    current_registry,
+    load_delta,
+    registry_with_company,
+    write_registry,
+)
 from pcfx.protocol.registry import Role
 
 __all__ = ["Onboarded", "onboard_company", "onboard_many"]
@@ -104,7 +109,7 @@ async def onboard_company(
         save_state(layout, state)
         folder = _write_company_folder(layout, state, record, account, signed)
     if nc_network is not None:
-        await publish_registry(nc_network, signed)
+        await publish_registry(nc_network, signed, delta=load_delta(layout, int(signed["version"])))
     return Onboarded(record=record, folder=folder, registry_version=next_registry.version)
 
 

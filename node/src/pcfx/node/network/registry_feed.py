@@ -16,7 +16,13 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
-from pcfx.node.network.accounts import REGISTRY_REQUEST, REGISTRY_STREAM, REGISTRY_SUBJECT, REGISTRY_WILDCARD
+from pcfx.node.network.accounts import (
+    REGISTRY_DELTA_SUBJECT,
+    REGISTRY_REQUEST,
+    REGISTRY_STREAM,
+    REGISTRY_SUBJECT,
+    REGISTRY_WILDCARD,
+)
 from pcfx.node.network.errors import NetworkError
 
 __all__ = ["VERSION_HEADER", "ensure_registry_stream", "fetch_registry", "publish_registry"]
@@ -59,9 +65,12 @@ async def _published_version(nc: Client) -> int | None:
     return int(header) if header and header.isdigit() else None
 
 
-async def publish_registry(nc: Client, signed: dict[str, Any]) -> bool:
-    """Publish a signed registry unless the stream already holds this or a later version; True when it
-    published. `nc`: the NETWORK service user; the stream is created when missing."""
+async def publish_registry(
+    nc: Client, signed: dict[str, Any], *, delta: dict[str, Any] | None = None
+) -> bool:
+    """Publish a signed registry unless the stream already holds this or a later version, then its `delta`
+    (the signed root and changed entries, `pcfx.protocol.registry_entries.registry_delta`) when given; True
+    when it published. `nc`: the NETWORK service user; the stream is created when missing."""
     version = signed.get("version")
     if not isinstance(version, int):
         raise NetworkError("the registry to publish has no version")
@@ -75,6 +84,11 @@ async def publish_registry(nc: Client, signed: dict[str, Any]) -> bool:
         "Content-Type": "application/json",
     }
     await nc.jetstream().publish(REGISTRY_SUBJECT, body, headers=headers)
+    if delta is not None:
+        delta_headers = {**headers, "Nats-Msg-Id": f"pcfx-registry-delta-v{version}"}
+        await nc.jetstream().publish(
+            REGISTRY_DELTA_SUBJECT, json.dumps(delta).encode(), headers=delta_headers
+        )
     return True
 
 

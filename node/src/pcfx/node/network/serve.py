@@ -21,7 +21,7 @@ from pcfx.node.network.follow import FollowResult, handle_follow
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.registry_feed import ensure_registry_stream, publish_registry
 from pcfx.node.network.state import load_state
-from pcfx.node.network.trust_registry import current_registry
+from pcfx.node.network.trust_registry import current_registry, load_delta
 
 __all__ = ["NetworkService"]
 
@@ -79,7 +79,9 @@ class NetworkService:
         registry, signed = current_registry(self.layout, state.registry_operator_key)
         if self.published_version is not None and registry.version <= self.published_version:
             return False
-        published = await publish_registry(self._network, signed)
+        published = await publish_registry(
+            self._network, signed, delta=load_delta(self.layout, registry.version)
+        )
         self.published_version = registry.version
         if published:
             log.info("trust registry v%s published", registry.version)

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pcfx.node.keystore import Identity, KeyFileError, KeyStore
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.layout import NetworkLayout, write_public
 from pcfx.protocol.errors import RegistryError
+from pcfx.protocol.keys import Ed25519PublicKey
 from pcfx.protocol.registry import Role, TrustRegistry, sign_registry, verify_registry
+from pcfx.protocol.registry_entries import registry_delta, split_registry
 from pydantic import ValidationError
 
 __all__ = [
     "current_registry",
+    "load_delta",
     "registry_with_company",
     "registry_with_keys_revoked",
     "write_registry",
@@ -41,21 +45,49 @@ def write_registry(
     passphrase: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Sign `registry` with the registry operator's key, write it as the current registry, return it."""
+    """Sign `registry` with the registry operator's key, write it as the current registry, return it. The
+    change from the version it replaces is written beside it as a signed delta (`load_delta`): what nodes
+    that hold that version download instead of the whole document."""
     store = KeyStore(layout.registry_keys)
+    created = now or datetime.now(UTC)
     try:
         identity = store.identity()
         key = store.signing_key(passphrase)
         signed = sign_registry(
-            registry,
-            key=key,
-            verification_method=identity.verification_method,
-            created=now or datetime.now(UTC),
+            registry, key=key, verification_method=identity.verification_method, created=created
         )
+        previous = _previous(layout, key.public_key())
+        if previous is not None and previous.version + 1 == registry.version:
+            entries, root = split_registry(
+                registry, key=key, verification_method=identity.verification_method, created=created,
+                previous=previous,
+            )  # fmt: skip
+            write_public(
+                _delta_file(layout, registry.version), json.dumps(registry_delta(entries, root)) + "\n"
+            )
     except (KeyFileError, RegistryError) as exc:
         raise NetworkError(f"trust registry not signed: {exc}") from None
     write_public(layout.registry_file, json.dumps(signed, indent=2, ensure_ascii=False) + "\n")
     return signed
+
+
+def _previous(layout: NetworkLayout, operator_key: Ed25519PublicKey) -> TrustRegistry | None:
+    try:
+        return verify_registry(layout.registry_file.read_bytes(), operator_key)
+    except (FileNotFoundError, RegistryError):
+        return None
+
+
+def _delta_file(layout: NetworkLayout, version: int) -> Path:
+    return layout.registry_file.parent / "deltas" / f"v{version}.json"
+
+
+def load_delta(layout: NetworkLayout, version: int) -> dict[str, Any] | None:
+    """The signed delta that made registry `version` (root + changed entries), when one was written."""
+    try:
+        return json.loads(_delta_file(layout, version).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def registry_with_company(
