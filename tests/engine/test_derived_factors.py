@@ -5,6 +5,7 @@ with the factor and reach the result."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 import zipfile
 from decimal import Decimal
@@ -72,7 +73,11 @@ def _with_saved_value(path: Path, cell: str, saved: str) -> None:
     xml = members[sheet].decode()
     start = xml.index(f'<c r="{cell}"')
     end = xml.index("</c>", start)
-    members[sheet] = (xml[:start] + xml[start:end].replace("<v />", f"<v>{saved}</v>") + xml[end:]).encode()
+    # openpyxl writes an empty <v/> (its own writer) or none at all (with lxml installed): either way the
+    # cell gets exactly one <v> holding `saved`, after its formula
+    body = re.sub(r"<v\s*/>|<v>\s*</v>", "", xml[start:end])
+    body = body.replace("</f>", f"</f><v>{saved}</v>", 1)
+    members[sheet] = (xml[:start] + body + xml[end:]).encode()
     with zipfile.ZipFile(path, "w") as book:
         for name, data in members.items():
             book.writestr(name, data)
