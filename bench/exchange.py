@@ -100,7 +100,7 @@ async def ingest_throughput(
     from verify import measure_verify, prepare  # bench/verify.py
 
     root = Path(tempfile.mkdtemp(prefix="pcfx-bench-"))
-    modes = [0, workers]
+    modes = [0, workers] if workers else [0]
     buyers = [f"Buyer{r + 1}w{w}" for r in range(reps) for w in modes]
     net = make_network(root, ["Acme", *buyers], fetch_batch=batch)
     acme = net["Acme"]
@@ -147,10 +147,21 @@ async def ingest_throughput(
 
                 buyer.add_listener(count)
                 gc.collect()
+                # PCFX_BENCH_PROFILE=FILE: a cProfile of the node process during the timed ingest only
+                profile_to = os.environ.get("PCFX_BENCH_PROFILE")
+                profiler = None
+                if profile_to:
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
                 cpu, server_cpu, start = time.process_time(), _cpu_seconds(server.pid), time.perf_counter()
                 await buyer.subscribe(acme.did)
                 await asyncio.wait_for(done.wait(), timeout=600)
                 ingest = n / (time.perf_counter() - start)
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(f"{profile_to}.w{mode}.r{rep}")
                 ingest_cpu = (time.process_time() - cpu) / n
                 nats_cpu = (_cpu_seconds(server.pid) - server_cpu) / n
                 worker_cpu = (sum(_cpu_seconds(pid) for pid in buyer.verifier.pool_pids()) - worker_start) / n

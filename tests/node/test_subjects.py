@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pcfx.protocol import subjects
 from pcfx.protocol.subjects import (
     InvalidIdentifierError,
@@ -112,3 +114,13 @@ def test_consumer_names_are_stable_and_depend_on_owner_and_filters():
     assert subjects.consumer_name("did:web:b", f1) != subjects.consumer_name("did:web:b", f2)
     assert subjects.consumer_name("did:web:b", f1) != subjects.consumer_name("did:web:c", f1)
     assert NATS_TOKEN.match(subjects.consumer_name("did:web:b", f1))
+
+
+@settings(max_examples=500)
+@given(st.binary(min_size=32, max_size=32))
+def test_the_token_hash_is_the_standard_base32_of_the_digest(digest: bytes) -> None:
+    import base64
+
+    from pcfx.protocol.subjects import _base32_head
+
+    assert _base32_head(digest) == base64.b32encode(digest).decode("ascii").lower()[:26]
