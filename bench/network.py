@@ -1,0 +1,300 @@
+"""Network simulation on the real protocol: N companies with M = `--products` x N products on a seeded
+synthetic supply-chain graph (tier 0: handset-like products with tens of suppliers; deeper tiers: a few;
+the deepest: raw materials with none), each company onboarded into its own NATS account on an operator-mode
+hub (`pcfx network` layout), with its own keys, registry entry, credentials, SQLite store and node, real
+signing and real verify-before-use, all in this one process (one event loop). Nothing is shared between
+companies but the process: each node verifies what it receives with its own consumer.
+
+Measured and printed:
+- setup: onboarding + node start per company, RSS of this process per company;
+- cold convergence: every company declares its products at once (policy auto: a buyer recomputes and
+  republishes on each verified supplier version) until every purchased input of every product runs on a
+  verified supplier value;
+- propagation: a product of the deepest tier is revised; seconds until every tier-0 product that depends on
+  it (transitively) has published a new declaration; p50 / p95 / p99 over `--revisions`, with
+  `--background` revisions per second of random other products meanwhile; declarations published per revision;
+- hub: nats-server RSS and CPU seconds, JetStream storage on disk, streams and consumers (from $SYS JSZ).
+
+    .venv/bin/python bench/network.py [--companies 50] [--products 2] [--tiers 4] [--revisions 20]
+                                      [--background 0] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import resource
+import socket
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pcfx.node.engine import parse_inventory
+from pcfx.node.network.connect import network_connection, sys_connection
+from pcfx.node.network.join import join_network
+from pcfx.node.network.layout import NetworkLayout
+from pcfx.node.network.operator import init_network
+from pcfx.node.network.serve import NetworkService
+from pcfx.node.network.up import start_hub
+from pcfx.node.service import Node
+from pcfx.node.supply import Recomputed, SupplyService
+
+
+@dataclass
+class Product:
+    company: int
+    index: int
+    tier: int
+    suppliers: list[Product] = field(default_factory=list)
+    buyers: list[Product] = field(default_factory=list)
+
+    @property
+    def pid(self) -> str:
+        return f"urn:pcfx:product:c{self.company:05d}:p{self.index}"
+
+
+def _uscc(n: int) -> str:
+    return f"urn:pcfx:uscc:9144{n:014d}"
+
+
+def build_graph(companies: int, per_company: int, tiers: int, seed: int) -> tuple[list[int], list[Product]]:
+    """Companies by tier (more upstream than downstream) and their products with supplier products one tier
+    deeper: tier 0 buys from 20-40 products (capped by what exists), middle tiers 2-6, the deepest none."""
+    rng = random.Random(seed)
+    weights = [2**t for t in range(tiers)]  # tier t gets a share growing with depth
+    tier_of = [min(tiers - 1, rng.choices(range(tiers), weights=weights)[0]) for _ in range(companies)]
+    for t in range(tiers):  # every tier has at least one company
+        if t not in tier_of:
+            tier_of[t % companies] = t
+    products = [Product(c, k, tier_of[c]) for c in range(companies) for k in range(per_company)]
+    by_tier: dict[int, list[Product]] = defaultdict(list)
+    for p in products:
+        by_tier[p.tier].append(p)
+    for p in products:
+        deeper = [q for q in by_tier.get(p.tier + 1, []) if q.company != p.company]
+        if not deeper:
+            continue
+        fan_in = rng.randint(20, 40) if p.tier == 0 else rng.randint(2, 6)
+        for q in rng.sample(deeper, min(fan_in, len(deeper))):
+            p.suppliers.append(q)
+            q.buyers.append(p)
+    return tier_of, products
+
+
+def inventory(p: Product, revision: int = 0) -> dict[str, Any]:
+    """A one-process inventory: its supplier products as purchased inputs (default factor 2 kg/kg), 0.5 kWh
+    of grid electricity and direct CO2 that a revision changes."""
+    inputs = [
+        {"flow": f"part {n}", "kind": "intermediate", "amount": "0.1", "unit": "kg", "factor": "generic-part",
+         "supplier": {"company_id": _uscc(q.company), "product_id": q.pid}}
+        for n, q in enumerate(p.suppliers)
+    ]  # fmt: skip
+    inputs.append({"flow": "electricity", "kind": "electricity", "amount": "0.5", "unit": "kWh"})
+    return {
+        "product": {"name": f"Product {p.index} of company {p.company}", "id": p.pid,
+                    "declared_unit": {"amount": "1", "unit": "kg"}, "reference": {"process": "make", "flow": "out"},
+                    "mass_per_declared_unit": "1 kg", "fossil_carbon_content": "0"},
+        "period": {"start": "2025-01-01", "end": "2026-01-01"},
+        "geography": "CN",
+        "factors": [{"id": "generic-part", "value": "2", "unit": "kg/kg", "year": 2024, "geography": "GLO",
+                     "source": "synthetic bench/network.py factor"}],
+        "processes": [{"id": "make", "outputs": [{"flow": "out", "kind": "product", "amount": "1", "unit": "kg"}],
+                       "inputs": inputs, "emissions": [{"gas": "CO2", "amount": f"{1 + revision / 1000}", "unit": "kg"}]}],
+    }  # fmt: skip
+
+
+def _free_block(size: int = 3) -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """RSS (MiB) and CPU seconds of a process."""
+    with open(f"/proc/{pid}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return rss, (int(fields[11]) + int(fields[12])) / 100
+
+
+async def _jsz(sys_nc: Any) -> dict[str, Any]:
+    reply = await sys_nc.request("$SYS.REQ.SERVER.PING.JSZ", b'{"accounts": true}', timeout=5)
+    return json.loads(reply.data).get("data", {})
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    _tier_of, products = build_graph(args.companies, args.products, args.tiers, args.seed)
+    root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
+    layout = NetworkLayout(root / "net")
+    init_network(layout, port=_free_block(), leaf_port=_free_block(), route_port=_free_block())
+    hub = await start_hub(layout)
+    service = await NetworkService(layout, urls=hub.urls).start()
+    nodes: dict[int, Node] = {}
+    services: dict[int, SupplyService] = {}
+    published: list[tuple[float, str]] = []  # (time, product id) of every declaration a node published
+    figures: dict[str, Any] = {"companies": args.companies, "products": len(products)}
+    rss0 = _rss_mib()
+    try:
+        async with sys_connection(layout, hub.urls) as sys_nc, network_connection(layout, hub.urls) as net_nc:
+            t0 = time.perf_counter()
+            for c in range(args.companies):
+                joined = await join_network(
+                    layout, root / f"c{c}", name=f"Company {c}", company_id=_uscc(c),
+                    web_domain=f"c{c}.example", slug=f"c{c}", sys_nc=sys_nc, network_nc=net_nc,
+                    republish_policy="auto",
+                )  # fmt: skip
+                nodes[c] = await Node.start(joined.settings)
+            for node in nodes.values():  # every node takes the registry that lists all companies
+                await node._registry_updates._fetch_whole()
+            for c, node in nodes.items():
+                services[c] = SupplyService.attach(node)
+
+                def note(done: Recomputed) -> None:
+                    if done.action == "republished":
+                        published.append((time.perf_counter(), done.product_id))
+
+                services[c].add_callback(note)
+            for p in products:
+                services[p.company].add_product(parse_inventory(inventory(p)))
+            for c in services:
+                await services[c].follow_suppliers()
+            figures["setup_s"] = time.perf_counter() - t0
+            figures["rss_per_company_mib"] = (_rss_mib() - rss0) / args.companies
+            print(f"setup: {figures['setup_s']:.1f} s for {args.companies} companies, {len(products)} products; "
+                  f"{figures['rss_per_company_mib']:.1f} MiB RSS per company")  # fmt: skip
+
+            # ---- cold convergence ----------------------------------------------------------------------
+            t0 = time.perf_counter()
+            for p in sorted(products, key=lambda q: -q.tier):
+                published.append((time.perf_counter(), p.pid))
+                await services[p.company].declare(p.pid)
+
+            def converged() -> bool:
+                for p in products:
+                    if p.suppliers and any(
+                        i.source != "supplier-declaration" for i in services[p.company].compute(p.pid).inputs
+                    ):
+                        return False
+                return True
+
+            while not converged():
+                await asyncio.sleep(0.2)
+            figures["converge_s"] = time.perf_counter() - t0
+            print(
+                f"cold convergence: {figures['converge_s']:.1f} s (every purchased input on a verified value)"
+            )
+
+            # ---- propagation -----------------------------------------------------------------------------
+            deepest = [p for p in products if p.tier == args.tiers - 1 and p.buyers]
+            rng = random.Random(args.seed + 1)
+            stop_background = asyncio.Event()
+
+            async def background() -> None:
+                others = [p for p in products if p.tier < args.tiers - 1]
+                while args.background and not stop_background.is_set():
+                    p = rng.choice(others)
+                    services[p.company].add_product(parse_inventory(inventory(p, rng.randint(1, 999))))
+                    with contextlib.suppress(Exception):
+                        await services[p.company].declare(p.pid)
+                    await asyncio.sleep(1 / args.background)
+
+            task = asyncio.create_task(background())
+            latencies, fanout = [], []
+            for r in range(args.revisions):
+                source = rng.choice(deepest)
+                roots = _roots_of(source)
+                start, before = time.perf_counter(), len(published)
+                services[source.company].add_product(parse_inventory(inventory(source, 1000 + r)))
+                await services[source.company].declare(source.pid)
+                pending = {p.pid for p in roots}
+                deadline = start + 60
+                while pending and time.perf_counter() < deadline:
+                    pending -= {pid for at, pid in published[before:] if at >= start}
+                    await asyncio.sleep(0.005)
+                if pending:
+                    print(f"revision {r}: {len(pending)} tier-0 product(s) not republished within 60 s")
+                    continue
+                latencies.append(
+                    max(at for at, pid in published[before:] if pid in {p.pid for p in roots}) - start
+                )
+                fanout.append(len(published) - before)
+            stop_background.set()
+            await task
+            if latencies:
+                figures.update(
+                    p50=_percentile(latencies, 50),
+                    p95=_percentile(latencies, 95),
+                    p99=_percentile(latencies, 99),
+                )
+                figures["declarations_per_revision"] = statistics.median(fanout)
+                print(f"propagation deepest tier -> tier 0 over {len(latencies)} revisions (background "
+                      f"{args.background}/s): p50 {figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, "
+                      f"p99 {figures['p99'] * 1000:.0f} ms; declarations published per revision "
+                      f"{figures['declarations_per_revision']:.0f} (median)")  # fmt: skip
+
+            # ---- hub ---------------------------------------------------------------------------------------
+            server = hub.servers[0]
+            rss, cpu = _proc(server.pid)
+            jsz = await _jsz(sys_nc)
+            store = sum(
+                f.stat().st_size for f in (layout.root).rglob("*") if f.is_file() and "jetstream" in str(f)
+            )
+            figures.update(hub_rss_mib=rss, hub_cpu_s=cpu, jetstream_bytes=store,
+                           streams=jsz.get("streams"), consumers=jsz.get("consumers"))  # fmt: skip
+            print(f"hub: {rss:.0f} MiB RSS, {cpu:.1f} CPU s; JetStream {store / 2**20:.1f} MiB on disk, "
+                  f"{jsz.get('streams')} streams, {jsz.get('consumers')} consumers")  # fmt: skip
+    finally:
+        for node in nodes.values():
+            with contextlib.suppress(Exception):
+                await node.stop()
+        await service.stop()
+        await hub.stop()
+    return figures
+
+
+def _roots_of(p: Product) -> list[Product]:
+    """The tier-0 products that use `p`, directly or through other products."""
+    seen, todo, roots = set(), [p], []
+    while todo:
+        q = todo.pop()
+        for b in q.buyers:
+            if b.pid not in seen:
+                seen.add(b.pid)
+                (roots if b.tier == 0 else todo).append(b)
+                if b.tier == 0:
+                    continue
+    return roots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--companies", type=int, default=50)
+    parser.add_argument("--products", type=int, default=2, help="products per company")
+    parser.add_argument("--tiers", type=int, default=4)
+    parser.add_argument("--revisions", type=int, default=20)
+    parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args))
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
