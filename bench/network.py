@@ -15,6 +15,11 @@ Measured and printed:
   `--background` revisions per second of random other products meanwhile; declarations published per revision;
 - hub: nats-server RSS and CPU seconds, JetStream storage on disk, streams and consumers (from $SYS JSZ).
 
+A hub reserves each company account's JetStream quota (`pcfx.node.network.accounts.COMPANY_JETSTREAM`,
+1 GiB of disk) against its store limit (by default 75 % of the free disk): on a machine with 77 GB free the
+hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` lowers the quota for
+the run.
+
     .venv/bin/python bench/network.py [--companies 50] [--products 2] [--tiers 4] [--revisions 20]
                                       [--background 0] [--seed 7]
 """
@@ -140,6 +145,12 @@ async def _jsz(sys_nc: Any) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.company_disk_mib:
+        # A hub reserves every account's JetStream quota against its own store (75 % of free disk by
+        # default): with the default 1 GiB per company, this machine's hub admits about 55 companies.
+        from pcfx.node.network.accounts import COMPANY_JETSTREAM
+
+        COMPANY_JETSTREAM.update(disk_storage=args.company_disk_mib * 2**20, mem_storage=8 * 2**20)
     _tier_of, products = build_graph(args.companies, args.products, args.tiers, args.seed)
     root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
     layout = NetworkLayout(root / "net")
@@ -161,6 +172,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     republish_policy="auto",
                 )  # fmt: skip
                 nodes[c] = await Node.start(joined.settings)
+                if (c + 1) % 10 == 0:
+                    print(
+                        f"  {c + 1} companies onboarded and running ({time.perf_counter() - t0:.0f} s)",
+                        flush=True,
+                    )
             for node in nodes.values():  # every node takes the registry that lists all companies
                 await node._registry_updates._fetch_whole()
             for c, node in nodes.items():
@@ -291,6 +307,10 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=20)
     parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--company-disk-mib", type=int, default=0,
+        help="JetStream disk quota per company account (default: the network's, 1024 MiB; see the docstring)",
+    )  # fmt: skip
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     print(json.dumps(figures, indent=1))

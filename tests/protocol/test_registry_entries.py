@@ -232,3 +232,15 @@ def test_an_entry_of_a_removed_company_is_refused() -> None:
     view.apply_root(root2)
     with pytest.raises(RegistryError):
         view.accept_entry(v1[companies[-1].did])
+
+
+def test_a_registry_taken_from_a_delta_is_the_same_version_as_the_operators_document() -> None:
+    from pcfx.protocol.registry import newer
+
+    companies = [_entry(3), _entry(1), _entry(2)]  # the operator's document lists them as they joined
+    v1 = _registry(1, companies)
+    v2 = _registry(2, [*companies, _entry(4)])
+    signed, root_doc = _split(v2, previous=v1)
+    held = apply_delta(v1, root_doc, signed.values(), OPERATOR.public_key())
+    assert [e.did for e in held.entries] != [e.did for e in v2.entries]  # by DID, not by joining order
+    assert newer(v2, held) is False  # the same version, not a conflict

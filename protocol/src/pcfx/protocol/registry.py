@@ -323,14 +323,19 @@ def verify_registry(
 
 def newer(candidate: TrustRegistry, current: TrustRegistry | None) -> bool:
     """True when `candidate` should replace `current`: a higher version. Equal version and same content:
-    False. Equal version, different content: RegistryConflictError. Lower version: False."""
+    False. Equal version, different content: RegistryConflictError. Lower version: False. The order of the
+    entries does not count (a registry taken from deltas lists them by DID)."""
     if current is None or candidate.version > current.version:
         return True
-    if candidate.version == current.version and canonicalize(candidate.content()) != canonicalize(
-        current.content()
-    ):
+    if candidate.version == current.version and _same_content_key(candidate) != _same_content_key(current):
         raise RegistryConflictError(f"two different registries claim version {candidate.version}")
     return False
+
+
+def _same_content_key(registry: TrustRegistry) -> bytes:
+    content = registry.content()
+    content["entries"] = sorted(content.get("entries", []), key=lambda entry: entry["did"])
+    return canonicalize(content)
 
 
 def lookup_key(
