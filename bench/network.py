@@ -232,6 +232,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(1 / args.background)
 
             task = asyncio.create_task(background())
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             latencies, fanout = [], []
             for r in range(args.revisions):
                 source = rng.choice(deepest)
@@ -253,6 +259,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fanout.append(len(published) - before)
             stop_background.set()
             await task
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             if latencies:
                 figures.update(
                     p50=_percentile(latencies, 50),
@@ -307,6 +316,7 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=20)
     parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", help="write a cProfile of the propagation phase to this file")
     parser.add_argument(
         "--company-disk-mib", type=int, default=0,
         help="JetStream disk quota per company account (default: the network's, 1024 MiB; see the docstring)",

@@ -174,3 +174,18 @@ async def test_replayed_older_status_list_cannot_unrevoke(exchange):
     rows = await eventually(lambda: quarantined(buyer))
     assert [r.reason for r in rows] == ["downgrade"]
     assert buyer.latest(acme.did, acme.product("steel")) is None
+
+
+def test_a_cleared_permanent_bit_is_found_anywhere_in_the_list_and_only_then() -> None:
+    from pcfx.node.bus.verifier import _clears_a_bit
+
+    old = bytearray(16 * 1024)
+    old[0], old[9000], old[-1] = 0b1000_0000, 0b0000_0100, 0b0000_0001
+    assert not _clears_a_bit(bytes(old), bytes(old))
+    more = bytearray(old)
+    more[5] = 0xFF  # new bits set: allowed
+    assert not _clears_a_bit(bytes(old), bytes(more))
+    for index, mask in ((0, 0b1000_0000), (9000, 0b0000_0100), (-1, 0b0000_0001)):
+        cleared = bytearray(more)
+        cleared[index] &= ~mask & 0xFF
+        assert _clears_a_bit(bytes(old), bytes(cleared)), index
