@@ -218,7 +218,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
             # ---- propagation -----------------------------------------------------------------------------
-            deepest = [p for p in products if p.tier == args.tiers - 1 and p.buyers]
+            # revised at the deepest tier, where the change reaches at least one tier-0 product
+            deepest = [p for p in products if p.tier == args.tiers - 1 and _roots_of(p)]
             rng = random.Random(args.seed + 1)
             stop_background = asyncio.Event()
 
