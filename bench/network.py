@@ -17,8 +17,8 @@ Measured and printed:
 
 A hub reserves each company account's JetStream quota (`pcfx.node.network.accounts.COMPANY_JETSTREAM`,
 1 GiB of disk) against its store limit (by default 75 % of the free disk): on a machine with 77 GB free the
-hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` lowers the quota for
-the run.
+hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` gives the run's network
+that quota (`pcfx network init --company-disk-mib`).
 
     .venv/bin/python bench/network.py [--companies 50] [--products 2] [--tiers 4] [--revisions 20]
                                       [--background 0] [--seed 7]
@@ -145,16 +145,13 @@ async def _jsz(sys_nc: Any) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    if args.company_disk_mib:
-        # A hub reserves every account's JetStream quota against its own store (75 % of free disk by
-        # default): with the default 1 GiB per company, this machine's hub admits about 55 companies.
-        from pcfx.node.network.accounts import COMPANY_JETSTREAM
-
-        COMPANY_JETSTREAM.update(disk_storage=args.company_disk_mib * 2**20, mem_storage=8 * 2**20)
     _tier_of, products = build_graph(args.companies, args.products, args.tiers, args.seed)
     root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
     layout = NetworkLayout(root / "net")
-    init_network(layout, port=_free_block(), leaf_port=_free_block(), route_port=_free_block())
+    # A hub reserves every account's JetStream quota against its own store (75 % of free disk by default):
+    # with the default 1 GiB per company, this machine's hub admits about 55 companies.
+    quota = {"company_disk_mib": args.company_disk_mib, "company_mem_mib": 8} if args.company_disk_mib else {}
+    init_network(layout, port=_free_block(), leaf_port=_free_block(), route_port=_free_block(), **quota)
     hub = await start_hub(layout)
     service = await NetworkService(layout, urls=hub.urls).start()
     nodes: dict[int, Node] = {}

@@ -11,6 +11,7 @@ import pytest
 from nats.js.api import KeyValueConfig, StreamConfig
 from network_kit import company_keys, connect, onboard
 from pcfx.node.keystore import KeyStore
+from pcfx.node.network.connect import sys_connection
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.jwt import check_account_jwt
 from pcfx.node.network.onboard import onboard_company, onboard_many
@@ -195,3 +196,19 @@ async def test_a_signing_seed_readable_by_others_is_refused_and_nothing_changes(
         await onboard(network_dir, tmp_path, "acme", sys_nc)
     assert load_state(network_dir).companies == {}
     assert len(list(network_dir.accounts_dir.glob("*.nk"))) == 2  # SYS and NETWORK only
+
+
+async def test_a_network_made_with_a_smaller_company_quota_gives_each_account_that_quota(tmp_path):
+    from network_kit import new_layout
+    from pcfx.node.network.up import start_hub
+
+    layout = new_layout(tmp_path / "net", company_disk_mib=64, company_mem_mib=8)
+    hub = await start_hub(layout)
+    try:
+        async with sys_connection(layout, hub.urls) as sys_nc:
+            acme = await onboard(layout, tmp_path, "acme", sys_nc)
+            token = await lookup_account(sys_nc, acme.record.account)
+    finally:
+        await hub.stop()
+    claims = check_account_jwt(token or "", operator_keys=load_state(layout).operator_keys)["nats"]
+    assert (claims["limits"]["disk_storage"], claims["limits"]["mem_storage"]) == (64 * 2**20, 8 * 2**20)

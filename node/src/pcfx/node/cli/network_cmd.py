@@ -92,6 +92,18 @@ def init_command(
         str | None,
         typer.Option("--registry-web", help="did:web domain of the registry operator; else did:key."),
     ] = None,
+    company_disk_mib: Annotated[
+        int,
+        typer.Option(
+            "--company-disk-mib",
+            min=1,
+            help="JetStream disk quota of each company account. A hub reserves it against its store (by "
+            "default 75% of its free disk): quota x companies on a server must fit there.",
+        ),
+    ] = 1024,
+    company_mem_mib: Annotated[
+        int, typer.Option("--company-mem-mib", min=1, help="JetStream memory quota of each company account.")
+    ] = 64,
 ) -> None:
     """Create a network: operator keys and JWT, SYS and NETWORK accounts, hub configs, trust registry v1."""
     from pcfx.node.network.operator import init_network
@@ -109,6 +121,8 @@ def init_command(
             cluster_hosts=cluster_hosts,
             registry_web=registry_web,
             passphrase=_passphrase(),
+            company_disk_mib=company_disk_mib,
+            company_mem_mib=company_mem_mib,
         )
 
     state = _run(work)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import nkeys
 from nats.aio.client import Client
-from pcfx.node.network.accounts import account_jwt, company_account_claims
+from pcfx.node.network.accounts import account_jwt, company_account_claims, company_jetstream
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.layout import NetworkLayout, write_public
 from pcfx.node.network.resolver import push_account
@@ -22,7 +22,10 @@ async def issue_company_account(
     the JWT. `nc`: the SYS admin connection; `signer`: the operator signing key. Nothing is kept when the
     push fails (the caller then leaves the state unchanged too)."""
     suppliers = {r.did: r for r in state.companies.values()}
-    claims = company_account_claims(record, network_account=state.network_account, suppliers=suppliers)
+    quota = company_jetstream(disk_mib=state.company_disk_mib, mem_mib=state.company_mem_mib)
+    claims = company_account_claims(
+        record, network_account=state.network_account, suppliers=suppliers, jetstream=quota
+    )
     token = account_jwt(record.account, record.name, claims, signer)
     await push_account(nc, token, operator_keys=state.operator_keys)
     write_public(layout.account_jwt(record.account), token + "\n")

@@ -44,6 +44,7 @@ __all__ = [
     "account_jwt",
     "company_account_claims",
     "company_exports",
+    "company_jetstream",
     "follow_imports",
     "follow_subject",
     "followed_subject",
@@ -162,8 +163,17 @@ def follow_imports(
     return [{**i, "account": source} for i in imports]
 
 
+def company_jetstream(*, disk_mib: int, mem_mib: int) -> dict[str, int]:
+    """A company account's JetStream limits with a disk and memory quota of its own."""
+    return {**COMPANY_JETSTREAM, "disk_storage": disk_mib * _MIB, "mem_storage": mem_mib * _MIB}
+
+
 def company_account_claims(
-    record: CompanyRecord, *, network_account: str, suppliers: Mapping[str, CompanyRecord]
+    record: CompanyRecord,
+    *,
+    network_account: str,
+    suppliers: Mapping[str, CompanyRecord],
+    jetstream: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The `nats` claims of a company's account as its record says: exports, the registry and follow imports,
     the imports of every supplier it follows (`suppliers`: by DID), and its state (suspended or revoked:
@@ -204,7 +214,7 @@ def company_account_claims(
         limits |= _SUSPENDED
     revocations = {"*": record.users_revoked_before} if record.users_revoked_before is not None else None
     return account_claims(
-        jetstream=COMPANY_JETSTREAM,
+        jetstream=dict(jetstream) if jetstream is not None else COMPANY_JETSTREAM,
         exports=company_exports(record.issuer_token),
         imports=imports,
         limits=limits,

@@ -56,8 +56,11 @@ def init_network(
     registry_web: str | None = None,
     passphrase: str | None = None,
     now: datetime | None = None,
+    company_disk_mib: int = 1024,
+    company_mem_mib: int = 64,
 ) -> NetworkState:
-    """Create everything a new network needs in the layout's directory (which must not hold one yet)."""
+    """Create everything a new network needs in the layout's directory (which must not hold one yet).
+    `company_disk_mib`/`company_mem_mib`: each company account's JetStream quota (reserved by the hub)."""
     if layout.state_file.exists():
         raise NetworkError(f"{layout.root} already holds a network ({layout.state_file.name})")
     hosts = cluster_hosts or [host, host, host]
@@ -105,6 +108,8 @@ def init_network(
         network_account=net_pub,
         registry_operator=identity.did,
         registry_operator_key=identity.current.public_key_multibase,
+        company_disk_mib=company_disk_mib,
+        company_mem_mib=company_mem_mib,
     )
     save_state(layout, state)
     write_hub_configs(layout, state)

@@ -104,6 +104,10 @@ class NetworkState(_Model):
     network_account: str = Field(pattern=r"^A[A-Z2-7]{55}$")
     registry_operator: str
     registry_operator_key: str
+    #: Each company account's JetStream quota. A hub reserves it against its own store (by default 75 % of
+    #: its free disk) and memory, so the quota times the companies placed on a server must fit there.
+    company_disk_mib: int = Field(default=1024, ge=1)
+    company_mem_mib: int = Field(default=64, ge=1)
     companies: dict[str, CompanyRecord] = Field(default_factory=dict)
 
     @property
