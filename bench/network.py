@@ -20,8 +20,8 @@ A hub reserves each company account's JetStream quota (`pcfx.node.network.accoun
 hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` gives the run's network
 that quota (`pcfx network init --company-disk-mib`).
 
-    .venv/bin/python bench/network.py [--companies 50] [--products 2] [--tiers 4] [--revisions 20]
-                                      [--background 0] [--seed 7]
+    .venv/bin/python bench/network.py [--companies 50|25,50,100] [--products 2] [--tiers 4] [--revisions 20]
+                                      [--background 0] [--seed 7] [--company-disk-mib 64] [--plot out.png]
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import random
-import resource
 import socket
 import statistics
 import tempfile
@@ -122,7 +121,9 @@ def _free_block(size: int = 3) -> int:
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's resident memory now (not its peak: several runs share the process)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -274,6 +275,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             # ---- hub ---------------------------------------------------------------------------------------
             server = hub.servers[0]
+            assert server.pid is not None, "the hub runs"
             rss, cpu = _proc(server.pid)
             jsz = await _jsz(sys_nc)
             store = sum(
@@ -308,7 +310,14 @@ def _roots_of(p: Product) -> list[Product]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--companies", type=int, default=50)
+    parser.add_argument(
+        "--companies",
+        default="50",
+        help="companies; several comma-separated (25,50,100) run one after another",
+    )
+    parser.add_argument(
+        "--plot", help="write a PNG of the propagation percentiles against N here (matplotlib)"
+    )
     parser.add_argument("--products", type=int, default=2, help="products per company")
     parser.add_argument("--tiers", type=int, default=4)
     parser.add_argument("--revisions", type=int, default=20)
@@ -320,8 +329,35 @@ def main() -> None:
         help="JetStream disk quota per company account (default: the network's, 1024 MiB; see the docstring)",
     )  # fmt: skip
     args = parser.parse_args()
-    figures = asyncio.run(run(args))
-    print(json.dumps(figures, indent=1))
+    runs = []
+    for count in [int(n) for n in str(args.companies).split(",")]:
+        figures = asyncio.run(run(argparse.Namespace(**{**vars(args), "companies": count})))
+        print(json.dumps(figures, indent=1))
+        runs.append(figures)
+    if args.plot:
+        plot(runs, Path(args.plot), background=args.background, tiers=args.tiers)
+
+
+def plot(runs: list[dict[str, Any]], path: Path, *, background: float, tiers: int) -> None:
+    """Propagation p50/p95/p99 (seconds) against the number of companies, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in runs if "p50" in r]
+    counts = [r["companies"] for r in done]
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for key, style in (("p50", "o-"), ("p95", "s--"), ("p99", "^:")):
+        ax.plot(counts, [r[key] for r in done], style, label=key)
+    ax.set_xlabel("companies (each its own account, node and store)")
+    ax.set_ylabel(f"seconds, tier {tiers - 1} revision to tier 0")
+    ax.set_title(f"pcfx propagation, {background:g} background revisions/s")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
 
 
 if __name__ == "__main__":
