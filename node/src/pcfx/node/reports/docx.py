@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from docx import Document as new_document
 from pcfx.node.reports.docx_layout import Cell, Text, facts, grid, heading, items, line, picture, setup
-from pcfx.node.reports.i18n import Lang
-from pcfx.node.reports.i18n import translator as catalogue
+from pcfx.node.reports.i18n import Catalogue, Lang, translator
 from pcfx.node.reports.model import Report
 from pcfx.node.reports.render import CJK_FONT, kg, pct
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["qr_png", "render_docx"]
 
 #: Strings only the Word edition needs: (English, Chinese).
-_WORD: dict[str, tuple[str, str]] = {
+_WORD: Catalogue = {
     "figure_table": (
         "The figure is drawn in the HTML and PDF editions of this report; its content follows as tables.",
         "该图见本报告的 HTML 和 PDF 版本；其内容以下表列出。",
@@ -46,12 +45,7 @@ T = Callable[..., str]
 
 def _translator(lang: Lang) -> T:
     """The report catalogue's `t(key, **values)`, with the Word edition's few strings of its own."""
-    report_t, index = catalogue(lang), 0 if lang == "en" else 1
-
-    def t(name: str, /, **values: object) -> str:
-        return _WORD[name][index] if name in _WORD else report_t(name, **values)
-
-    return t
+    return translator(lang, _WORD)
 
 
 def _when(at: datetime) -> str:

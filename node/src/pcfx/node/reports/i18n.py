@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-__all__ = ["LANGS", "Lang", "term", "translator"]
+__all__ = ["LANGS", "Catalogue", "Lang", "catalogue_translator", "term", "translator"]
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -248,12 +248,30 @@ def term(lang: Lang, value: str) -> str:
     return _TERMS_ZH.get(value, value) if lang == "zh" else value
 
 
-def translator(lang: Lang) -> Callable[..., str]:
-    """`t(key, **values)`: the catalogue string of `key` in `lang`, formatted with `values`."""
+#: key -> (English, Chinese), placeholders in str.format names: the shape of every catalogue of pcfx's words.
+Catalogue = Mapping[str, tuple[str, str]]
+
+
+def catalogue_translator(
+    catalogues: Sequence[Catalogue], lang: Lang, *, missing_shows_key: bool = False
+) -> Callable[..., str]:
+    """`t(key, **values)`: the string of `key` in `lang` from the first of `catalogues` that has it, formatted
+    with `values`. An unknown key is a KeyError, or shows itself with `missing_shows_key` (a page shows a
+    missing word rather than failing)."""
     index = _INDEX[lang]
 
     def t(name: str, /, **values: object) -> str:
-        text = _CATALOGUE[name][index]
+        pair = next((book[name] for book in catalogues if name in book), None)
+        if pair is None:
+            if missing_shows_key:
+                return name
+            raise KeyError(name)
+        text = pair[index]
         return text.format(**values) if values else text
 
     return t
+
+
+def translator(lang: Lang, *first: Catalogue) -> Callable[..., str]:
+    """`t(key, **values)` of the report's catalogue in `lang`; `first`: catalogues looked up before it."""
+    return catalogue_translator((*first, _CATALOGUE), lang)

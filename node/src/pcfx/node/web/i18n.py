@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pcfx.node.reports.i18n import LANGS, Lang
+from pcfx.node.reports.i18n import LANGS, Catalogue, Lang, catalogue_translator
 
 __all__ = ["LANG_COOKIE", "choose_lang", "ui_translator"]
 
 LANG_COOKIE = "pcfx_lang"
 
 # key -> (English, Chinese); placeholders use str.format names
-_UI: dict[str, tuple[str, str]] = {
+_UI: Catalogue = {
     "app": ("pcfx node", "pcfx 节点"),
     "nav_products": ("Products", "产品"),
     "nav_suppliers": ("Suppliers", "供应商"),
@@ -217,14 +217,7 @@ _UI: dict[str, tuple[str, str]] = {
 
 def ui_translator(lang: Lang) -> Callable[..., str]:
     """`t(key, **values)` in `lang`; an unknown key shows itself (a missing word is visible, never blank)."""
-    index = 0 if lang == "en" else 1
-
-    def t(key: str, **values: object) -> str:
-        pair = _UI.get(key)
-        text = pair[index] if pair else key
-        return text.format(**values) if values else text
-
-    return t
+    return catalogue_translator((_UI,), lang, missing_shows_key=True)
 
 
 def choose_lang(cookie: str | None, accept_language: str | None) -> Lang:
