@@ -66,8 +66,10 @@ __all__ = [
     "Role",
     "TrustRegistry",
     "check_key_window",
+    "check_operator_proof",
     "lookup_key",
     "newer",
+    "operator_key_bytes",
     "sign_registry",
     "uscc_urn",
     "verify_registry",
@@ -282,6 +284,44 @@ def sign_registry(
     return add_proof(registry.content(), key=key, verification_method=verification_method, created=created)
 
 
+def operator_key_bytes(key: Ed25519PublicKey | bytes | str) -> bytes:
+    """The 32 raw bytes of the operator's pinned key, given as a key object, raw bytes or its Multikey."""
+    if isinstance(key, str):
+        return ed25519_raw_from_multikey(key)
+    if isinstance(key, Ed25519PublicKey):
+        return public_key_bytes(key)
+    return key
+
+
+def check_operator_proof(
+    doc: Mapping[str, Any] | bytes | str, operator_public_key: Ed25519PublicKey | bytes | str, *, what: str
+) -> dict[str, Any]:
+    """`doc` (JSON bytes, text or parsed) when it carries exactly one assertionMethod proof by the operator it
+    names, verifying with the pinned operator key; RegistryError naming `what` otherwise."""
+    if isinstance(doc, bytes | str):
+        try:
+            doc, _ = load_json(doc)
+        except ValueError as exc:
+            raise RegistryError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(doc, Mapping):
+        raise RegistryError(f"{what} must be a JSON object")
+    key = operator_key_bytes(operator_public_key)
+    try:
+        proofs = proofs_of(doc)
+        if len(proofs) != 1:
+            raise RegistryError(f"{what} must carry exactly one operator proof, found {len(proofs)}")
+        proof = proofs[0]
+        if did_of(str(proof.get("verificationMethod", ""))) != doc.get("operator"):
+            raise RegistryError(f"{what} proof is not by the operator named in it")
+        if proof.get("proofPurpose") != "assertionMethod":
+            raise RegistryError(f"{what} proof purpose must be assertionMethod")
+        if not verify_proof(doc, proof, key):
+            raise RegistryError(f"{what} signature does not verify with the operator key")
+    except ProofError as exc:
+        raise RegistryError(f"{what} proof unusable: {exc}") from exc
+    return dict(doc)
+
+
 def verify_registry(
     doc: Mapping[str, Any] | bytes | str, operator_public_key: Ed25519PublicKey | bytes | str
 ) -> TrustRegistry:
@@ -289,32 +329,9 @@ def verify_registry(
 
     `operator_public_key` is an Ed25519 key object, its 32 raw bytes, or its Multikey value.
     """
-    if isinstance(doc, bytes | str):
-        try:
-            doc, _ = load_json(doc)
-        except ValueError as exc:
-            raise RegistryError(f"registry is not JSON: {exc}") from exc
-    if not isinstance(doc, Mapping):
-        raise RegistryError("registry must be a JSON object")
-    if isinstance(operator_public_key, str):
-        operator_public_key = ed25519_raw_from_multikey(operator_public_key)
-    elif isinstance(operator_public_key, Ed25519PublicKey):
-        operator_public_key = public_key_bytes(operator_public_key)
+    checked = check_operator_proof(doc, operator_public_key, what="registry")
     try:
-        proofs = proofs_of(doc)
-        if len(proofs) != 1:
-            raise RegistryError(f"registry must carry exactly one operator proof, found {len(proofs)}")
-        proof = proofs[0]
-        if did_of(str(proof.get("verificationMethod", ""))) != doc.get("operator"):
-            raise RegistryError("registry proof is not by the operator named in it")
-        if proof.get("proofPurpose") != "assertionMethod":
-            raise RegistryError("registry proof purpose must be assertionMethod")
-        if not verify_proof(doc, proof, operator_public_key):
-            raise RegistryError("registry signature does not verify with the operator key")
-    except ProofError as exc:
-        raise RegistryError(f"registry proof unusable: {exc}") from exc
-    try:
-        return TrustRegistry.model_validate(dict(doc))
+        return TrustRegistry.model_validate(checked)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "registry"

@@ -22,18 +22,23 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pcfx.protocol.canonical import canonicalize, load_json
-from pcfx.protocol.errors import ProofError, RegistryConflictError, RegistryError
+from pcfx.protocol.errors import RegistryConflictError, RegistryError
 from pcfx.protocol.keys import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
-    ed25519_raw_from_multikey,
-    public_key_bytes,
 )
-from pcfx.protocol.proof import add_proof, proofs_of, verify_proof
-from pcfx.protocol.registry import _DID, RegistryEntry, Timestamp, TrustRegistry
+from pcfx.protocol.proof import add_proof
+from pcfx.protocol.registry import (
+    _DID,
+    RegistryEntry,
+    Timestamp,
+    TrustRegistry,
+    check_operator_proof,
+    operator_key_bytes,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -63,6 +68,9 @@ DELTA_TYPE = "PcfxRegistryDelta"
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+_M = TypeVar("_M", bound=_Model)
 
 
 class SignedEntry(_Model):
@@ -172,33 +180,18 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[str], h
 
 
 # Signing and verifying -----------------------------------------------------------------------------------
-def _operator_key(key: Ed25519PublicKey | bytes | str) -> bytes:
-    if isinstance(key, str):
-        return ed25519_raw_from_multikey(key)
-    if isinstance(key, Ed25519PublicKey):
-        return public_key_bytes(key)
-    return key
-
-
-def _verified(doc: Mapping[str, Any] | bytes | str, operator_key: bytes, what: str) -> dict[str, Any]:
-    if isinstance(doc, bytes | str):
-        try:
-            doc, _ = load_json(doc)
-        except ValueError as exc:
-            raise RegistryError(f"{what} is not JSON: {exc}") from exc
-    if not isinstance(doc, Mapping):
-        raise RegistryError(f"{what} must be a JSON object")
+def _checked(
+    doc: Mapping[str, Any] | bytes | str,
+    operator_key: Ed25519PublicKey | bytes | str,
+    model: type[_M],
+    what: str,
+) -> _M:
+    """`doc` as `model` once its operator proof verifies (`registry.check_operator_proof`)."""
+    checked = check_operator_proof(doc, operator_key, what=what)
     try:
-        proofs = proofs_of(doc)
-        if len(proofs) != 1 or proofs[0].get("proofPurpose") != "assertionMethod":
-            raise RegistryError(f"{what} must carry exactly one operator proof (assertionMethod)")
-        if not str(proofs[0].get("verificationMethod", "")).startswith(f"{doc.get('operator')}#"):
-            raise RegistryError(f"{what} proof is not by the operator named in it")
-        if not verify_proof(doc, proofs[0], operator_key):
-            raise RegistryError(f"{what} signature does not verify with the operator key")
-    except ProofError as exc:
-        raise RegistryError(f"{what} proof unusable: {exc}") from exc
-    return dict(doc)
+        return model.model_validate({k: v for k, v in checked.items() if k != "proof"})
+    except ValidationError as exc:
+        raise RegistryError(f"{what} content invalid: {exc.errors()[0]['msg']}") from exc
 
 
 def sign_entry(
@@ -214,11 +207,7 @@ def verify_entry(
     doc: Mapping[str, Any] | bytes | str, operator_key: Ed25519PublicKey | bytes | str
 ) -> SignedEntry:
     """A signed entry checked against the pinned operator key (RegistryError otherwise)."""
-    checked = _verified(doc, _operator_key(operator_key), "registry entry")
-    try:
-        return SignedEntry.model_validate({k: v for k, v in checked.items() if k != "proof"})
-    except ValidationError as exc:
-        raise RegistryError(f"registry entry content invalid: {exc.errors()[0]['msg']}") from exc
+    return _checked(doc, operator_key, SignedEntry, "registry entry")
 
 
 def sign_root(
@@ -232,11 +221,7 @@ def verify_root(
     doc: Mapping[str, Any] | bytes | str, operator_key: Ed25519PublicKey | bytes | str
 ) -> RegistryRoot:
     """A signed root checked against the pinned operator key (RegistryError otherwise)."""
-    checked = _verified(doc, _operator_key(operator_key), "registry root")
-    try:
-        return RegistryRoot.model_validate({k: v for k, v in checked.items() if k != "proof"})
-    except ValidationError as exc:
-        raise RegistryError(f"registry root content invalid: {exc.errors()[0]['msg']}") from exc
+    return _checked(doc, operator_key, RegistryRoot, "registry root")
 
 
 def split_registry(
@@ -272,7 +257,7 @@ def apply_delta(
     tree head must be the root's (else RegistryError: the node does not hold the operator's version).
     `leaves` (DID -> `entry_leaf`, kept by the caller between versions) spares hashing unchanged entries
     again; it is updated only when the delta is taken."""
-    key = _operator_key(operator_key)
+    key = operator_key_bytes(operator_key)
     root = verify_root(root_doc, key)
     if root.operator != current.operator:
         raise RegistryError(f"registry root v{root.version} is by {root.operator}, not {current.operator}")
@@ -354,7 +339,7 @@ class RegistryView:
 
     @classmethod
     def pinned(cls, operator_key: Ed25519PublicKey | bytes | str) -> RegistryView:
-        return cls(operator_key=_operator_key(operator_key))
+        return cls(operator_key=operator_key_bytes(operator_key))
 
     def apply_root(self, doc: Mapping[str, Any] | bytes | str) -> list[str]:
         """Take a newer signed root (one version after another, so no change goes unseen); the DIDs whose
