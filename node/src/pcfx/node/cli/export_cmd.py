@@ -5,7 +5,6 @@ against the schema the project keeps). Heavy modules are imported inside the com
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -20,20 +19,6 @@ export_app = typer.Typer(no_args_is_help=True, help="Declarations in the formats
 def _fail(message: str) -> typer.Exit:
     err.print(f"error: {message}", style="red")
     return typer.Exit(1)
-
-
-def _decimal(option: str, value: str | None) -> Decimal | None:
-    from decimal import InvalidOperation
-
-    if value is None:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise _fail(f"{option} must be a number, not {value!r}") from None
-    if not number.is_finite():
-        raise _fail(f"{option} must be a finite number, not {value!r}")
-    return number
 
 
 @export_app.command("battery-passport")
@@ -100,12 +85,7 @@ def battery_passport_command(
 
     settings = home_settings(home)
     try:
-        life = ServiceLife(
-            usable_energy_kwh=_decimal("--usable-energy-kwh", usable),
-            cycles_per_year=_decimal("--expected-cycles-per-year", cycles),
-            service_life_years=_decimal("--service-life-years", years),
-            lifetime_energy_kwh=_decimal("--lifetime-energy-kwh", lifetime),
-        )
+        life = ServiceLife.parse(usable=usable, cycles=cycles, years=years, lifetime=lifetime)
         classes = load_thresholds(thresholds) if thresholds is not None else None
         trust = load_registry(
             registry or settings.registry_path, operator_key or settings.registry_operator_key

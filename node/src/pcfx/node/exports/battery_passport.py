@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -87,6 +87,18 @@ class ServiceLife:
                 "(or --lifetime-energy-kwh)"
             )
 
+    @classmethod
+    def parse(
+        cls, *, usable: str | None, cycles: str | None, years: str | None, lifetime: str | None
+    ) -> ServiceLife:
+        """The parameters as typed (None: not given), each a finite number, named by its option otherwise."""
+        return cls(
+            usable_energy_kwh=_parameter("--usable-energy-kwh", usable),
+            cycles_per_year=_parameter("--expected-cycles-per-year", cycles),
+            service_life_years=_parameter("--service-life-years", years),
+            lifetime_energy_kwh=_parameter("--lifetime-energy-kwh", lifetime),
+        )
+
     def total_energy_kwh(self) -> Decimal | None:
         """E_total, when it is known (given, or usable energy x cycles per year x years)."""
         if self.lifetime_energy_kwh is not None:
@@ -95,6 +107,18 @@ class ServiceLife:
             return None
         assert self.cycles_per_year is not None and self.service_life_years is not None
         return self.usable_energy_kwh * self.cycles_per_year * self.service_life_years
+
+
+def _parameter(option: str, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise BatteryPassportError(f"{option} must be a number, not {value!r}") from None
+    if not number.is_finite():
+        raise BatteryPassportError(f"{option} must be a finite number, not {value!r}")
+    return number
 
 
 class PerformanceClass(BaseModel):

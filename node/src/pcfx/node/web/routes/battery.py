@@ -4,13 +4,15 @@ stages and the BatteryPass JSON out (shown, or downloaded)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pcfx.node.api.deps import NodeDep, SessionDep, SettingsDep
+from pcfx.node.reports.i18n import Lang
 from pcfx.node.web.deps import CsrfForm, LangDep, SignedIn, page
 from pcfx.node.web.routes.supply import registry_of
+from pcfx.node.web.session import WebSession
 from pcfx.node.web.views.battery import BatteryForm, battery_declaration
 
 __all__ = ["battery_router"]
@@ -19,20 +21,19 @@ battery_router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=256)]
 
 
+def _page(
+    request: Request, lang: Lang, web: WebSession, id: str, form: BatteryForm, **values: Any
+) -> Response:
+    """The battery page: the form as typed, and the passport or the problem when there is one."""
+    values = {"passport": None, "problem": None, **values}
+    return page(request, "battery.html", lang=lang, session=web, id=id, form=form, **values)
+
+
 @battery_router.get("/ui/battery", response_class=HTMLResponse)
 def battery_form(
     request: Request, lang: LangDep, web: SignedIn, id: Annotated[str, Query(min_length=1, max_length=512)]
 ) -> Response:
-    return page(
-        request,
-        "battery.html",
-        lang=lang,
-        session=web,
-        id=id,
-        form=BatteryForm(),
-        passport=None,
-        problem=None,
-    )
+    return _page(request, lang, web, id, BatteryForm())
 
 
 @battery_router.post("/ui/battery")
@@ -60,17 +61,7 @@ def battery_export(
     try:
         passport = battery_declaration(session, settings, id, form, registry=registry_of(node, settings))
     except BatteryPassportError as exc:
-        return page(
-            request,
-            "battery.html",
-            lang=lang,
-            session=web,
-            id=id,
-            form=form,
-            passport=None,
-            problem=str(exc),
-            status_code=422,
-        )
+        return _page(request, lang, web, id, form, problem=str(exc), status_code=422)
     text = json.dumps(passport, indent=2, ensure_ascii=False)
     if download:
         name = f"battery-passport-{id.rsplit(':', 1)[-1]}.json"
@@ -79,14 +70,4 @@ def battery_export(
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    return page(
-        request,
-        "battery.html",
-        lang=lang,
-        session=web,
-        id=id,
-        form=form,
-        passport=passport,
-        text=text,
-        problem=None,
-    )
+    return _page(request, lang, web, id, form, passport=passport, text=text)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,20 +26,6 @@ class BatteryForm:
     conformity_id: str = ""
 
 
-def _number(label: str, text: str) -> Decimal | None:
-    from pcfx.node.exports.battery_passport import BatteryPassportError
-
-    if not text.strip():
-        return None
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise BatteryPassportError(f"{label} must be a number, not {text!r}") from None
-    if not value.is_finite():
-        raise BatteryPassportError(f"{label} must be a finite number, not {text!r}")
-    return value
-
-
 def battery_declaration(
     session: Session,
     settings: Settings,
@@ -54,11 +39,11 @@ def battery_declaration(
     from pcfx.node.exports.battery_passport import ServiceLife, battery_passport
     from pcfx.node.exports.source import read_declaration, verified_battery
 
-    life = ServiceLife(
-        usable_energy_kwh=_number("--usable-energy-kwh", form.usable_energy_kwh),
-        cycles_per_year=_number("--expected-cycles-per-year", form.cycles_per_year),
-        service_life_years=_number("--service-life-years", form.service_life_years),
-        lifetime_energy_kwh=_number("--lifetime-energy-kwh", form.lifetime_energy_kwh),
+    life = ServiceLife.parse(
+        usable=form.usable_energy_kwh.strip() or None,
+        cycles=form.cycles_per_year.strip() or None,
+        years=form.service_life_years.strip() or None,
+        lifetime=form.lifetime_energy_kwh.strip() or None,
     )
     raw, label = read_declaration(session, declaration_id)
     battery = verified_battery(session, settings, raw, label, registry=registry)
