@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
+from pcfx.node.supply.resolve import ReceiptInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["InputLink", "NodeKind", "Origin", "TraceCheck", "TraceNode", "TraceReceipt"]
@@ -27,13 +28,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class TraceReceipt(_Model):
-    """A verification receipt kept in the store: which key and registry version, when, and the outcome."""
+class TraceReceipt(ReceiptInfo):
+    """A verification receipt kept in the store (`ReceiptInfo`: key, registry version, when) and its outcome."""
 
-    receipt_id: int | None = None
-    key_id: str | None = None
-    registry_version: str | None = None
-    verified_at: datetime
     ok: bool = True
 
 

@@ -176,12 +176,7 @@ def _receipt(data: Any) -> TraceReceipt | None:
     if not isinstance(data, dict) or data.get("verified_at") is None:
         return None
     try:
-        return TraceReceipt(
-            receipt_id=data.get("receipt_id"),
-            key_id=data.get("key_id"),
-            registry_version=data.get("registry_version"),
-            verified_at=data["verified_at"],
-        )
+        return TraceReceipt.model_validate({"issuer": None, **data})
     except ValidationError:
         return None
 

@@ -26,6 +26,7 @@ from pcfx.node.provenance.reading import (
 )
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Declaration, QuarantinedMessage
+from pcfx.node.supply.resolve import ReceiptInfo
 from pcfx.protocol.errors import VerificationError
 from pcfx.protocol.registry import TrustRegistry
 from pcfx.protocol.status import StatusList, verify_status_list
@@ -279,13 +280,7 @@ class _Tracer:
         if row is not None and row.receipt_id is not None:
             stored = repo.get_receipt(self.session, receipt_id=row.receipt_id)
             if stored is not None:
-                receipt = TraceReceipt(
-                    receipt_id=stored.id,
-                    key_id=stored.verification_method,
-                    registry_version=stored.registry_version,
-                    verified_at=stored.verified_at,
-                    ok=stored.ok,
-                )
+                receipt = TraceReceipt(**ReceiptInfo.of(stored).model_dump(), ok=stored.ok)
         return TraceNode(
             kind="declaration",
             link=link,
