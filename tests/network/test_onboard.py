@@ -14,7 +14,7 @@ from pcfx.node.keystore import KeyStore
 from pcfx.node.network.connect import sys_connection
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.jwt import check_account_jwt
-from pcfx.node.network.onboard import onboard_company, onboard_many
+from pcfx.node.network.onboard import Admission, onboard_companies, onboard_company, onboard_many
 from pcfx.node.network.registry_feed import ensure_registry_stream, fetch_registry, publish_registry
 from pcfx.node.network.resolver import lookup_account
 from pcfx.node.network.state import load_state
@@ -175,6 +175,55 @@ async def test_a_node_that_connects_later_reads_the_current_registry(
     registry = verify_registry(raw or b"", load_state(network_dir).registry_operator_key)
     assert registry.version == globex.registry_version == 3
     assert {e.did for e in registry.entries} == {acme.record.did, globex.record.did}
+
+
+async def test_companies_onboarded_together_share_one_registry_version_and_each_account_takes(
+    network_dir, sys_nc, tmp_path
+):
+    admissions = [
+        Admission(
+            company_keys(tmp_path, n), f"{n.title()} Ltd.", [f"urn:pcfx:uscc:9111000000000{i}X"], slug=n
+        )
+        for i, n in enumerate(("acme", "globex", "initech"))
+    ]
+    done = await onboard_companies(network_dir, admissions, nc=sys_nc)
+    registry = verify_registry(
+        network_dir.registry_file.read_bytes(), load_state(network_dir).registry_operator_key
+    )
+    assert registry.version == 2 and {d.registry_version for d in done} == {2}
+    assert {e.did for e in registry.entries} == {d.record.did for d in done}
+    for company in done:
+        assert (
+            await lookup_account(sys_nc, company.record.account)
+            == network_dir.account_jwt(company.record.account).read_text().strip()
+        )
+        handed = verify_registry(
+            (company.folder / "registry.json").read_bytes(), load_state(network_dir).registry_operator_key
+        )
+        assert handed.version == 2
+
+
+async def test_a_batch_with_one_refused_company_admits_none_and_pushes_nothing(network_dir, sys_nc, tmp_path):
+    await onboard(network_dir, tmp_path, "acme", sys_nc)
+    version = verify_registry(
+        network_dir.registry_file.read_bytes(), load_state(network_dir).registry_operator_key
+    ).version
+    admissions = [
+        Admission(company_keys(tmp_path, "globex"), "Globex", ["urn:pcfx:uscc:91110000PCFXTEST2B"]),
+        Admission(
+            company_keys(tmp_path, "initech"), "Initech", ["urn:pcfx:uscc:91110000PCFXTEST1A"]
+        ),  # acme's
+    ]
+    with pytest.raises(NetworkError, match="a company id may be bound to one DID only"):
+        await onboard_companies(network_dir, admissions, nc=sys_nc)
+    assert list(load_state(network_dir).companies) == ["acme"]
+    assert (
+        verify_registry(
+            network_dir.registry_file.read_bytes(), load_state(network_dir).registry_operator_key
+        ).version
+        == version
+    )
+    assert len(list(network_dir.accounts_dir.glob("*.nk"))) == 3  # SYS, NETWORK and acme's
 
 
 async def test_onboard_many_times_each_onboarding_and_every_account_takes(network_dir, sys_nc, tmp_path):

@@ -17,7 +17,7 @@ Versions only go up: `newer` refuses an older registry and an equal version with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -271,8 +271,19 @@ class TrustRegistry(_Model):
 
     def with_entry(self, entry: RegistryEntry, *, issued: datetime) -> TrustRegistry:
         """The next version: `entry` added, or replacing the entry with the same DID; unsigned."""
-        entries = [e for e in self.entries if e.did != entry.did] + [entry]
-        return TrustRegistry(version=self.version + 1, issued=issued, operator=self.operator, entries=entries)
+        return self.with_entries([entry], issued=issued)
+
+    def with_entries(self, entries: Sequence[RegistryEntry], *, issued: datetime) -> TrustRegistry:
+        """The next version (one version for all of them): each of `entries` added, or replacing the entry
+        with the same DID; unsigned. Two of `entries` with one DID are refused."""
+        dids = [e.did for e in entries]
+        if len(set(dids)) != len(dids):
+            raise ValueError("a DID appears twice among the entries of one registry version")
+        changed = set(dids)
+        kept = [e for e in self.entries if e.did not in changed]
+        return TrustRegistry(
+            version=self.version + 1, issued=issued, operator=self.operator, entries=[*kept, *entries]
+        )
 
 
 def sign_registry(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from nats.aio.client import Client
 from pcfx.node.config import Settings, load_settings
 from pcfx.node.home import init_home
 from pcfx.node.network.layout import NetworkLayout
-from pcfx.node.network.onboard import Onboarded, onboard_company
+from pcfx.node.network.onboard import Admission, Onboarded, onboard_companies
 from pcfx.node.network.state import load_state
 
-__all__ = ["JoinedHome", "install_registry", "join_network"]
+__all__ = ["JoinRequest", "JoinedHome", "install_registry", "join_network", "join_network_together"]
 
 NODE_CREDS, LEAF_CREDS, REGISTRY = "node.creds", "leaf.creds", "registry.json"
 
@@ -44,6 +45,17 @@ class JoinedHome:
         return self.settings.home / LEAF_CREDS
 
 
+@dataclass(frozen=True)
+class JoinRequest:
+    """A company to give a node home on the network: where its home goes and who it is."""
+
+    home: Path
+    name: str
+    company_id: str
+    web_domain: str
+    slug: str
+
+
 async def join_network(
     layout: NetworkLayout,
     home: Path,
@@ -60,35 +72,55 @@ async def join_network(
     """Create the node home `home` for company `name`, onboard its identity and configure it as a client of
     the hub (node credentials) or, with `leaf`, as a leaf node of it (leaf credentials, own JetStream
     domain). `settings` go to its pcfx.toml."""
+    request = JoinRequest(home, name, company_id, web_domain, slug)
+    (joined,) = await join_network_together(
+        layout, [request], sys_nc=sys_nc, network_nc=network_nc, leaf=leaf, **settings
+    )
+    return joined
+
+
+async def join_network_together(
+    layout: NetworkLayout,
+    requests: Sequence[JoinRequest],
+    *,
+    sys_nc: Client,
+    network_nc: Client,
+    leaf: bool = False,
+    **settings: Any,
+) -> list[JoinedHome]:
+    """`join_network` for several companies admitted in one registry version (`onboard_companies`)."""
     state = load_state(layout)
-    made = init_home(
-        home,
-        name=name,
-        company_id=company_id,
-        web_domain=web_domain,
-        registry_operator_key=state.registry_operator_key,
-        **settings,
-    )
-    onboarded = await onboard_company(
-        layout,
-        identity_dir=made.keys_path,
-        name=name,
-        company_ids=[company_id],
-        slug=slug,
-        nc=sys_nc,
-        nc_network=network_nc,
-    )
-    for file in (NODE_CREDS, LEAF_CREDS, REGISTRY):
-        shutil.copy(onboarded.folder / file, home / file)
-    for file in (NODE_CREDS, LEAF_CREDS):
-        (home / file).chmod(0o600)
+    made = [
+        init_home(
+            r.home,
+            name=r.name,
+            company_id=r.company_id,
+            web_domain=r.web_domain,
+            registry_operator_key=state.registry_operator_key,
+            **settings,
+        )
+        for r in requests
+    ]
+    admissions = [
+        Admission(identity_dir=m.keys_path, name=r.name, company_ids=[r.company_id], slug=r.slug)
+        for r, m in zip(requests, made, strict=True)
+    ]
+    onboarded = await onboard_companies(layout, admissions, nc=sys_nc, nc_network=network_nc)
     if leaf:
         lines = [f"nats_leaf_url = {json.dumps(state.hub.leaf_url)}", f'nats_leaf_creds = "{LEAF_CREDS}"']
     else:
         lines = [f"nats_url = {json.dumps(state.urls[0])}", f'nats_creds = "{NODE_CREDS}"']
-    with (home / "pcfx.toml").open("a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return JoinedHome(load_settings(home), onboarded, leaf)
+    joined = []
+    for request, done in zip(requests, onboarded, strict=True):
+        home = request.home
+        for file in (NODE_CREDS, LEAF_CREDS, REGISTRY):
+            shutil.copy(done.folder / file, home / file)
+        for file in (NODE_CREDS, LEAF_CREDS):
+            (home / file).chmod(0o600)
+        with (home / "pcfx.toml").open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        joined.append(JoinedHome(load_settings(home), done, leaf))
+    return joined
 
 
 def install_registry(layout: NetworkLayout, home: Path) -> None:

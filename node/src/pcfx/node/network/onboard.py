@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import nkeys
 from nats.aio.client import Client
@@ -26,14 +26,15 @@ from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
 from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, save_state, slugify
 from pcfx.node.network.trust_registry import (
+    company_entry,
     current_registry,
     load_delta,
-    registry_with_company,
+    registry_with_entries,
     write_registry,
 )
-from pcfx.protocol.registry import Role
+from pcfx.protocol.registry import RegistryEntry, Role
 
-__all__ = ["Onboarded", "onboard_company", "onboard_many"]
+__all__ = ["Admission", "Onboarded", "onboard_companies", "onboard_company", "onboard_many"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,17 @@ class Onboarded:
     record: CompanyRecord
     folder: Path
     registry_version: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A company to admit: where its public identity is, its legal name, company ids, roles and short name."""
+
+    identity_dir: Path
+    name: str
+    company_ids: list[str]
+    roles: list[Role] | None = None
+    slug: str | None = None
 
 
 async def onboard_company(
@@ -63,54 +75,96 @@ async def onboard_company(
     `nc`: the SYS admin connection (pushes the account); `nc_network`: the NETWORK service connection, to
     publish the new registry at once (else the serve loop publishes it); `passphrase`: of the registry
     operator's key. Nothing is changed when the account does not take in the resolver."""
-    try:
-        identity = KeyStore(identity_dir).identity()
-    except KeyFileError as exc:
-        raise NetworkError(str(exc)) from None
+    admission = Admission(identity_dir, name, company_ids, roles, slug)
+    (done,) = await onboard_companies(
+        layout, [admission], nc=nc, nc_network=nc_network, passphrase=passphrase, now=now
+    )
+    return done
+
+
+async def onboard_companies(
+    layout: NetworkLayout,
+    admissions: Sequence[Admission],
+    *,
+    nc: Client,
+    nc_network: Client | None = None,
+    passphrase: str | None = None,
+    now: datetime | None = None,
+) -> list[Onboarded]:
+    """Admit several companies in one registry version: an industry's producers joining together cost every
+    node one registry change, not one per company. All or none: when one is refused (already onboarded, a
+    name taken, an account the resolver does not take) the state and the registry stay as they were."""
     now = now or datetime.now(UTC)
     async with layout.locked():
         state = load_state(layout)
-        known = state.by_did(identity.did)
-        if known is not None:
-            raise NetworkError(f"{identity.did} is already onboarded as {known.slug}")
-        slug = slug or slugify(name)
-        if slug in state.companies:
-            raise NetworkError(f"the name {slug!r} is taken by another company; pass --slug")
         registry, _ = current_registry(layout, state.registry_operator_key)
-        account = new_keypair(KeyKind.ACCOUNT)
-        # the registry binds the company's DID to its NATS account and its key-agreement key: buyers learn
-        # where a supplier publishes and suppliers whom to seal a buyer-only declaration to, both signed
-        next_registry = registry_with_company(
-            registry,
-            identity,
-            legal_name=name,
-            company_ids=company_ids,
-            roles=roles or [Role.SUPPLIER],
-            now=now,
-            nats_account=public_key(account),
-        )
-        record = CompanyRecord(
-            slug=slug,
-            name=name,
-            did=identity.did,
-            company_ids=company_ids,
-            roles=[r.value for r in roles or [Role.SUPPLIER]],
-            account=public_key(account),
-            onboarded=now,
-        )
-        state.companies[slug] = record
-        write_secret(layout.account_seed(record.account), seed(account) + "\n")
+        admitted = [_admit(state, admission, now=now) for admission in admissions]
+        # the registry refuses (a company id bound to another DID) before any account is pushed
+        next_registry = registry_with_entries(registry, [entry for _, _, entry in admitted], now=now)
+        signer = signing_key(layout, state)
+        issued: list[CompanyRecord] = []
         try:
-            await issue_company_account(layout, state, record, nc=nc, signer=signing_key(layout, state))
+            for record, account, _entry in admitted:
+                write_secret(layout.account_seed(record.account), seed(account) + "\n")
+                issued.append(record)
+                await issue_company_account(layout, state, record, nc=nc, signer=signer)
         except BaseException:
-            layout.account_seed(record.account).unlink(missing_ok=True)
+            for record in issued:
+                layout.account_seed(record.account).unlink(missing_ok=True)
+                layout.account_jwt(record.account).unlink(missing_ok=True)
             raise
         signed = write_registry(layout, next_registry, passphrase=passphrase, now=now)
         save_state(layout, state)
-        folder = _write_company_folder(layout, state, record, account, signed)
+        registry_json = json.dumps(signed, indent=2, ensure_ascii=False) + "\n"
+        done = [
+            Onboarded(
+                record=record,
+                folder=_write_company_folder(layout, state, record, account, registry_json),
+                registry_version=next_registry.version,
+            )
+            for record, account, _entry in admitted
+        ]
     if nc_network is not None:
         await publish_registry(nc_network, signed, delta=load_delta(layout, int(signed["version"])))
-    return Onboarded(record=record, folder=folder, registry_version=next_registry.version)
+    return done
+
+
+def _admit(
+    state: NetworkState, admission: Admission, *, now: datetime
+) -> tuple[CompanyRecord, nkeys.KeyPair, RegistryEntry]:
+    """The record, new account key and registry entry of one admission, added to `state` (in memory)."""
+    try:
+        identity = KeyStore(admission.identity_dir).identity()
+    except KeyFileError as exc:
+        raise NetworkError(str(exc)) from None
+    known = state.by_did(identity.did)
+    if known is not None:
+        raise NetworkError(f"{identity.did} is already onboarded as {known.slug}")
+    slug = admission.slug or slugify(admission.name)
+    if slug in state.companies:
+        raise NetworkError(f"the name {slug!r} is taken by another company; pass --slug")
+    roles = admission.roles or [Role.SUPPLIER]
+    account = new_keypair(KeyKind.ACCOUNT)
+    # the registry binds the company's DID to its NATS account and its key-agreement key: buyers learn
+    # where a supplier publishes and suppliers whom to seal a buyer-only declaration to, both signed
+    entry = company_entry(
+        identity,
+        legal_name=admission.name,
+        company_ids=admission.company_ids,
+        roles=roles,
+        nats_account=public_key(account),
+    )
+    record = CompanyRecord(
+        slug=slug,
+        name=admission.name,
+        did=identity.did,
+        company_ids=admission.company_ids,
+        roles=[r.value for r in roles],
+        account=public_key(account),
+        onboarded=now,
+    )
+    state.companies[slug] = record
+    return record, account, entry
 
 
 def _write_company_folder(
@@ -118,7 +172,7 @@ def _write_company_folder(
     state: NetworkState,
     record: CompanyRecord,
     account: nkeys.KeyPair,
-    registry: dict[str, Any],
+    registry_json: str,
 ) -> Path:
     folder = layout.company_dir(record.slug)
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,7 +180,7 @@ def _write_company_folder(
     for file, make in (("node.creds", node_user_jwt), ("leaf.creds", leaf_user_jwt)):
         user = new_keypair(KeyKind.USER)
         write_secret(folder / file, creds(make(public_key(user), record, signer=account), user))
-    write_public(folder / "registry.json", json.dumps(registry, indent=2, ensure_ascii=False) + "\n")
+    write_public(folder / "registry.json", registry_json)
     summary = {
         "name": record.name,
         "did": record.did,

@@ -14,14 +14,16 @@ from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.layout import NetworkLayout, write_public
 from pcfx.protocol.errors import RegistryError
 from pcfx.protocol.keys import Ed25519PublicKey
-from pcfx.protocol.registry import Role, TrustRegistry, sign_registry, verify_registry
+from pcfx.protocol.registry import RegistryEntry, Role, TrustRegistry, sign_registry, verify_registry
 from pcfx.protocol.registry_entries import registry_delta, split_registry
 from pydantic import ValidationError
 
 __all__ = [
+    "company_entry",
     "current_registry",
     "load_delta",
     "registry_with_company",
+    "registry_with_entries",
     "registry_with_keys_revoked",
     "write_registry",
 ]
@@ -102,11 +104,37 @@ def registry_with_company(
 ) -> TrustRegistry:
     """The next version with the company of `identity` added (its DID, every key on record, its
     key-agreement key and its NATS account)."""
+    entry = company_entry(
+        identity, legal_name=legal_name, company_ids=company_ids, roles=roles, nats_account=nats_account
+    )
+    return registry_with_entries(registry, [entry], now=now)
+
+
+def registry_with_entries(
+    registry: TrustRegistry, entries: list[RegistryEntry], *, now: datetime
+) -> TrustRegistry:
+    """The next version (one for all of them) with `entries` added or replaced; what the registry refuses
+    (a company id claimed twice, a DID twice) is named."""
     try:
-        entry = identity.registry_entry(
+        return registry.with_entries(entries, issued=now)
+    except ValueError as exc:
+        raise NetworkError(f"trust registry v{registry.version + 1}: {_first_line(exc)}") from None
+
+
+def company_entry(
+    identity: Identity,
+    *,
+    legal_name: str,
+    company_ids: list[str],
+    roles: list[Role],
+    nats_account: str | None = None,
+) -> RegistryEntry:
+    """The registry entry of the company of `identity` (its DID, every key on record, its key-agreement key
+    and its NATS account); a field the registry refuses is named."""
+    try:
+        return identity.registry_entry(
             legal_name=legal_name, company_ids=company_ids, roles=roles, nats_account=nats_account
         )
-        return registry.with_entry(entry, issued=now)
     except ValueError as exc:
         raise NetworkError(f"registry entry of {identity.did}: {_first_line(exc)}") from None
 
