@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pcfx.node.config import load_settings
 from pcfx.node.engine import parse_inventory
 from pcfx.node.network.connect import network_connection, sys_connection
-from pcfx.node.network.join import join_network
+from pcfx.node.network.join import JoinRequest, install_registry, join_network_together
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import init_network
 from pcfx.node.network.serve import NetworkService
@@ -140,6 +141,11 @@ def _proc(pid: int) -> tuple[float, float]:
     return rss, (int(fields[11]) + int(fields[12])) / 100
 
 
+async def _varz(sys_nc: Any) -> dict[str, Any]:
+    reply = await sys_nc.request("$SYS.REQ.SERVER.PING.VARZ", b"{}", timeout=5)
+    return json.loads(reply.data).get("data", {})
+
+
 async def _jsz(sys_nc: Any) -> dict[str, Any]:
     reply = await sys_nc.request("$SYS.REQ.SERVER.PING.JSZ", b'{"accounts": true}', timeout=5)
     return json.loads(reply.data).get("data", {})
@@ -163,20 +169,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with sys_connection(layout, hub.urls) as sys_nc, network_connection(layout, hub.urls) as net_nc:
             t0 = time.perf_counter()
-            for c in range(args.companies):
-                joined = await join_network(
-                    layout, root / f"c{c}", name=f"Company {c}", company_id=_uscc(c),
-                    web_domain=f"c{c}.example", slug=f"c{c}", sys_nc=sys_nc, network_nc=net_nc,
-                    republish_policy="auto",
+            # companies join in batches, each batch one registry version (`onboard_companies`)
+            for first in range(0, args.companies, args.onboard_batch):
+                batch = range(first, min(args.companies, first + args.onboard_batch))
+                requests = [
+                    JoinRequest(root / f"c{c}", f"Company {c}", _uscc(c), f"c{c}.example", f"c{c}")
+                    for c in batch
+                ]
+                # every node's periodic feed-health rebuild (a consumer info and two store reads per followed
+                # product) is once a minute here, not every 5 s: in this one process it is paid N times over
+                await join_network_together(
+                    layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
+                    feed_health_seconds=args.feed_health_seconds,
                 )  # fmt: skip
-                nodes[c] = await Node.start(joined.settings)
-                if (c + 1) % 10 == 0:
-                    print(
-                        f"  {c + 1} companies onboarded and running ({time.perf_counter() - t0:.0f} s)",
-                        flush=True,
-                    )
-            for node in nodes.values():  # every node takes the registry that lists all companies
-                await node._registry_updates._fetch_whole()
+                print(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)", flush=True)
+            figures["onboard_s"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for c in range(args.companies):
+                install_registry(layout, root / f"c{c}")  # the operator hands over the current registry
+                nodes[c] = await Node.start(load_settings(root / f"c{c}"))
+                if (c + 1) % 100 == 0:
+                    print(f"  {c + 1} nodes running ({time.perf_counter() - t1:.0f} s)", flush=True)
+            figures["node_start_s"] = time.perf_counter() - t1
             for c, node in nodes.items():
                 services[c] = SupplyService.attach(node)
 
@@ -187,8 +201,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 services[c].add_callback(note)
             for p in products:
                 services[p.company].add_product(parse_inventory(inventory(p)))
+            t2, follows = time.perf_counter(), 0
             for c in services:
-                await services[c].follow_suppliers()
+                follows += len(await services[c].follow_suppliers())
+                if (c + 1) % 100 == 0:
+                    print(f"  {c + 1} companies follow their suppliers: {follows} feeds "
+                          f"({time.perf_counter() - t2:.0f} s)", flush=True)  # fmt: skip
+            figures["follow_s"], figures["feeds"] = time.perf_counter() - t2, follows
             figures["setup_s"] = time.perf_counter() - t0
             figures["rss_per_company_mib"] = (_rss_mib() - rss0) / args.companies
             print(f"setup: {figures['setup_s']:.1f} s for {args.companies} companies, {len(products)} products; "
@@ -200,16 +219,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 published.append((time.perf_counter(), p.pid))
                 await services[p.company].declare(p.pid)
 
-            def converged() -> bool:
-                for p in products:
-                    if p.suppliers and any(
-                        i.source != "supplier-declaration" for i in services[p.company].compute(p.pid).inputs
-                    ):
-                        return False
-                return True
+            # a product whose every purchased input runs on a verified supplier value stays so: only the
+            # others are computed again on each check
+            pending = [p for p in products if p.suppliers]
 
-            while not converged():
-                await asyncio.sleep(0.2)
+            def on_supplier_values(p: Product) -> bool:
+                inputs = services[p.company].compute(p.pid).inputs
+                return all(i.source == "supplier-declaration" for i in inputs)
+
+            while pending:
+                await asyncio.sleep(0.5)
+                pending = [p for p in pending if not on_supplier_values(p)]
             figures["converge_s"] = time.perf_counter() - t0
             print(
                 f"cold convergence: {figures['converge_s']:.1f} s (every purchased input on a verified value)"
@@ -221,15 +241,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             rng = random.Random(args.seed + 1)
             stop_background = asyncio.Event()
 
+            background_done = 0
+
             async def background() -> None:
+                nonlocal background_done
                 others = [p for p in products if p.tier < args.tiers - 1]
                 while args.background and not stop_background.is_set():
+                    background_done += 1
                     p = rng.choice(others)
                     services[p.company].add_product(parse_inventory(inventory(p, rng.randint(1, 999))))
                     with contextlib.suppress(Exception):
                         await services[p.company].declare(p.pid)
                     await asyncio.sleep(1 / args.background)
 
+            varz0 = await _varz(sys_nc)
             task = asyncio.create_task(background())
             profiler = None
             if args.profile:
@@ -258,6 +283,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fanout.append(len(published) - before)
             stop_background.set()
             await task
+            varz1 = await _varz(sys_nc)
+            # every message the hub took in and delivered while revisions ran, per revision (measured and
+            # background): declarations, status lists, acks, consumer pulls, follow and registry traffic
+            revisions_run = max(1, len(latencies) + background_done)
+            for key in ("in_msgs", "out_msgs", "in_bytes"):
+                figures[f"hub_{key}_per_revision"] = (varz1.get(key, 0) - varz0.get(key, 0)) / revisions_run
+            print(f"hub messages per revision: {figures['hub_in_msgs_per_revision']:.0f} in, "
+                  f"{figures['hub_out_msgs_per_revision']:.0f} out, "
+                  f"{figures['hub_in_bytes_per_revision'] / 1024:.0f} KiB in ({revisions_run} revisions)")  # fmt: skip
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -323,6 +357,12 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=20)
     parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--feed-health-seconds", type=float, default=60.0, help="each node's feed_health_seconds setting"
+    )
+    parser.add_argument(
+        "--onboard-batch", type=int, default=100, help="companies admitted per registry version"
+    )
     parser.add_argument("--profile", help="write a cProfile of the propagation phase to this file")
     parser.add_argument(
         "--company-disk-mib", type=int, default=0,

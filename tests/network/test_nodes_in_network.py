@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from company_nodes import company_home
 from node_kit import Company, eventually
+from pcfx.node.network.accounts import follow_subject
 from pcfx.node.network.serve import NetworkService
+from pcfx.node.network.state import load_state
 from pcfx.node.service import Node
 from pcfx.protocol.registry import verify_registry
 
@@ -156,3 +159,30 @@ async def test_a_revoked_supplier_is_disconnected_and_its_values_stop_being_used
     finally:
         await globex.stop()
         await acme.stop()
+
+
+async def test_a_buyer_following_several_products_of_one_supplier_asks_the_network_once(
+    network_dir, running_hub, sys_nc, network_nc, service, tmp_path
+):
+    acme_settings, _ = await company_home(network_dir, tmp_path, "acme", sys_nc=sys_nc, network_nc=network_nc)
+    globex_settings, globex_onboarded = await company_home(
+        network_dir, tmp_path, "globex", sys_nc=sys_nc, network_nc=network_nc
+    )
+    asked: list[bytes] = []
+
+    async def seen(msg: Any) -> None:
+        asked.append(msg.data)
+
+    await network_nc.subscribe(follow_subject(globex_onboarded.record.account), cb=seen)
+    await network_nc.flush()
+    globex = await Node.start(globex_settings)
+    products = [f"urn:pcfx:product:acme:{p}" for p in ("lime", "cement", "clinker")]
+    try:
+        await globex.request_follows(acme_settings.did, products)
+        for product in products:
+            await globex.subscribe(acme_settings.did, product)
+        await network_nc.flush()
+        assert len(asked) == 1
+        assert load_state(network_dir).companies["globex"].follows[acme_settings.did] == sorted(products)
+    finally:
+        await globex.stop()

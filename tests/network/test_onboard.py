@@ -18,6 +18,7 @@ from pcfx.node.network.onboard import Admission, onboard_companies, onboard_comp
 from pcfx.node.network.registry_feed import ensure_registry_stream, fetch_registry, publish_registry
 from pcfx.node.network.resolver import lookup_account
 from pcfx.node.network.state import load_state
+from pcfx.node.network.trust_registry import current_registry
 from pcfx.protocol.registry import verify_registry
 from pcfx.protocol.subjects import decl_subject, latest_key, subject_token
 
@@ -261,3 +262,14 @@ async def test_a_network_made_with_a_smaller_company_quota_gives_each_account_th
         await hub.stop()
     claims = check_account_jwt(token or "", operator_keys=load_state(layout).operator_keys)["nats"]
     assert (claims["limits"]["disk_storage"], claims["limits"]["mem_storage"]) == (64 * 2**20, 8 * 2**20)
+
+
+async def test_a_registry_file_changed_after_it_was_read_is_verified_again(network_dir, sys_nc, tmp_path):
+    await onboard(network_dir, tmp_path, "acme", sys_nc)
+    key = load_state(network_dir).registry_operator_key
+    registry, _ = current_registry(network_dir, key)  # verified once, kept while the file is unchanged
+    assert current_registry(network_dir, key)[0] is registry
+    text = network_dir.registry_file.read_text()
+    network_dir.registry_file.write_text(text.replace("Acme Ltd.", "Acme Holdings Ltd."))
+    with pytest.raises(NetworkError, match=r"trust registry .*registry\.json"):
+        current_registry(network_dir, key)

@@ -152,6 +152,13 @@ class Settings(NotificationSettings, BaseSettings):
     duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     fetch_batch: int = Field(default=64, ge=1, le=1024)
+    feed_health_seconds: float = Field(
+        default=5.0,
+        ge=1.0,
+        le=3600.0,
+        description="How often the feeds' health (lag, last verified version, rejections) is rebuilt: a "
+        "consumer info and two store reads per followed product.",
+    )
     verify_workers: int = Field(
         default=0,
         ge=0,

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -49,9 +49,8 @@ log = logging.getLogger("pcfx.node")
 
 #: Where `pull` looks, in order: the issuer's node, the stream's last message on the subject, the KV entry.
 PULL_SOURCES = ("request-reply", "stream", "kv")
-#: Seconds between two refreshes of the feeds' health (one consumer info per feed), and between two checks
-#: that the node's own publications are still on the stream.
-HEALTH_SECONDS = 5.0
+#: Seconds between two checks that the node's own publications are still on the stream (the feeds' health
+#: is refreshed every `feed_health_seconds`).
 OWN_CHECK_SECONDS = 60.0
 #: After a reconnect, republish the node's current state this many seconds later, each in turn: a hub
 #: cluster elects new stream leaders within about 5 s of losing a server (nats_network.md section 3).
@@ -117,7 +116,13 @@ class NodeFollowing(NodeState):
     async def _request_follow(self, issuer: str, product_id: str | None) -> None:
         """In a network, ask the operator's follow service to import the supplier into this node's account
         (once per supplier and product in a run); without a network there is nothing to ask."""
-        if not self.settings.network_mode or (issuer, product_id) in self._followed or issuer == self.did:
+        await self.request_follows(issuer, [product_id])
+
+    async def request_follows(self, issuer: str, product_ids: Sequence[str | None]) -> None:
+        """`_request_follow` for several products of one supplier in one request (None: all its products):
+        the operator re-issues this node's account once, not once per product."""
+        missing = [p for p in dict.fromkeys(product_ids) if (issuer, p) not in self._followed]
+        if not self.settings.network_mode or not missing or issuer == self.did:
             return
         from pcfx.node.network.follow import request_follow
         from pcfx.node.network.jwt import creds_account
@@ -131,11 +136,12 @@ class NodeFollowing(NodeState):
             signer_key=issuer_key.key,
             verification_method=issuer_key.verification_method,
             supplier_did=issuer,
-            product_ids=[product_id] if product_id else [],
+            # a follow of every product of the supplier covers the named ones
+            product_ids=[] if None in missing else [p for p in missing if p is not None],
         )
         if not result.ok:
             raise FollowRefusedError(f"the network refused to let this node follow {issuer}: {result.reason}")
-        self._followed.add((issuer, product_id))
+        self._followed.update((issuer, p) for p in missing)
 
     async def _watch_subscriptions(self, interval: float = 2.0) -> None:
         # The node checked its own publications as it started (`Node.start`): next time in a minute.
@@ -151,7 +157,7 @@ class NodeFollowing(NodeState):
                 log.info("subscription sync failed: %r", exc)
             await self._republish_after_reconnect()
             if time.monotonic() >= health_due:
-                health_due = time.monotonic() + HEALTH_SECONDS
+                health_due = time.monotonic() + self.settings.feed_health_seconds
                 try:
                     await self.refresh_feeds()
                 except Exception as exc:

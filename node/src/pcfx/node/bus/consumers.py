@@ -14,6 +14,7 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
@@ -141,8 +142,12 @@ class BatchPuller:
     private inbox; deliveries land in a buffer through a subscription callback, with no timer per message.
     While the caller decides one batch, the server is already delivering the next, and a backlog is handed
     over in full batches (`next_batch` lingers while messages keep arriving, at most `linger` seconds);
-    a single new message is handed over about a millisecond after it arrives. A request lost with a server
-    restart is given up `expires` + 1 s after it was sent.
+    a single new message is handed over about a millisecond after it arrives.
+
+    An idle feed costs little: a request stays open for `expires` (30 s) and the server confirms it with an
+    idle heartbeat every `heartbeat` seconds, so a node following hundreds of supplier products does not ask
+    again every second for each. A request is given up when the connection reconnected since it was sent
+    (the server forgot it) or when no heartbeat came for two periods.
 
     `on_gap(n)` is told when the consumer sequence of a delivery skips `n` deliveries: they went to another
     connection pulling on the same consumer (or were lost with a reconnect)."""
@@ -157,12 +162,16 @@ class BatchPuller:
         stream: str,
         consumer: str,
         batch: int = 64,
-        expires: float = 1.0,
+        expires: float = 30.0,
+        heartbeat: float = 5.0,
         linger: float = 0.005,
         api_prefix: str = "$JS.API",
         on_gap: Callable[[int], None] | None = None,
     ) -> None:
         self._nc, self._batch, self._expires = nc, max(1, batch), max(0.05, expires)
+        # the server refuses a heartbeat above half the expiry; none at all for very short requests
+        self._heartbeat = min(heartbeat, self._expires / 2) if self._expires >= 1.0 else 0.0
+        self._reconnects, self._connected = self._reconnect_count(), bool(nc.is_connected)
         self._on_gap = on_gap
         self._last_delivery: int | None = None  # consumer sequence of the last delivery received
         self._linger = linger
@@ -231,18 +240,35 @@ class BatchPuller:
             if len(self._buffer) == before:
                 return  # a pause: nothing more is on its way right now
 
+    def _reconnect_count(self) -> int:
+        return int(getattr(self._nc, "stats", {}).get("reconnects", 0))
+
+    def _deadline(self, now: float) -> float:
+        """When an open request counts as lost if nothing (message, heartbeat, expiry) came for it."""
+        return now + (2 * self._heartbeat if self._heartbeat else self._expires) + 1.0
+
     async def _top_up(self) -> None:
+        if self._nc.is_closed:  # the requests still open would keep an idle loop waiting for their expiry
+            raise ConnectionClosedError
         now = time.monotonic()
+        reconnects, connected = self._reconnect_count(), bool(self._nc.is_connected)
+        if reconnects != self._reconnects or (self._connected and not connected):
+            # connection lost or renewed: the server keeps none of the open requests; asked again at once
+            # (while disconnected that attempt fails or waits in the client's buffer, once, not each call)
+            self._open.clear()
+        self._reconnects, self._connected = reconnects, connected
         for number in [n for n, (_, deadline) in self._open.items() if now > deadline]:
-            del self._open[number]  # no answer within its lifetime: lost (server restart, reconnect)
+            del self._open[number]  # no answer within its lifetime: lost (server restart, leader change)
         while (
             self._sub is not None
             and len(self._open) < self.DEPTH
             and len(self._buffer) + sum(left for left, _ in self._open.values()) < self.DEPTH * self._batch
         ):
             self._number += 1
-            self._open[self._number] = [self._batch, now + self._expires + 1.0]
+            self._open[self._number] = [self._batch, self._deadline(now)]
             request = {"batch": self._batch, "expires": int(self._expires * 1_000_000_000)}
+            if self._heartbeat:
+                request["idle_heartbeat"] = int(self._heartbeat * 1_000_000_000)
             await self._nc.publish(
                 self._next_subject, json.dumps(request).encode(), reply=f"{self._inbox}.{self._number}"
             )
@@ -272,13 +298,17 @@ class BatchPuller:
             if self._open:
                 number, entry = next(iter(self._open.items()))
                 entry[0] -= 1
+                entry[1] = self._deadline(time.monotonic())
                 if entry[0] <= 0:  # the oldest request is satisfied
                     del self._open[number]
                     await self._top_up()
             return
-        if status == "100":  # idle heartbeat / flow control: not an answer to a request
-            return
         number = message.subject.rpartition(".")[2]
+        if status == "100":  # idle heartbeat: the server still holds that request
+            entry = self._open.get(int(number)) if number.isdigit() else None
+            if entry is not None:
+                entry[1] = self._deadline(time.monotonic())
+            return
         if not number.isdigit() or self._open.pop(int(number), None) is None:
             return  # the end of a request given up already
         if status in ("404", "408"):  # no more messages for it, or it expired: ask again

@@ -4,6 +4,7 @@ new|add|sign`, from the same functions). Every change is a new version, signed a
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,14 +31,31 @@ __all__ = [
 
 
 def current_registry(layout: NetworkLayout, operator_key: str) -> tuple[TrustRegistry, dict[str, Any]]:
-    """The current registry (verified with the pinned registry operator key) and its signed document."""
+    """The current registry (verified with the pinned registry operator key) and its signed document. The
+    verified result is kept while the file is unchanged: the follow service reads it on every request, and
+    at thousands of companies verifying the whole document each time is most of its work."""
+    path = layout.registry_file
     try:
-        doc = json.loads(layout.registry_file.read_text("utf-8"))
-        return verify_registry(doc, operator_key), doc
+        stat = path.stat()
     except FileNotFoundError:
-        raise NetworkError(f"no trust registry at {layout.registry_file}") from None
+        raise NetworkError(f"no trust registry at {path}") from None
+    stamp = (str(path), operator_key, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _VERIFIED.get(stamp)
+    if cached is not None:
+        return cached[0], copy.deepcopy(cached[1])
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+        registry = verify_registry(doc, operator_key)
+    except FileNotFoundError:
+        raise NetworkError(f"no trust registry at {path}") from None
     except (ValueError, RegistryError) as exc:
-        raise NetworkError(f"trust registry {layout.registry_file}: {exc}") from None
+        raise NetworkError(f"trust registry {path}: {exc}") from None
+    _VERIFIED.clear()  # the newest only
+    _VERIFIED[stamp] = (registry, copy.deepcopy(doc))
+    return registry, doc
+
+
+_VERIFIED: dict[tuple[str, str, int, int, int], tuple[TrustRegistry, dict[str, Any]]] = {}
 
 
 def write_registry(

@@ -169,6 +169,11 @@ class SupplyService:
         consumer names. Company ids are mapped to DIDs through the trust registry."""
         products = [self.product(product_id)] if product_id else self.products()
         wanted = supplier_products((p.inventory for p in products), registry=self.registry)
+        by_supplier: dict[str, list[str]] = {}
+        for did, pid in wanted:
+            by_supplier.setdefault(did, []).append(pid)
+        for did, pids in by_supplier.items():  # one follow request per supplier, not per product
+            await self.node.request_follows(did, pids)
         return [await self.node.subscribe(did, pid) for did, pid in wanted]
 
     # Declaring -----------------------------------------------------------------------------------------

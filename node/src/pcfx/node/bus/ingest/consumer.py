@@ -73,7 +73,6 @@ async def run_consumer(
                         stream=stream,
                         consumer=consumer,
                         batch=batch,
-                        expires=fetch_timeout,
                         api_prefix=getattr(js, "_prefix", "$JS.API"),
                         on_gap=None if report is None else report.missed,
                     )
