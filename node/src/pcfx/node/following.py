@@ -52,6 +52,8 @@ PULL_SOURCES = ("request-reply", "stream", "kv")
 #: Seconds between two checks that the node's own publications are still on the stream (the feeds' health
 #: is refreshed every `feed_health_seconds`).
 OWN_CHECK_SECONDS = 60.0
+#: How long an idle consumer loop waits before checking its pull requests again.
+IDLE_WAKE_SECONDS = 5.0
 #: After a reconnect, republish the node's current state this many seconds later, each in turn: a hub
 #: cluster elects new stream leaders within about 5 s of losing a server (nats_network.md section 3).
 REPUBLISH_AFTER_RECONNECT = (6.0, 15.0)
@@ -265,6 +267,9 @@ class NodeFollowing(NodeState):
                 ingestor=self.ingestor,
                 stop=self._stop,
                 batch=self.settings.fetch_batch,
+                # an idle feed wakes every few seconds only (a message or `stop` wakes it at once): a node
+                # follows one feed per supplier product, hundreds of them for an assembler
+                fetch_timeout=IDLE_WAKE_SECONDS,
                 recreate=recreate,
                 report=self.feeds.reporter(name),
             ),

@@ -35,6 +35,7 @@ class NetworkService:
         self.layout = layout
         self.urls = urls
         self.poll = poll
+        self._published_stamp: tuple[int, int, int] | None = None
         self.published_version: int | None = None
         self._network: Client | None = None
         self._sys: Client | None = None
@@ -75,14 +76,22 @@ class NetworkService:
     async def publish_current(self) -> bool:
         """Publish `registry/registry.json` if its version is newer than the one published; True if it did."""
         assert self._network is not None
+        try:  # polled every second: nothing to read while the file is as it was at the last publication
+            stat = self.layout.registry_file.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is not None and stamp == self._published_stamp:
+            return False
         state = load_state(self.layout)
         registry, signed = current_registry(self.layout, state.registry_operator_key)
         if self.published_version is not None and registry.version <= self.published_version:
+            self._published_stamp = stamp
             return False
         published = await publish_registry(
             self._network, signed, delta=load_delta(self.layout, registry.version)
         )
-        self.published_version = registry.version
+        self.published_version, self._published_stamp = registry.version, stamp
         if published:
             log.info("trust registry v%s published", registry.version)
         return published
