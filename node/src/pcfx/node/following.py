@@ -67,9 +67,15 @@ class NodeFollowing(NodeState):
     """`Node` methods that follow suppliers: subscriptions and their consumers, and on-demand pulls."""
 
     async def _sync_subscriptions(self) -> None:
-        # Subscriptions may be added to the store by `pcfx subscribe` while the node runs.
-        await self._retarget_subscriptions()
-        for sub in self.subscriptions():
+        # Subscriptions may be added to the store by `pcfx subscribe` while the node runs. Retargeting looks
+        # at each of them: done only when the set of subscriptions changed since the last round.
+        subscriptions = self.subscriptions()
+        seen = frozenset(sub.consumer for sub in subscriptions)
+        if seen != self._synced_subscriptions:
+            await self._retarget_subscriptions()
+            subscriptions = self.subscriptions()
+            self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
+        for sub in subscriptions:
             if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
                 continue
             try:

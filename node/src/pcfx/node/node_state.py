@@ -49,6 +49,7 @@ class NodeState:
     feeds: FeedMonitor = field(default_factory=FeedMonitor)
     #: Suppliers (issuer, product or None) whose follow the network granted in this run.
     _followed: set[tuple[str, str | None]] = field(default_factory=set)
+    _synced_subscriptions: frozenset[str] | None = None  # consumers of the last subscription sync
     _registry_updates: Any = None
     _new_followers: Any = None  # the subscription to the network's notices of new buyers
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
