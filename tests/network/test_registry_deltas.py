@@ -86,3 +86,32 @@ async def test_a_node_that_missed_a_version_fetches_the_whole_document(
         assert acme.verifier.registry.entry("did:web:initech.example") is not None
     finally:
         await acme.stop()
+
+
+async def test_a_node_starting_with_the_published_registry_does_not_verify_it_a_second_time(
+    network_dir, running_hub, sys_nc, network_nc, service, tmp_path, monkeypatch
+):
+    from pcfx.node.bus import registry_updates
+
+    acme_settings, _ = await company_home(network_dir, tmp_path, "acme", sys_nc=sys_nc, network_nc=network_nc)
+    await service.publish_current()
+    checked: list[bytes] = []
+    real = registry_updates.verify_registry
+
+    def counted(raw, key):
+        checked.append(raw)
+        return real(raw, key)
+
+    monkeypatch.setattr(registry_updates, "verify_registry", counted)
+    acme = await Node.start(acme_settings)  # fetches the latest document: the very file it holds
+    try:
+        assert acme._registry_updates.received_bytes > 0 and checked == []
+        older = json.loads(acme_settings.registry_path.read_text())
+        older["version"] -= 1  # claims an older version: even if it verified it would not be taken
+        assert acme._registry_updates.offer(json.dumps(older).encode()) is None and checked == []
+        forged = json.loads(acme_settings.registry_path.read_text())
+        forged["entries"][0]["legalName"] = "Acme Forged Ltd."  # same version, other content: checked
+        assert acme._registry_updates.offer(json.dumps(forged).encode()) is None
+        assert len(checked) == 1 and acme.verifier.registry.entry(acme_settings.did).legal_name == "Acme Ltd."
+    finally:
+        await acme.stop()

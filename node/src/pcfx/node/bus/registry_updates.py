@@ -110,10 +110,33 @@ class RegistryUpdates:
         log.info("trust registry v%s taken from the network (delta of %d bytes)", version, len(raw))
         return "taken"
 
+    def _held_already(self, raw: bytes) -> bool:
+        """True when `raw` could not be taken even if it verified: it claims an older version than the one
+        held, or it is the very file the node verified when it started (a node starting fetches the latest
+        document; with thousands of entries verifying it again is most of the start)."""
+        current: TrustRegistry | None = getattr(self.verifier, "registry", None)
+        if current is None:
+            return False
+        try:
+            document = json.loads(raw)
+            claimed = document.get("version")
+        except (ValueError, AttributeError):
+            return False  # verification says what is wrong with it
+        if isinstance(claimed, int) and claimed < current.version:
+            return True
+        if claimed != current.version or deltas_folder(self.path).exists():
+            return False
+        try:  # the same signed document (the file is indented, the bus carries it compact)
+            return bool(json.loads(self.path.read_bytes()) == document)
+        except (OSError, ValueError):
+            return False
+
     def offer(self, raw: bytes) -> TrustRegistry | None:
         """Take `raw` when it verifies with the pinned operator key and is newer; the registry taken, or None."""
         if self.operator_key is None:
             log.warning("a trust registry arrived but registry_operator_key is not pinned: ignored")
+            return None
+        if self._held_already(raw):
             return None
         try:
             candidate = verify_registry(raw, self.operator_key)
