@@ -176,11 +176,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     JoinRequest(root / f"c{c}", f"Company {c}", _uscc(c), f"c{c}.example", f"c{c}")
                     for c in batch
                 ]
-                # every node's periodic feed-health rebuild (a consumer info and two store reads per followed
-                # product) is once a minute here, not every 5 s: in this one process it is paid N times over
+                # every node's periodic housekeeping is paid N times over in this one process: the feed-health
+                # rebuild (a consumer info and two store reads per followed product) runs once a minute, not
+                # every 5 s, and the readiness checks (a JetStream request, a store write) every 30 s, not 1 s
                 await join_network_together(
                     layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
-                    feed_health_seconds=args.feed_health_seconds,
+                    feed_health_seconds=args.feed_health_seconds, readiness_seconds=args.readiness_seconds,
                 )  # fmt: skip
                 print(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)", flush=True)
             figures["onboard_s"] = time.perf_counter() - t0
@@ -359,6 +360,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--feed-health-seconds", type=float, default=60.0, help="each node's feed_health_seconds setting"
+    )
+    parser.add_argument(
+        "--readiness-seconds", type=float, default=30.0, help="each node's readiness_seconds setting"
     )
     parser.add_argument(
         "--onboard-batch", type=int, default=100, help="companies admitted per registry version"

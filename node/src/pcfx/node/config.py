@@ -152,6 +152,12 @@ class Settings(NotificationSettings, BaseSettings):
     duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     fetch_batch: int = Field(default=64, ge=1, le=1024)
+    readiness_seconds: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=300.0,
+        description="How often the readiness checks run (NATS, JetStream, a write to the store, free disk).",
+    )
     feed_health_seconds: float = Field(
         default=5.0,
         ge=1.0,

@@ -55,6 +55,7 @@ async def start_health(node: NodeState, *, checks: bool = True) -> None:
         node.settings, nats_store=node.embedded.store_dir if node.embedded is not None else None
     )
     node.readiness.probes = probes
+    node.readiness.interval = node.settings.readiness_seconds
     await node.readiness.check()
     node._health_tasks.append(asyncio.create_task(node.readiness.run(node._stop), name="pcfx-readiness"))
 
