@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pcfx.node.network.accounts import REGISTRY_DELTA_SUBJECT
@@ -118,17 +119,17 @@ class RegistryUpdates:
         if current is None:
             return False
         try:
-            document = json.loads(raw)
+            document = orjson.loads(raw)
             claimed = document.get("version")
-        except (ValueError, AttributeError):
+        except (orjson.JSONDecodeError, AttributeError):
             return False  # verification says what is wrong with it
         if isinstance(claimed, int) and claimed < current.version:
             return True
         if claimed != current.version or deltas_folder(self.path).exists():
             return False
         try:  # the same signed document (the file is indented, the bus carries it compact)
-            return bool(json.loads(self.path.read_bytes()) == document)
-        except (OSError, ValueError):
+            return bool(orjson.loads(self.path.read_bytes()) == document)
+        except (OSError, orjson.JSONDecodeError):
             return False
 
     def offer(self, raw: bytes) -> TrustRegistry | None:
