@@ -3,6 +3,8 @@ derived factors (coal combustion, limestone calcination) as formulas over inputs
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import yaml
@@ -60,6 +62,14 @@ def test_the_xlsx_template_headers_are_chinese_and_english(tmp_path):
         "单位热值含碳量 / carbon_content (tC/TJ)",
         "碳氧化率 / oxidation (fraction 0-1)",
     ]
+
+
+def test_the_csv_template_headers_and_product_keys_are_chinese_and_english(tmp_path):
+    rows = list(csv.reader(io.StringIO(_template(tmp_path, "lime", "csv").read_text(encoding="utf-8"))))
+    inputs = rows.index(["[inputs]"])
+    assert rows[inputs + 1][:3] == ["过程 / process", "流名称 / flow", "投入类型 / kind"]
+    product = rows.index(["[product]"])
+    assert rows[product + 2][0] == "产品名称 / name"
 
 
 def test_the_xlsx_template_opens_on_instructions_in_both_languages(tmp_path):

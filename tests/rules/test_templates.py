@@ -66,8 +66,9 @@ def _fill_csv(path: Path) -> None:
             header = row
             continue
         for c, value in enumerate(row):
-            column = row[0] if header == ["key", "value"] else header[c]
-            row[c] = _fill_cell(column, value)
+            # bilingual headers and product keys ("流名称 / flow"): the English name comes last
+            column = row[0] if header[0].endswith("key") else header[c]
+            row[c] = _fill_cell(column.split(" / ")[-1].split(" (")[0], value)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")

@@ -362,14 +362,19 @@ def write_xlsx_template(rule_set: RuleSet, path: Path) -> None:
 
 
 def write_csv_template(rule_set: RuleSet, path: Path) -> None:
-    """The skeleton as one sectioned CSV file ("[inputs]" row, header row, data rows ...)."""
+    """The skeleton as one sectioned CSV file ("[inputs]" row, header row, data rows ...), with the same
+    bilingual headers and product keys as the xlsx template ("流名称 / flow"); either language reads back."""
+    from pcfx.node.engine.table_labels import bilingual
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for table, rows in template_tables(rule_set).items():
         columns = _columns(table)
         writer.writerow([f"[{table}]"])
-        writer.writerow(columns)
+        writer.writerow([bilingual(table, c) for c in columns])
         for row in rows:
+            if table == "product":
+                row = {**row, "key": bilingual("product", row["key"])}
             writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
         writer.writerow([])
     path.write_text(buffer.getvalue(), encoding="utf-8")
