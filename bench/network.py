@@ -33,6 +33,8 @@ import json
 import random
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -43,10 +45,10 @@ from typing import Any
 from pcfx.node.config import load_settings
 from pcfx.node.engine import parse_inventory
 from pcfx.node.network.connect import network_connection, sys_connection
+from pcfx.node.network.errors import FollowError
 from pcfx.node.network.join import JoinRequest, install_registry, join_network_together
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import init_network
-from pcfx.node.network.serve import NetworkService
 from pcfx.node.network.up import start_hub
 from pcfx.node.service import Node
 from pcfx.node.supply import Recomputed, SupplyService
@@ -160,7 +162,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     quota = {"company_disk_mib": args.company_disk_mib, "company_mem_mib": 8} if args.company_disk_mib else {}
     init_network(layout, port=_free_block(), leaf_port=_free_block(), route_port=_free_block(), **quota)
     hub = await start_hub(layout)
-    service = await NetworkService(layout, urls=hub.urls).start()
+    # the operator's follow and registry service runs as its own process (`pcfx network serve`), as it would
+    # on the operator's machine: not in the event loop the companies' nodes share
+    service_log = (root / "network-serve.log").open("wb")
+    service = subprocess.Popen(
+        [str(Path(sys.executable).with_name("pcfx")), "network", "serve", str(layout.root)],
+        stdout=subprocess.DEVNULL, stderr=service_log,
+    )  # fmt: skip
     nodes: dict[int, Node] = {}
     services: dict[int, SupplyService] = {}
     published: list[tuple[float, str]] = []  # (time, product id) of every declaration a node published
@@ -204,7 +212,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 services[p.company].add_product(parse_inventory(inventory(p)))
             t2, follows = time.perf_counter(), 0
             for c in services:
-                follows += len(await services[c].follow_suppliers())
+                for attempt in range(5):  # the operator's service may be slow to answer under this load
+                    try:
+                        follows += len(await services[c].follow_suppliers())
+                        break
+                    except FollowError as exc:
+                        print(f"  company {c}: {exc}; again ({attempt + 1})", flush=True)
                 if (c + 1) % 100 == 0:
                     print(f"  {c + 1} companies follow their suppliers: {follows} feeds "
                           f"({time.perf_counter() - t2:.0f} s)", flush=True)  # fmt: skip
@@ -324,7 +337,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for node in nodes.values():
             with contextlib.suppress(Exception):
                 await node.stop()
-        await service.stop()
+        service.terminate()
+        service.wait(timeout=30)
+        service_log.close()
         await hub.stop()
     return figures
 

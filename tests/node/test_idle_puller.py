@@ -47,7 +47,7 @@ async def test_an_idle_puller_keeps_two_requests_open_instead_of_asking_every_se
             assert await puller.next_batch(timeout=0.5) == []
         assert len(pulls) == BatchPuller.DEPTH
         assert {p["expires"] for p in pulls} == {30_000_000_000}
-        assert {p["idle_heartbeat"] for p in pulls} == {5_000_000_000}
+        assert {p["idle_heartbeat"] for p in pulls} == {15_000_000_000}
     finally:
         await puller.close()
         await spy.close()

@@ -152,6 +152,9 @@ class Settings(NotificationSettings, BaseSettings):
     duplicate_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     ack_wait_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     fetch_batch: int = Field(default=64, ge=1, le=1024)
+    subscription_sync_seconds: float = Field(
+        default=2.0, ge=0.5, le=300.0, description="How soon a subscription added by `pcfx subscribe` starts."
+    )
     readiness_seconds: float = Field(
         default=1.0,
         ge=0.1,

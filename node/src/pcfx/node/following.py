@@ -151,7 +151,8 @@ class NodeFollowing(NodeState):
             raise FollowRefusedError(f"the network refused to let this node follow {issuer}: {result.reason}")
         self._followed.update((issuer, p) for p in missing)
 
-    async def _watch_subscriptions(self, interval: float = 2.0) -> None:
+    async def _watch_subscriptions(self) -> None:
+        interval = self.settings.subscription_sync_seconds
         # The node checked its own publications as it started (`Node.start`): next time in a minute.
         health_due, own_due = 0.0, time.monotonic() + OWN_CHECK_SECONDS
         while not self._stop.is_set():

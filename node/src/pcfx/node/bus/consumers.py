@@ -145,7 +145,7 @@ class BatchPuller:
     a single new message is handed over about a millisecond after it arrives.
 
     An idle feed costs little: a request stays open for `expires` (30 s) and the server confirms it with an
-    idle heartbeat every `heartbeat` seconds, so a node following hundreds of supplier products does not ask
+    idle heartbeat every `heartbeat` seconds (15 s), so a node following hundreds of supplier products does not ask
     again every second for each. A request is given up when the connection reconnected since it was sent
     (the server forgot it) or when no heartbeat came for two periods.
 
@@ -163,7 +163,7 @@ class BatchPuller:
         consumer: str,
         batch: int = 64,
         expires: float = 30.0,
-        heartbeat: float = 5.0,
+        heartbeat: float = 15.0,
         linger: float = 0.005,
         api_prefix: str = "$JS.API",
         on_gap: Callable[[int], None] | None = None,
