@@ -24,7 +24,7 @@ from pcfx.node.network.errors import FollowError, NetworkError
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import signing_key
 from pcfx.node.network.state import CompanyRecord, CompanyState, NetworkState, load_state, save_state
-from pcfx.node.network.trust_registry import current_registry
+from pcfx.node.network.trust_registry import verified_registry
 from pcfx.protocol.canonical import JsonParseError, canonicalize, load_json
 from pcfx.protocol.dates import parse_datetime
 from pcfx.protocol.did import did_of
@@ -197,7 +197,7 @@ async def handle_follow(
     try:
         async with layout.locked():
             state = load_state(layout)
-            registry, _ = current_registry(layout, state.registry_operator_key)
+            registry = verified_registry(layout, state.registry_operator_key)
             request, buyer, supplier = check_follow_request(
                 subject, data, registry=registry, state=state, now=now
             )

@@ -19,9 +19,9 @@ from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
 from pcfx.node.network.state import CompanyRecord, CompanyState, load_state, save_state
 from pcfx.node.network.trust_registry import (
-    current_registry,
     load_delta,
     registry_with_keys_revoked,
+    verified_registry,
     write_registry,
 )
 
@@ -50,7 +50,7 @@ async def _change(
         revoked = None
         if target is CompanyState.REVOKED:
             record.users_revoked_before = int(now.timestamp())
-            registry, _ = current_registry(layout, state.registry_operator_key)
+            registry = verified_registry(layout, state.registry_operator_key)
             revoked = registry_with_keys_revoked(registry, record.did, revoked_at=now)
         record.state = target
         await issue_company_account(layout, state, record, nc=nc, signer=signing_key(layout, state))

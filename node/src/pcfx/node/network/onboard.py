@@ -27,9 +27,9 @@ from pcfx.node.network.registry_feed import publish_registry
 from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, save_state, slugify
 from pcfx.node.network.trust_registry import (
     company_entry,
-    current_registry,
     load_delta,
     registry_with_entries,
+    verified_registry,
     write_registry,
 )
 from pcfx.protocol.registry import RegistryEntry, Role
@@ -97,7 +97,7 @@ async def onboard_companies(
     now = now or datetime.now(UTC)
     async with layout.locked():
         state = load_state(layout)
-        registry, _ = current_registry(layout, state.registry_operator_key)
+        registry = verified_registry(layout, state.registry_operator_key)
         admitted = [_admit(state, admission, now=now) for admission in admissions]
         # the registry refuses (a company id bound to another DID) before any account is pushed
         next_registry = registry_with_entries(registry, [entry for _, _, entry in admitted], now=now)

@@ -4,7 +4,6 @@ new|add|sign`, from the same functions). Every change is a new version, signed a
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ __all__ = [
     "registry_with_company",
     "registry_with_entries",
     "registry_with_keys_revoked",
+    "verified_registry",
     "write_registry",
 ]
 
@@ -42,7 +42,8 @@ def current_registry(layout: NetworkLayout, operator_key: str) -> tuple[TrustReg
     stamp = (str(path), operator_key, stat.st_mtime_ns, stat.st_size, stat.st_ino)
     cached = _VERIFIED.get(stamp)
     if cached is not None:
-        return cached[0], copy.deepcopy(cached[1])
+        # the document of a cached registry is parsed again (a caller may change it), never verified again
+        return cached[0], json.loads(path.read_text("utf-8"))
     try:
         doc = json.loads(path.read_text("utf-8"))
         registry = verify_registry(doc, operator_key)
@@ -51,11 +52,22 @@ def current_registry(layout: NetworkLayout, operator_key: str) -> tuple[TrustReg
     except (ValueError, RegistryError) as exc:
         raise NetworkError(f"trust registry {path}: {exc}") from None
     _VERIFIED.clear()  # the newest only
-    _VERIFIED[stamp] = (registry, copy.deepcopy(doc))
+    _VERIFIED[stamp] = (registry,)
     return registry, doc
 
 
-_VERIFIED: dict[tuple[str, str, int, int, int], tuple[TrustRegistry, dict[str, Any]]] = {}
+def verified_registry(layout: NetworkLayout, operator_key: str) -> TrustRegistry:
+    """`current_registry` without the document: what the follow service reads on every request."""
+    path = layout.registry_file
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise NetworkError(f"no trust registry at {path}") from None
+    cached = _VERIFIED.get((str(path), operator_key, stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return cached[0] if cached is not None else current_registry(layout, operator_key)[0]
+
+
+_VERIFIED: dict[tuple[str, str, int, int, int], tuple[TrustRegistry]] = {}
 
 
 def write_registry(
