@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nats.errors import TimeoutError as NatsTimeoutError
 from pcfx.node.config import load_settings
 from pcfx.node.engine import parse_inventory
 from pcfx.node.network.connect import network_connection, sys_connection
@@ -216,7 +217,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     try:
                         follows += len(await services[c].follow_suppliers())
                         break
-                    except FollowError as exc:
+                    except (FollowError, NatsTimeoutError) as exc:
                         print(f"  company {c}: {exc}; again ({attempt + 1})", flush=True)
                 if (c + 1) % 100 == 0:
                     print(f"  {c + 1} companies follow their suppliers: {follows} feeds "
