@@ -6,22 +6,30 @@ signing and real verify-before-use, all in this one process (one event loop). No
 companies but the process: each node verifies what it receives with its own consumer.
 
 Measured and printed:
-- setup: onboarding + node start per company, RSS of this process per company;
+- setup: onboarding, node start and following suppliers (each timed), RSS of this process per company;
 - cold convergence: every company declares its products at once (policy auto: a buyer recomputes and
   republishes on each verified supplier version) until every purchased input of every product runs on a
   verified supplier value;
 - propagation: a product of the deepest tier is revised; seconds until every tier-0 product that depends on
   it (transitively) has published a new declaration; p50 / p95 / p99 over `--revisions`, with
   `--background` revisions per second of random other products meanwhile; declarations published per revision;
-- hub: nats-server RSS and CPU seconds, JetStream storage on disk, streams and consumers (from $SYS JSZ).
+- hub: nats-server RSS and CPU seconds, JetStream storage on disk, streams and consumers (from $SYS JSZ),
+  messages and bytes it took in and delivered per revision (from $SYS VARZ).
 
 A hub reserves each company account's JetStream quota (`pcfx.node.network.accounts.COMPANY_JETSTREAM`,
 1 GiB of disk) against its store limit (by default 75 % of the free disk): on a machine with 77 GB free the
 hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` gives the run's network
 that quota (`pcfx network init --company-disk-mib`).
 
+Companies join in batches of `--onboard-batch` (one registry version each, `onboard_companies`); the
+operator's follow and registry service runs as its own process (`pcfx network serve`). Each node's periodic
+housekeeping (readiness checks, feed-health rebuild) runs less often than a node's defaults
+(`--readiness-seconds 30`, `--feed-health-seconds 60`): on a real network each company pays it on its own
+machine, here one process pays it N times over.
+
     .venv/bin/python bench/network.py [--companies 50|25,50,100] [--products 2] [--tiers 4] [--revisions 20]
                                       [--background 0] [--seed 7] [--company-disk-mib 64] [--plot out.png]
+                                      [--onboard-batch 100] [--readiness-seconds 30] [--feed-health-seconds 60]
 """
 
 from __future__ import annotations
