@@ -10,10 +10,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 from company_nodes import company_home
+from nats.js.errors import NotFoundError
 from node_kit import eventually
 from pcfx.node.bus.registry_updates import deltas_folder
 from pcfx.node.bus.verifier import load_registry
+from pcfx.node.network.accounts import REGISTRY_DELTA_SUBJECT, REGISTRY_STREAM, REGISTRY_SUBJECT
 from pcfx.node.network.lifecycle import revoke_company
+from pcfx.node.network.registry_feed import (
+    VERSION_HEADER,
+    deltas_reply,
+    ensure_registry_stream,
+    fetch_registry,
+    publish_registry,
+)
 from pcfx.node.network.serve import NetworkService
 from pcfx.node.network.state import load_state
 from pcfx.node.service import Node
@@ -88,7 +97,7 @@ async def test_a_node_that_missed_a_version_fetches_the_whole_document(
         await acme.stop()
 
 
-async def test_a_node_starting_with_the_published_registry_does_not_verify_it_a_second_time(
+async def test_a_node_starting_with_the_current_registry_downloads_and_verifies_no_registry(
     network_dir, running_hub, sys_nc, network_nc, service, tmp_path, monkeypatch
 ):
     from pcfx.node.bus import registry_updates
@@ -103,9 +112,11 @@ async def test_a_node_starting_with_the_published_registry_does_not_verify_it_a_
         return real(raw, key)
 
     monkeypatch.setattr(registry_updates, "verify_registry", counted)
-    acme = await Node.start(acme_settings)  # fetches the latest document: the very file it holds
+    acme = await Node.start(acme_settings)  # asks for the deltas after its version: there are none
     try:
-        assert acme._registry_updates.received_bytes > 0 and checked == []
+        assert acme._registry_updates.received_bytes == 0 and checked == []
+        # the whole document the network publishes is the very file it holds: not verified again
+        assert acme._registry_updates.offer(await fetch_registry(acme.nc) or b"") is None and checked == []
         older = json.loads(acme_settings.registry_path.read_text())
         older["version"] -= 1  # claims an older version: even if it verified it would not be taken
         assert acme._registry_updates.offer(json.dumps(older).encode()) is None and checked == []
@@ -115,3 +126,69 @@ async def test_a_node_starting_with_the_published_registry_does_not_verify_it_a_
         assert len(checked) == 1 and acme.verifier.registry.entry(acme_settings.did).legal_name == "Acme Ltd."
     finally:
         await acme.stop()
+
+
+async def test_a_node_offline_for_two_versions_catches_up_by_their_deltas_not_the_document(
+    network_dir, running_hub, sys_nc, network_nc, service, tmp_path, monkeypatch
+):
+    from pcfx.node.bus import registry_updates
+
+    whole_fetches: list[object] = []
+
+    async def no_whole_document(nc, **kwargs):
+        whole_fetches.append(nc)
+        return None
+
+    monkeypatch.setattr(registry_updates, "fetch_registry", no_whole_document)
+    acme_settings, _ = await company_home(network_dir, tmp_path, "acme", sys_nc=sys_nc, network_nc=network_nc)
+    held = load_registry(acme_settings.registry_path, acme_settings.registry_operator_key).version
+    await company_home(network_dir, tmp_path, "globex", sys_nc=sys_nc, network_nc=network_nc)
+    await company_home(network_dir, tmp_path, "initech", sys_nc=sys_nc, network_nc=network_nc)
+    acme = await Node.start(acme_settings)
+    try:
+        assert acme.verifier.registry.version == held + 2
+        assert acme.verifier.registry.entry("did:web:initech.example") is not None
+        assert whole_fetches == [] and acme._registry_updates.received_bytes > 0  # two deltas only
+        folder = deltas_folder(acme_settings.registry_path)
+        assert sorted(p.name for p in folder.glob("v*.json")) == [f"v{held + 1}.json", f"v{held + 2}.json"]
+    finally:
+        await acme.stop()
+
+
+async def test_a_forged_delta_from_the_service_is_refused_and_the_node_takes_the_document(
+    network_dir, running_hub, sys_nc, network_nc, service, tmp_path
+):
+    acme_settings, _ = await company_home(network_dir, tmp_path, "acme", sys_nc=sys_nc, network_nc=network_nc)
+    await company_home(network_dir, tmp_path, "globex", sys_nc=sys_nc, network_nc=network_nc)
+    newest = json.loads(network_dir.registry_file.read_text())["version"]
+    delta_file = network_dir.registry_file.parent / "deltas" / f"v{newest}.json"
+    forged = json.loads(delta_file.read_text())
+    forged["entries"][0]["legalName"] = "Globex Forged Ltd."  # what the service hands out, tampered with
+    delta_file.write_text(json.dumps(forged))
+    acme = await Node.start(acme_settings)
+    try:
+        assert acme.verifier.registry.version == newest  # from the whole document, which verifies
+        assert acme.verifier.registry.entry("did:web:globex.example").legal_name == "Globex Ltd."
+        assert not deltas_folder(acme_settings.registry_path).exists()
+    finally:
+        await acme.stop()
+
+
+async def test_a_registry_too_big_for_one_message_is_published_as_its_delta_only(network_nc):
+    await ensure_registry_stream(network_nc)
+    delta = {"type": "PcfxTrustRegistryDelta", "root": {"version": 7}, "entries": []}
+    too_big = {"version": 7, "entries": [], "padding": "x" * network_nc.max_payload}
+    assert await publish_registry(network_nc, too_big, delta=delta)
+    js = network_nc.jetstream()
+    message = await js.get_last_msg(REGISTRY_STREAM, REGISTRY_DELTA_SUBJECT)
+    assert json.loads(message.data) == delta and message.headers[VERSION_HEADER] == "7"
+    with pytest.raises(NotFoundError):
+        await js.get_last_msg(REGISTRY_STREAM, REGISTRY_SUBJECT)
+    assert not await publish_registry(network_nc, too_big, delta=delta)  # version 7 is out already
+
+
+def test_a_deltas_reply_holds_as_many_deltas_as_fit_oldest_first():
+    deltas = [{"root": {"version": v}, "pad": "x" * 400} for v in range(1, 6)]
+    reply = json.loads(deltas_reply(deltas, limit=1_000))
+    assert [d["root"]["version"] for d in reply["deltas"]] == [1, 2]
+    assert json.loads(deltas_reply(deltas[:1], limit=10))["deltas"] == deltas[:1]  # one always goes

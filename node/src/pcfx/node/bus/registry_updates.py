@@ -1,11 +1,12 @@
-"""A networked node keeps its trust registry current from the bus: the whole signed document when it starts
-(the network's `pcfx.network.registry` service), then each new version as a delta the NETWORK account
+"""A networked node keeps its trust registry current from the bus: when it starts, the deltas since the version
+it holds (the operator's `pcfx.network.registry.deltas` service; the whole signed document of
+`pcfx.network.registry` only when no deltas can be had), then each new version as a delta the NETWORK account
 publishes (`pcfx.registry.v2.delta`: the signed root and only the entries that changed; a few kB however
 many companies the registry lists). What arrives is a candidate only: a document is taken when it verifies
 with the operator key the node pins and its version is newer (`pcfx.protocol.registry.newer`); a delta when
 it is the next version and, applied to the registry held, gives exactly the root's tree head
 (`pcfx.protocol.registry_entries.apply_delta`). A delta that does not follow (the node missed one) makes the
-node fetch the whole document again. The registry file in the home is replaced atomically, deltas are kept
+node ask for the deltas it missed, and the whole document when those cannot be had. The registry file in the home is replaced atomically, deltas are kept
 beside it (`registry.json.d/`) and applied when it is read, and the verifier takes the new registry at once,
 so a revoked key is refused within seconds."""
 
@@ -25,7 +26,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pcfx.node.network.accounts import REGISTRY_DELTA_SUBJECT
 from pcfx.node.network.errors import NetworkError
-from pcfx.node.network.registry_feed import fetch_registry
+from pcfx.node.network.registry_feed import fetch_deltas, fetch_registry
 from pcfx.protocol.errors import RegistryConflictError, RegistryError
 from pcfx.protocol.registry import TrustRegistry, newer, verify_registry
 from pcfx.protocol.registry_entries import apply_delta_document, delta_version
@@ -51,9 +52,33 @@ class RegistryUpdates:
         self.received_bytes = 0
 
     async def start(self) -> None:
-        """Take the latest published version, then listen for the deltas of new ones."""
+        """Listen for the deltas of new versions, then catch up from the version held: by the deltas since
+        (a few kB each), or by the whole document when there are none to be had."""
         self._subscription = await self.nc.subscribe(REGISTRY_DELTA_SUBJECT, cb=self._on_message)
-        await self._fetch_whole()
+        async with self._lock:
+            if not await self._catch_up():
+                await self._fetch_whole()
+
+    async def _catch_up(self) -> bool:
+        """Take the deltas after the version held from the operator's service, in order; False when that
+        cannot bring the node up to date (no registry held, no service, a delta refused)."""
+        current: TrustRegistry | None = getattr(self.verifier, "registry", None)
+        if current is None or self.operator_key is None:
+            return False
+        while current is not None:
+            try:
+                deltas = await fetch_deltas(self.nc, after=current.version)
+            except NetworkError as exc:
+                log.info("trust registry deltas not fetched: %s", exc)
+                return False
+            if not deltas:
+                return True
+            for raw in deltas:
+                self.received_bytes += len(raw)
+                if await self.offer_delta(raw) not in ("taken", "old"):
+                    return False
+            current = getattr(self.verifier, "registry", None)
+        return False
 
     async def _fetch_whole(self) -> None:
         try:
@@ -74,7 +99,7 @@ class RegistryUpdates:
         raw = bytes(message.data)
         self.received_bytes += len(raw)
         async with self._lock:  # deltas in order, one at a time
-            if await self.offer_delta(raw) == "gap":
+            if await self.offer_delta(raw) == "gap" and not await self._catch_up():
                 await self._fetch_whole()
 
     async def offer_delta(self, raw: bytes) -> str:

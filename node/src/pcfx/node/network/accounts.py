@@ -36,6 +36,7 @@ __all__ = [
     "COMPANY_LIMITS",
     "FOLLOWED_PREFIX",
     "FOLLOW_PREFIX",
+    "REGISTRY_DELTAS_REQUEST",
     "REGISTRY_DELTA_SUBJECT",
     "REGISTRY_DIRECT_GET",
     "REGISTRY_REQUEST",
@@ -66,6 +67,10 @@ REGISTRY_STREAM = "PCFX_REGISTRY"
 REGISTRY_DIRECT_GET = f"$JS.API.DIRECT.GET.{REGISTRY_STREAM}.{REGISTRY_SUBJECT}"
 #: ...that a company requests on this subject of its own account (a node connecting late gets the registry).
 REGISTRY_REQUEST = "pcfx.network.registry"
+#: The operator's service answers a request here with the signed deltas after a version (`{"after": N}`):
+#: how a node catches up, and starts, without the whole document (too big for one message past ~1,200
+#: companies).
+REGISTRY_DELTAS_REQUEST = "pcfx.network.registry.deltas"
 FOLLOW_PREFIX = "pcfx.network.follow"
 #: The network tells a supplier that a buyer now follows it (`<prefix>.<supplier account>`): the supplier
 #: republishes its current status lists and declarations so the new buyer's stream holds them.
@@ -105,6 +110,7 @@ def network_account_claims() -> dict[str, Any]:
     exports = [
         {"name": "trust registry", "subject": REGISTRY_WILDCARD, "type": "stream"},
         {"name": "trust registry latest", "subject": REGISTRY_DIRECT_GET, "type": "service"},
+        {"name": "trust registry deltas", "subject": REGISTRY_DELTAS_REQUEST, "type": "service"},
         {
             "name": "follow",
             "subject": f"{FOLLOW_PREFIX}.*",
@@ -193,6 +199,12 @@ def company_account_claims(
             "type": "service",
         },
         {
+            "name": "trust registry deltas",
+            "subject": REGISTRY_DELTAS_REQUEST,
+            "account": network_account,
+            "type": "service",
+        },
+        {
             "name": "follow",
             "subject": follow_subject(record.account),
             "account": network_account,
@@ -237,6 +249,7 @@ def node_user_jwt(user: str, record: CompanyRecord, *, signer: nkeys.KeyPair) ->
         "_INBOX.>",
         follow_subject(record.account),
         REGISTRY_REQUEST,
+        REGISTRY_DELTAS_REQUEST,
     ]
     subscribe = ["_INBOX.>", f"{REQ_PREFIX}.{token}.>", REGISTRY_WILDCARD, followed_subject(record.account)]
     return user_jwt(
@@ -263,7 +276,7 @@ def network_user_jwt(user: str, account: str, *, signer: nkeys.KeyPair) -> str:
         signer=signer,
         account=account,
         pub_allow=["$JS.API.>", REGISTRY_WILDCARD, f"{FOLLOWED_PREFIX}.*", "_INBOX.>"],
-        sub_allow=["_INBOX.>", f"{FOLLOW_PREFIX}.*"],
+        sub_allow=["_INBOX.>", f"{FOLLOW_PREFIX}.*", REGISTRY_DELTAS_REQUEST],
         allow_responses=True,
     )
 

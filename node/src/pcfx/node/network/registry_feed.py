@@ -3,12 +3,18 @@ its stream `PCFX_REGISTRY` (every company account imports `pcfx.registry.>`, so 
 version at once), and the stream keeps the latest, which a node that connects later reads by requesting
 `pcfx.network.registry` in its own account (a service import of the stream's direct get).
 
+The whole document is published only while it fits in one NATS message (about 1,200 companies); past that,
+each version goes out as its delta alone, and the operator's service hands a node the deltas after the
+version it holds (`pcfx.network.registry.deltas`, `fetch_deltas`). A joining company gets the whole document
+in the folder onboarding gives it.
+
 What arrives is only a candidate: a node verifies it with the operator key it pins, and takes it only when
 its version is newer (`pcfx.protocol.registry.verify_registry` and `newer`)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from nats.aio.client import Client
@@ -18,6 +24,7 @@ from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pcfx.node.network.accounts import (
     REGISTRY_DELTA_SUBJECT,
+    REGISTRY_DELTAS_REQUEST,
     REGISTRY_REQUEST,
     REGISTRY_STREAM,
     REGISTRY_SUBJECT,
@@ -25,7 +32,16 @@ from pcfx.node.network.accounts import (
 )
 from pcfx.node.network.errors import NetworkError
 
-__all__ = ["VERSION_HEADER", "ensure_registry_stream", "fetch_registry", "publish_registry"]
+__all__ = [
+    "VERSION_HEADER",
+    "deltas_reply",
+    "ensure_registry_stream",
+    "fetch_deltas",
+    "fetch_registry",
+    "publish_registry",
+]
+
+log = logging.getLogger("pcfx.network")
 
 VERSION_HEADER = "Pcfx-Registry-Version"
 #: versions kept in the stream (the latest is what counts; a few older ones help to diagnose)
@@ -55,14 +71,20 @@ async def ensure_registry_stream(nc: Client, *, replicas: int = 1) -> None:
 
 
 async def _published_version(nc: Client) -> int | None:
-    try:
-        msg = await nc.jetstream().get_last_msg(REGISTRY_STREAM, REGISTRY_SUBJECT)
-    except NotFoundError as exc:
-        if exc.err_code == _STREAM_NOT_FOUND:
-            await ensure_registry_stream(nc)
-        return None
-    header = (msg.headers or {}).get(VERSION_HEADER)
-    return int(header) if header and header.isdigit() else None
+    """The newest version published whole or as a delta."""
+    versions = []
+    for subject in (REGISTRY_SUBJECT, REGISTRY_DELTA_SUBJECT):
+        try:
+            msg = await nc.jetstream().get_last_msg(REGISTRY_STREAM, subject)
+        except NotFoundError as exc:
+            if exc.err_code == _STREAM_NOT_FOUND:
+                await ensure_registry_stream(nc)
+                return None
+            continue
+        header = (msg.headers or {}).get(VERSION_HEADER)
+        if header and header.isdigit():
+            versions.append(int(header))
+    return max(versions, default=None)
 
 
 async def publish_registry(
@@ -83,13 +105,52 @@ async def publish_registry(
         VERSION_HEADER: str(version),
         "Content-Type": "application/json",
     }
-    await nc.jetstream().publish(REGISTRY_SUBJECT, body, headers=headers)
+    if len(body) + 512 <= nc.max_payload:
+        await nc.jetstream().publish(REGISTRY_SUBJECT, body, headers=headers)
+    else:  # nodes take this version from its delta (and, joining, from the folder onboarding gave them)
+        log.warning(
+            "trust registry v%s is %d bytes, more than one NATS message (%d): only its delta is published",
+            version, len(body), nc.max_payload,
+        )  # fmt: skip
+        if delta is None:
+            raise NetworkError(f"trust registry v{version} is too big to publish whole and has no delta")
     if delta is not None:
         delta_headers = {**headers, "Nats-Msg-Id": f"pcfx-registry-delta-v{version}"}
         await nc.jetstream().publish(
             REGISTRY_DELTA_SUBJECT, json.dumps(delta).encode(), headers=delta_headers
         )
     return True
+
+
+async def fetch_deltas(nc: Client, *, after: int, timeout: float = 5.0) -> list[bytes]:
+    """The signed deltas of the versions after `after`, oldest first, unverified, as many as one reply holds
+    (ask again after the last for more); [] when there are none. NetworkError when nothing answers."""
+    try:
+        reply = await nc.request(
+            REGISTRY_DELTAS_REQUEST, json.dumps({"after": after}).encode(), timeout=timeout
+        )
+    except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+        raise NetworkError(
+            f"no trust registry service answers {REGISTRY_DELTAS_REQUEST} ({type(exc).__name__})"
+        ) from None
+    try:
+        deltas = json.loads(reply.data)["deltas"]
+        return [json.dumps(d, separators=(",", ":")).encode() for d in deltas]
+    except (ValueError, KeyError, TypeError):
+        raise NetworkError(f"the answer on {REGISTRY_DELTAS_REQUEST} is not a list of deltas") from None
+
+
+def deltas_reply(deltas: list[dict[str, Any]], *, limit: int) -> bytes:
+    """The reply to a deltas request: as many of `deltas` (oldest first) as fit in `limit` bytes."""
+    taken: list[str] = []
+    size = len('{"deltas":[]}')
+    for delta in deltas:
+        text = json.dumps(delta, separators=(",", ":"))
+        if taken and size + len(text) + 1 > limit:
+            break
+        taken.append(text)
+        size += len(text) + 1
+    return ('{"deltas":[' + ",".join(taken) + "]}").encode()
 
 
 async def fetch_registry(nc: Client, *, timeout: float = 2.0) -> bytes | None:

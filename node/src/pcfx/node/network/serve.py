@@ -14,12 +14,12 @@ import logging
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pcfx.node.network.accounts import FOLLOW_PREFIX, followed_subject
+from pcfx.node.network.accounts import FOLLOW_PREFIX, REGISTRY_DELTAS_REQUEST, followed_subject
 from pcfx.node.network.connect import connect_creds
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.follow import FollowResult, handle_follow
 from pcfx.node.network.layout import NetworkLayout
-from pcfx.node.network.registry_feed import ensure_registry_stream, publish_registry
+from pcfx.node.network.registry_feed import deltas_reply, ensure_registry_stream, publish_registry
 from pcfx.node.network.state import load_state
 from pcfx.node.network.trust_registry import current_registry, load_delta
 
@@ -40,6 +40,7 @@ class NetworkService:
         self._network: Client | None = None
         self._sys: Client | None = None
         self._sub: Subscription | None = None
+        self._deltas_sub: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> NetworkService:
@@ -56,6 +57,9 @@ class NetworkService:
         await self.publish_current()
         self._sub = await self._network.subscribe(
             f"{FOLLOW_PREFIX}.*", queue="pcfx-network-follow", cb=self._follow
+        )
+        self._deltas_sub = await self._network.subscribe(
+            REGISTRY_DELTAS_REQUEST, queue="pcfx-network-deltas", cb=self._deltas
         )
         await self._network.flush()
         self._watch = asyncio.create_task(self._watch_registry())
@@ -106,6 +110,23 @@ class NetworkService:
             except Exception as exc:  # a NATS outage: the next round retries
                 log.warning("trust registry not published: %r", exc)
 
+    async def _deltas(self, msg: Msg) -> None:
+        """Answer `{"after": N}` with the signed deltas of the versions after N (as many as one reply holds);
+        a node verifies each one before it takes it."""
+        try:
+            after = int(json.loads(msg.data)["after"])
+        except (ValueError, KeyError, TypeError):
+            after = -1
+        deltas = []
+        if after >= 0:
+            version = after + 1
+            while (delta := load_delta(self.layout, version)) is not None and len(deltas) < 1000:
+                deltas.append(delta)
+                version += 1
+        assert self._network is not None
+        if msg.reply:
+            await msg.respond(deltas_reply(deltas, limit=self._network.max_payload - 1024))
+
     async def _follow(self, msg: Msg) -> None:
         assert self._sys is not None
         try:
@@ -139,7 +160,7 @@ class NetworkService:
             if nc is not None:
                 with contextlib.suppress(Exception):
                     await nc.drain()
-        self._network = self._sys = self._sub = None
+        self._network = self._sys = self._sub = self._deltas_sub = None
 
     async def __aenter__(self) -> NetworkService:
         return await self.start()
