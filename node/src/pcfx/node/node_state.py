@@ -50,6 +50,9 @@ class NodeState:
     #: Suppliers (issuer, product or None) whose follow the network granted in this run.
     _followed: set[tuple[str, str | None]] = field(default_factory=set)
     _synced_subscriptions: frozenset[str] | None = None  # consumers of the last subscription sync
+    #: Held from storing an own publication to sending it, and by the check of what the stream lost: the
+    #: check never sees a version stored but not yet sent (and republishes it, or the one it replaces).
+    _publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _registry_updates: Any = None
     _new_followers: Any = None  # the subscription to the network's notices of new buyers
     _background: set[asyncio.Task[Any]] = field(default_factory=set)

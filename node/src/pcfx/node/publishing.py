@@ -101,6 +101,10 @@ class NodePublishing(NodeState):
         """Store signed declaration bytes as own, publish them (Nats-Msg-Id = declaration id), advance the
         KV entry. With `verify`, bytes that a buyer would reject are refused before anything is stored."""
         facts = self._own_facts(raw, verify=verify)
+        async with self._publish_lock:
+            return await self._store_and_send(raw, facts)
+
+    async def _store_and_send(self, raw: bytes, facts: DeclarationFacts) -> PublishResult:
         subject = decl_subject(facts.issuer, facts.product_id)
         with session_scope(self.engine) as session:
             if repo.sealed_deliveries(session, declaration_id=facts.declaration_id):
@@ -153,6 +157,12 @@ class NodePublishing(NodeState):
         copies are stored with the declaration and resent verbatim until acknowledged."""
         routes = self.buyer_routes(buyers)
         facts = self._own_facts(raw, verify=verify)
+        async with self._publish_lock:
+            return await self._store_and_send_sealed(raw, facts, routes)
+
+    async def _store_and_send_sealed(
+        self, raw: bytes, facts: DeclarationFacts, routes: list[BuyerRoute]
+    ) -> SealedPublishResult:
         with session_scope(self.engine) as session:
             outcome, row = repo.store_declaration(
                 session, raw=raw, facts=facts, origin=Origin.OWN, subject=None
@@ -289,6 +299,10 @@ class NodePublishing(NodeState):
         the subjects republished. The message id carries a republish epoch (PROTOCOL.md section 4): the
         dedup window would drop the first id. `force`: republish them all (a new buyer follows this node
         in a network: its stream holds only what was published after it started to follow)."""
+        async with self._publish_lock:
+            return await self._republish_lost(force=force)
+
+    async def _republish_lost(self, *, force: bool) -> list[str]:
         with Session(self.engine) as session:
             lists = [(row.list_id, row.raw) for row in repo.status_lists_of(session, issuer=self.did)]
             heads = [(row.subject, row.raw, row.declaration_id) for row in repo.own_heads(session)]
@@ -379,10 +393,11 @@ class NodePublishing(NodeState):
     @counts_publish_failures("status list")
     async def publish_own_status_lists(self) -> None:
         """Create (all clear) and publish this node's revocation and deprecation lists; idempotent."""
-        with session_scope(self.engine) as session:
-            lists = self.issuer.ensure_lists(session)
-        for url, raw in lists.items():
-            await publish_status_list(self.js, raw, issuer=self.did, list_id=url)
+        async with self._publish_lock:
+            with session_scope(self.engine) as session:
+                lists = self.issuer.ensure_lists(session)
+            for url, raw in lists.items():
+                await publish_status_list(self.js, raw, issuer=self.did, list_id=url)
         # A purged stream still deduplicates the ids above for an hour: what it lost goes out again.
         try:
             await self.republish_lost()
@@ -393,6 +408,10 @@ class NodePublishing(NodeState):
     async def set_own_status(self, declaration_id: str, *, purpose: str, value: bool = True) -> None:
         """Set an own declaration's bit in its `revocation` or `message` (deprecation) list and publish the
         re-signed list; subscribers mark the declaration revoked / deprecated."""
+        async with self._publish_lock:
+            await self._set_and_send_status(declaration_id, purpose=purpose, value=value)
+
+    async def _set_and_send_status(self, declaration_id: str, *, purpose: str, value: bool) -> None:
         with session_scope(self.engine) as session:
             row = repo.get_declaration(session, declaration_id=declaration_id, origin=Origin.OWN)
             if row is None:
