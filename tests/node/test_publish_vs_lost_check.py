@@ -36,3 +36,21 @@ async def test_a_lost_check_during_a_publication_waits_for_it_and_republishes_no
             STREAM_NAME, decl_subject(ex.acme.did, ex.acme.product("steel"))
         )
         assert bytes(last.data) == newer
+
+
+async def test_the_republication_for_a_new_follower_is_tried_again_when_the_hub_does_not_answer(
+    tmp_path, nats_server, monkeypatch
+):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        supplier, calls = ex.supplier, []
+        real = supplier.republish_lost
+
+        async def busy_once(*, force: bool = False) -> list[str]:
+            calls.append(force)
+            if len(calls) == 1:
+                raise TimeoutError  # a busy hub: the JetStream request timed out
+            return await real(force=force)
+
+        monkeypatch.setattr(supplier, "republish_lost", busy_once)
+        await supplier._republish_for_follower()
+        assert calls == [True, True]

@@ -186,11 +186,24 @@ class Node(NodePublishing, NodeFollowing):
         account = creds_account(creds.read_text(encoding="utf-8"))
 
         async def on_notice(_message: Any) -> None:
-            task = asyncio.create_task(self.republish_lost(force=True), name="pcfx-republish-for-follower")
+            task = asyncio.create_task(self._republish_for_follower(), name="pcfx-republish-for-follower")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
         self._new_followers = await self.nc.subscribe(followed_subject(account), cb=on_notice)
+
+    async def _republish_for_follower(self, attempts: int = 4) -> None:
+        # Until it succeeds the new buyer has none of this node's current state: a busy hub is tried again.
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.republish_lost(force=True)
+                return
+            except Exception as exc:
+                if attempt == attempts or self._stop.is_set():
+                    log.warning("republish for a new follower failed %d times: %r", attempt, exc)
+                    return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=2.0 * attempt)
 
     async def stop(self) -> None:
         """Stop consuming (in-flight batches finish and are acked), close NATS, stop the embedded server."""
