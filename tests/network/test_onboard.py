@@ -74,7 +74,7 @@ async def test_the_company_account_exports_only_its_own_subjects(network_dir, sy
     assert (claims["limits"]["disk_storage"], claims["limits"]["streams"], claims["limits"]["consumer"]) == (
         1024**3,
         8,
-        256,
+        4096,  # one consumer per followed supplier product: an assembler follows hundreds
     )
     assert claims["limits"]["conn"] > 0
 
@@ -252,7 +252,7 @@ async def test_a_network_made_with_a_smaller_company_quota_gives_each_account_th
     from network_kit import new_layout
     from pcfx.node.network.up import start_hub
 
-    layout = new_layout(tmp_path / "net", company_disk_mib=64, company_mem_mib=8)
+    layout = new_layout(tmp_path / "net", company_disk_mib=64, company_mem_mib=8, company_consumers=300)
     hub = await start_hub(layout)
     try:
         async with sys_connection(layout, hub.urls) as sys_nc:
@@ -261,7 +261,15 @@ async def test_a_network_made_with_a_smaller_company_quota_gives_each_account_th
     finally:
         await hub.stop()
     claims = check_account_jwt(token or "", operator_keys=load_state(layout).operator_keys)["nats"]
-    assert (claims["limits"]["disk_storage"], claims["limits"]["mem_storage"]) == (64 * 2**20, 8 * 2**20)
+    assert (
+        claims["limits"]["disk_storage"],
+        claims["limits"]["mem_storage"],
+        claims["limits"]["consumer"],
+    ) == (
+        64 * 2**20,
+        8 * 2**20,
+        300,
+    )
 
 
 async def test_a_registry_file_changed_after_it_was_read_is_verified_again(network_dir, sys_nc, tmp_path):

@@ -104,6 +104,14 @@ def init_command(
     company_mem_mib: Annotated[
         int, typer.Option("--company-mem-mib", min=1, help="JetStream memory quota of each company account.")
     ] = 64,
+    company_consumers: Annotated[
+        int,
+        typer.Option(
+            "--company-consumers",
+            min=1,
+            help="JetStream consumers of each company account: one per supplier product its node follows.",
+        ),
+    ] = 4096,
 ) -> None:
     """Create a network: operator keys and JWT, SYS and NETWORK accounts, hub configs, trust registry v1."""
     from pcfx.node.network.operator import init_network
@@ -123,6 +131,7 @@ def init_command(
             passphrase=_passphrase(),
             company_disk_mib=company_disk_mib,
             company_mem_mib=company_mem_mib,
+            company_consumers=company_consumers,
         )
 
     state = _run(work)

@@ -22,7 +22,9 @@ async def issue_company_account(
     the JWT. `nc`: the SYS admin connection; `signer`: the operator signing key. Nothing is kept when the
     push fails (the caller then leaves the state unchanged too)."""
     suppliers = {r.did: r for r in state.companies.values()}
-    quota = company_jetstream(disk_mib=state.company_disk_mib, mem_mib=state.company_mem_mib)
+    quota = company_jetstream(
+        disk_mib=state.company_disk_mib, mem_mib=state.company_mem_mib, consumers=state.company_consumers
+    )
     claims = company_account_claims(
         record, network_account=state.network_account, suppliers=suppliers, jetstream=quota
     )

@@ -78,7 +78,9 @@ FOLLOWED_PREFIX = "pcfx.network.followed"
 
 _MIB = 1024 * 1024
 #: A company's JetStream quota: enough for its PCFX stream, KV bucket and consumers; no tenant starves others.
-COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "streams": 8, "consumer": 256}
+#: A node has one consumer per followed supplier product: an assembler with hundreds of supplier products
+#: needs thousands (`pcfx network init --company-consumers`).
+COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "streams": 8, "consumer": 4096}
 #: Connections of one company (its node instances, tools) and leaf nodes; messages up to NATS's 1 MiB.
 COMPANY_LIMITS = {"conn": 32, "leaf": 4, "payload": _MIB}
 _NETWORK_JETSTREAM = {"mem_storage": 0, "disk_storage": 1024 * _MIB, "streams": 4, "consumer": 64}
@@ -169,9 +171,10 @@ def follow_imports(
     return [{**i, "account": source} for i in imports]
 
 
-def company_jetstream(*, disk_mib: int, mem_mib: int) -> dict[str, int]:
-    """A company account's JetStream limits with a disk and memory quota of its own."""
-    return {**COMPANY_JETSTREAM, "disk_storage": disk_mib * _MIB, "mem_storage": mem_mib * _MIB}
+def company_jetstream(*, disk_mib: int, mem_mib: int, consumers: int | None = None) -> dict[str, int]:
+    """A company account's JetStream limits with a disk and memory quota (and consumer count) of its own."""
+    quota = {**COMPANY_JETSTREAM, "disk_storage": disk_mib * _MIB, "mem_storage": mem_mib * _MIB}
+    return quota | ({"consumer": consumers} if consumers is not None else {})
 
 
 def company_account_claims(
