@@ -157,6 +157,40 @@ async def _varz(sys_nc: Any) -> dict[str, Any]:
     return json.loads(reply.data).get("data", {})
 
 
+async def _raft_groups(sys_nc: Any, *, servers: int) -> dict[str, int]:
+    """Distinct Raft groups each hub server takes part in (stream and consumer groups of every account,
+    plus the meta group), from every server's JSZ reply."""
+    inbox = sys_nc.new_inbox()
+    replies: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def collect(msg: Any) -> None:
+        replies.append(json.loads(msg.data))
+        if len(replies) >= servers:
+            done.set()
+
+    sub = await sys_nc.subscribe(inbox, cb=collect)
+    body = {"accounts": True, "streams": True, "consumer": True, "raft": True, "limit": 100_000}
+    await sys_nc.publish("$SYS.REQ.SERVER.PING.JSZ", json.dumps(body).encode(), reply=inbox)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), timeout=10)
+    await sub.unsubscribe()
+    counts: dict[str, int] = {}
+    for reply in replies:
+        data = reply.get("data", {})
+        groups = {"meta"} if data.get("meta_cluster") else set()
+        for account in data.get("account_details") or []:
+            for stream in account.get("stream_detail") or []:
+                groups.add(str((stream.get("cluster") or {}).get("raft_group") or stream.get("name")))
+                for consumer in stream.get("consumer_detail") or []:
+                    cluster = consumer.get("cluster") or {}
+                    groups.add(
+                        str(cluster.get("raft_group") or f"{stream.get('name')}/{consumer.get('name')}")
+                    )
+        counts[str(reply.get("server", {}).get("name", "?"))] = len(groups)
+    return counts
+
+
 async def _jsz(sys_nc: Any) -> dict[str, Any]:
     reply = await sys_nc.request("$SYS.REQ.SERVER.PING.JSZ", b'{"accounts": true}', timeout=5)
     return json.loads(reply.data).get("data", {})
@@ -170,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     # with the default 1 GiB per company, this machine's hub admits about 55 companies.
     quota = {"company_disk_mib": args.company_disk_mib, "company_mem_mib": 8} if args.company_disk_mib else {}
     init_network(layout, port=_free_block(), leaf_port=_free_block(), route_port=_free_block(), **quota)
-    hub = await start_hub(layout)
+    hub = await start_hub(layout, cluster=args.cluster)
     # the operator's follow and registry service runs as its own process (`pcfx network serve`), as it would
     # on the operator's machine: not in the event loop the companies' nodes share
     service_log = (root / "network-serve.log").open("wb")
@@ -199,6 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await join_network_together(
                     layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
                     feed_health_seconds=args.feed_health_seconds, readiness_seconds=args.readiness_seconds,
+                    stream_replicas=3 if args.cluster else 1,
                 )  # fmt: skip
                 print(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)", flush=True)
             figures["onboard_s"] = time.perf_counter() - t0
@@ -331,17 +366,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                       f"{figures['declarations_per_revision']:.0f} (median)")  # fmt: skip
 
             # ---- hub ---------------------------------------------------------------------------------------
-            server = hub.servers[0]
-            assert server.pid is not None, "the hub runs"
-            rss, cpu = _proc(server.pid)
+            per_server = [_proc(server.pid) for server in hub.servers if server.pid is not None]
+            rss, cpu = max(r for r, _ in per_server), sum(c for _, c in per_server)
             jsz = await _jsz(sys_nc)
             store = sum(
                 f.stat().st_size for f in (layout.root).rglob("*") if f.is_file() and "jetstream" in str(f)
             )
             figures.update(hub_rss_mib=rss, hub_cpu_s=cpu, jetstream_bytes=store,
                            streams=jsz.get("streams"), consumers=jsz.get("consumers"))  # fmt: skip
-            print(f"hub: {rss:.0f} MiB RSS, {cpu:.1f} CPU s; JetStream {store / 2**20:.1f} MiB on disk, "
-                  f"{jsz.get('streams')} streams, {jsz.get('consumers')} consumers")  # fmt: skip
+            print(f"hub: {rss:.0f} MiB RSS (largest server), {cpu:.1f} CPU s (all servers); JetStream "
+                  f"{store / 2**20:.1f} MiB on disk, {jsz.get('streams')} streams, "
+                  f"{jsz.get('consumers')} consumers")  # fmt: skip
+            if args.cluster:
+                groups = await _raft_groups(sys_nc, servers=len(hub.servers))
+                figures["raft_groups_per_server"] = groups
+                print(f"Raft groups per server (streams and consumers, with the meta group): {groups}")
     finally:
         for node in nodes.values():
             with contextlib.suppress(Exception):
@@ -385,6 +424,10 @@ def main() -> None:
     parser.add_argument(
         "--feed-health-seconds", type=float, default=60.0, help="each node's feed_health_seconds setting"
     )
+    parser.add_argument(
+        "--cluster", action="store_true",
+        help="a 3-server hub cluster with R3 company streams (prints Raft groups per server)",
+    )  # fmt: skip
     parser.add_argument(
         "--readiness-seconds", type=float, default=30.0, help="each node's readiness_seconds setting"
     )
