@@ -79,6 +79,10 @@ from pcfx.node.cli.trace_cmd import trace_command  # noqa: E402
 
 app.command("trace")(trace_command)
 
+from pcfx.node.cli.sim_cmd import sim_command  # noqa: E402
+
+app.command("sim")(sim_command)
+
 from pcfx.node.cli import export_cmd, report_cmd  # noqa: E402
 
 app.command("report")(report_cmd.report_command)

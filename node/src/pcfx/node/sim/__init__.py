@@ -1,0 +1,1 @@
+"""The network simulation: `pcfx sim` and bench/network.py (`pcfx.node.sim.run`)."""

@@ -1,0 +1,284 @@
+"""The network simulation on the real protocol (`pcfx sim`, bench/network.py): N companies with M products on
+a seeded tiered supply graph (`pcfx.node.sim.graph`), each onboarded into its own NATS account on an
+operator-mode hub (`pcfx network` layout), with its own keys, registry entry, credentials, SQLite store and
+node, real signing and real verify-before-use, all in this one process (one event loop); the operator's
+follow and registry service runs as its own process (`pcfx network serve`). Nothing of the protocol is
+shared between companies: each verifies what it receives with its own consumers.
+
+It measures setup (onboarding in batches of one registry version each, node start, follows), the
+process's memory per company, cold convergence (every purchased input on a verified supplier value),
+propagation of deepest-tier revisions to tier 0 under background revisions (p50/p95/p99, declarations per
+revision, hub messages and bytes per revision) and the hub (RSS, CPU, JetStream storage, streams,
+consumers; with `cluster`, the Raft groups each of its three servers takes part in). Each node's periodic
+housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`): on a real
+network each company pays it on its own machine, here one process pays it N times over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from pcfx.node.config import load_settings
+from pcfx.node.engine import parse_inventory
+from pcfx.node.network.connect import network_connection, sys_connection
+from pcfx.node.network.errors import FollowError
+from pcfx.node.network.join import JoinRequest, install_registry, join_network_together
+from pcfx.node.network.layout import NetworkLayout
+from pcfx.node.network.operator import init_network
+from pcfx.node.network.up import start_hub
+from pcfx.node.service import Node
+from pcfx.node.sim.graph import Product, build_graph, company_id, inventory, roots_of
+from pcfx.node.sim.measure import (
+    free_port,
+    hub_jsz,
+    hub_varz,
+    percentile,
+    process_usage,
+    raft_groups,
+    rss_mib,
+)
+from pcfx.node.supply import Recomputed, SupplyService
+
+__all__ = ["SimOptions", "run_simulation"]
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """What to simulate: `companies` with `products` each on `tiers` tiers, `revisions` measured revisions
+    with `background` other revisions per second, `seed`; the hub's per-company JetStream disk quota
+    (`company_disk_mib`, 0: the network default), a 3-server hub (`cluster`), companies per registry
+    version (`onboard_batch`), each node's housekeeping periods, a cProfile file for the propagation, and whether to keep the network's files."""
+
+    companies: int = 50
+    products: int = 2
+    tiers: int = 4
+    revisions: int = 20
+    background: float = 0.0
+    seed: int = 7
+    company_disk_mib: int = 0
+    cluster: bool = False
+    onboard_batch: int = 100
+    readiness_seconds: float = 30.0
+    feed_health_seconds: float = 60.0
+    profile: str | None = None
+    keep: bool = False
+
+
+async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the simulation `options` describe (see the module docstring); returns the figures, printing
+    progress and results through `say`."""
+    _tier_of, products = build_graph(options.companies, options.products, options.tiers, options.seed)
+    root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
+    layout = NetworkLayout(root / "net")
+    # A hub reserves every account's JetStream quota against its own store (75 % of free disk by default):
+    # with the default 1 GiB per company, this machine's hub admits about 55 companies.
+    init_network(
+        layout,
+        port=free_port(),
+        leaf_port=free_port(),
+        route_port=free_port(),
+        company_disk_mib=options.company_disk_mib or 1024,
+        company_mem_mib=8 if options.company_disk_mib else 64,
+    )
+    hub = await start_hub(layout, cluster=options.cluster)
+    # the operator's follow and registry service runs as its own process (`pcfx network serve`), as it would
+    # on the operator's machine: not in the event loop the companies' nodes share
+    service_log = (root / "network-serve.log").open("wb")
+    service = subprocess.Popen(
+        [str(Path(sys.executable).with_name("pcfx")), "network", "serve", str(layout.root)],
+        stdout=subprocess.DEVNULL, stderr=service_log,
+    )  # fmt: skip
+    nodes: dict[int, Node] = {}
+    services: dict[int, SupplyService] = {}
+    published: list[tuple[float, str]] = []  # (time, product id) of every declaration a node published
+    figures: dict[str, Any] = {"companies": options.companies, "products": len(products)}
+    rss0 = rss_mib()
+    try:
+        async with sys_connection(layout, hub.urls) as sys_nc, network_connection(layout, hub.urls) as net_nc:
+            t0 = time.perf_counter()
+            # companies join in batches, each batch one registry version (`onboard_companies`)
+            for first in range(0, options.companies, options.onboard_batch):
+                batch = range(first, min(options.companies, first + options.onboard_batch))
+                requests = [
+                    JoinRequest(root / f"c{c}", f"Company {c}", company_id(c), f"c{c}.example", f"c{c}")
+                    for c in batch
+                ]
+                # every node's periodic housekeeping is paid N times over in this one process: the feed-health
+                # rebuild (a consumer info and two store reads per followed product) runs once a minute, not
+                # every 5 s, and the readiness checks (a JetStream request, a store write) every 30 s, not 1 s
+                await join_network_together(
+                    layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
+                    feed_health_seconds=options.feed_health_seconds, readiness_seconds=options.readiness_seconds,
+                    stream_replicas=3 if options.cluster else 1,
+                )  # fmt: skip
+                say(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)")
+            figures["onboard_s"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for c in range(options.companies):
+                install_registry(layout, root / f"c{c}")  # the operator hands over the current registry
+                nodes[c] = await Node.start(load_settings(root / f"c{c}"))
+                if (c + 1) % 100 == 0:
+                    say(f"  {c + 1} nodes running ({time.perf_counter() - t1:.0f} s)")
+            figures["node_start_s"] = time.perf_counter() - t1
+            for c, node in nodes.items():
+                services[c] = SupplyService.attach(node)
+
+                def note(done: Recomputed) -> None:
+                    if done.action == "republished":
+                        published.append((time.perf_counter(), done.product_id))
+
+                services[c].add_callback(note)
+            for p in products:
+                services[p.company].add_product(parse_inventory(inventory(p)))
+            t2, follows = time.perf_counter(), 0
+            for c in services:
+                for attempt in range(5):  # the operator's service may be slow to answer under this load
+                    try:
+                        follows += len(await services[c].follow_suppliers())
+                        break
+                    except (FollowError, NatsTimeoutError) as exc:
+                        say(f"  company {c}: {exc}; again ({attempt + 1})")
+                if (c + 1) % 100 == 0:
+                    say(f"  {c + 1} companies follow their suppliers: {follows} feeds "
+                          f"({time.perf_counter() - t2:.0f} s)")  # fmt: skip
+            figures["follow_s"], figures["feeds"] = time.perf_counter() - t2, follows
+            figures["setup_s"] = time.perf_counter() - t0
+            figures["rss_per_company_mib"] = (rss_mib() - rss0) / options.companies
+            say(f"setup: {figures['setup_s']:.1f} s for {options.companies} companies, {len(products)} products; "
+                  f"{figures['rss_per_company_mib']:.1f} MiB RSS per company")  # fmt: skip
+
+            # ---- cold convergence ----------------------------------------------------------------------
+            t0 = time.perf_counter()
+            for p in sorted(products, key=lambda q: -q.tier):
+                published.append((time.perf_counter(), p.pid))
+                await services[p.company].declare(p.pid)
+
+            # a product whose every purchased input runs on a verified supplier value stays so: only the
+            # others are computed again on each check
+            pending = [p for p in products if p.suppliers]
+
+            def on_supplier_values(p: Product) -> bool:
+                inputs = services[p.company].compute(p.pid).inputs
+                return all(i.source == "supplier-declaration" for i in inputs)
+
+            while pending:
+                await asyncio.sleep(0.5)
+                pending = [p for p in pending if not on_supplier_values(p)]
+            figures["converge_s"] = time.perf_counter() - t0
+            say(
+                f"cold convergence: {figures['converge_s']:.1f} s (every purchased input on a verified value)"
+            )
+
+            # ---- propagation -----------------------------------------------------------------------------
+            # revised at the deepest tier, where the change reaches at least one tier-0 product
+            deepest = [p for p in products if p.tier == options.tiers - 1 and roots_of(p)]
+            rng = random.Random(options.seed + 1)
+            stop_background = asyncio.Event()
+
+            background_done = 0
+
+            async def background() -> None:
+                nonlocal background_done
+                others = [p for p in products if p.tier < options.tiers - 1]
+                while options.background and not stop_background.is_set():
+                    background_done += 1
+                    p = rng.choice(others)
+                    services[p.company].add_product(parse_inventory(inventory(p, rng.randint(1, 999))))
+                    with contextlib.suppress(Exception):
+                        await services[p.company].declare(p.pid)
+                    await asyncio.sleep(1 / options.background)
+
+            varz0 = await hub_varz(sys_nc)
+            task = asyncio.create_task(background())
+            profiler = None
+            if options.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            latencies, fanout = [], []
+            for r in range(options.revisions):
+                source = rng.choice(deepest)
+                roots = roots_of(source)
+                start, before = time.perf_counter(), len(published)
+                services[source.company].add_product(parse_inventory(inventory(source, 1000 + r)))
+                await services[source.company].declare(source.pid)
+                pending = {p.pid for p in roots}
+                deadline = start + 60
+                while pending and time.perf_counter() < deadline:
+                    pending -= {pid for at, pid in published[before:] if at >= start}
+                    await asyncio.sleep(0.005)
+                if pending:
+                    say(f"revision {r}: {len(pending)} tier-0 product(s) not republished within 60 s")
+                    continue
+                latencies.append(
+                    max(at for at, pid in published[before:] if pid in {p.pid for p in roots}) - start
+                )
+                fanout.append(len(published) - before)
+            stop_background.set()
+            await task
+            varz1 = await hub_varz(sys_nc)
+            # every message the hub took in and delivered while revisions ran, per revision (measured and
+            # background): declarations, status lists, acks, consumer pulls, follow and registry traffic
+            revisions_run = max(1, len(latencies) + background_done)
+            for key in ("in_msgs", "out_msgs", "in_bytes"):
+                figures[f"hub_{key}_per_revision"] = (varz1.get(key, 0) - varz0.get(key, 0)) / revisions_run
+            say(f"hub messages per revision: {figures['hub_in_msgs_per_revision']:.0f} in, "
+                  f"{figures['hub_out_msgs_per_revision']:.0f} out, "
+                  f"{figures['hub_in_bytes_per_revision'] / 1024:.0f} KiB in ({revisions_run} revisions)")  # fmt: skip
+            if profiler is not None and options.profile:
+                profiler.disable()
+                profiler.dump_stats(options.profile)
+            if latencies:
+                figures.update(
+                    p50=percentile(latencies, 50),
+                    p95=percentile(latencies, 95),
+                    p99=percentile(latencies, 99),
+                )
+                figures["declarations_per_revision"] = statistics.median(fanout)
+                say(f"propagation deepest tier -> tier 0 over {len(latencies)} revisions (background "
+                      f"{options.background}/s): p50 {figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, "
+                      f"p99 {figures['p99'] * 1000:.0f} ms; declarations published per revision "
+                      f"{figures['declarations_per_revision']:.0f} (median)")  # fmt: skip
+
+            # ---- hub ---------------------------------------------------------------------------------------
+            per_server = [process_usage(server.pid) for server in hub.servers if server.pid is not None]
+            rss, cpu = max(r for r, _ in per_server), sum(c for _, c in per_server)
+            jsz = await hub_jsz(sys_nc)
+            store = sum(
+                f.stat().st_size for f in (layout.root).rglob("*") if f.is_file() and "jetstream" in str(f)
+            )
+            figures.update(hub_rss_mib=rss, hub_cpu_s=cpu, jetstream_bytes=store,
+                           streams=jsz.get("streams"), consumers=jsz.get("consumers"))  # fmt: skip
+            say(f"hub: {rss:.0f} MiB RSS (largest server), {cpu:.1f} CPU s (all servers); JetStream "
+                  f"{store / 2**20:.1f} MiB on disk, {jsz.get('streams')} streams, "
+                  f"{jsz.get('consumers')} consumers")  # fmt: skip
+            if options.cluster:
+                groups = await raft_groups(sys_nc, servers=len(hub.servers))
+                figures["raft_groups_per_server"] = groups
+                say(f"Raft groups per server (streams and consumers, with the meta group): {groups}")
+    finally:
+        for node in nodes.values():
+            with contextlib.suppress(Exception):
+                await node.stop()
+        service.terminate()
+        service.wait(timeout=30)
+        service_log.close()
+        await hub.stop()
+        if options.keep:
+            say(f"the network's files are kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return figures
