@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 
 def test_the_supply_graph_is_the_same_for_the_same_seed_and_tier_0_buys_from_the_next_tier():
-    first = build_graph(40, 2, 4, seed=3)[1]
-    again = build_graph(40, 2, 4, seed=3)[1]
+    first = build_graph(40, 2, 4, seed=3)
+    again = build_graph(40, 2, 4, seed=3)
     assert [(p.pid, [q.pid for q in p.suppliers]) for p in first] == [
         (p.pid, [q.pid for q in p.suppliers]) for p in again
     ]

@@ -88,7 +88,7 @@ class NodeFollowing(NodeState):
     async def _recreate(self, issuer: str, product_id: str | None) -> None:
         # The stream too: deleting it (by anyone in a shared account) deletes every consumer on it.
         await self._ensure_consume_stream()
-        await self._request_follow(issuer, product_id)
+        await self.request_follows(issuer, [product_id])
         await ensure_consumer(
             self.consume_js,
             owner=self.did,
@@ -121,14 +121,10 @@ class NodeFollowing(NodeState):
                 self.js_local, hub_domain=self.settings.hub_domain, history=self.settings.stream_history
             )
 
-    async def _request_follow(self, issuer: str, product_id: str | None) -> None:
-        """In a network, ask the operator's follow service to import the supplier into this node's account
-        (once per supplier and product in a run); without a network there is nothing to ask."""
-        await self.request_follows(issuer, [product_id])
-
     async def request_follows(self, issuer: str, product_ids: Sequence[str | None]) -> None:
-        """`_request_follow` for several products of one supplier in one request (None: all its products):
-        the operator re-issues this node's account once, not once per product."""
+        """In a network, ask the operator's follow service to import the supplier's products (None: all of
+        them) into this node's account, in one request, once per supplier and product in a run: the operator
+        re-issues the account once, not once per product. Without a network there is nothing to ask."""
         missing = [p for p in dict.fromkeys(product_ids) if (issuer, p) not in self._followed]
         if not self.settings.network_mode or not missing or issuer == self.did:
             return
@@ -224,7 +220,7 @@ class NodeFollowing(NodeState):
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
         """Follow `issuer` (all its products, or one): a durable consumer that first delivers each product's
         current version, then every new one; survives restarts. Returns the consumer name."""
-        await self._request_follow(issuer, product_id)
+        await self.request_follows(issuer, [product_id])
         name, _ = await ensure_consumer(
             self.consume_js,
             owner=self.did,
@@ -300,7 +296,7 @@ class NodeFollowing(NodeState):
         answer was accepted; when every answer was refused, its reason lists each source's."""
         subject = decl_subject(issuer, product_id)
         try:  # in a network, the request service of this product is imported on a follow that names it
-            await self._request_follow(issuer, product_id)
+            await self.request_follows(issuer, [product_id])
         except Exception as exc:
             log.info(
                 "pull of %s: follow not granted (%s); the stream and the KV are still asked", subject, exc

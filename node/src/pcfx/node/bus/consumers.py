@@ -241,7 +241,7 @@ class BatchPuller:
                 return  # a pause: nothing more is on its way right now
 
     def _reconnect_count(self) -> int:
-        return int(getattr(self._nc, "stats", {}).get("reconnects", 0))
+        return int(self._nc.stats["reconnects"])
 
     def _deadline(self, now: float) -> float:
         """When an open request counts as lost if nothing (message, heartbeat, expiry) came for it."""

@@ -171,10 +171,14 @@ def follow_imports(
     return [{**i, "account": source} for i in imports]
 
 
-def company_jetstream(*, disk_mib: int, mem_mib: int, consumers: int | None = None) -> dict[str, int]:
-    """A company account's JetStream limits with a disk and memory quota (and consumer count) of its own."""
-    quota = {**COMPANY_JETSTREAM, "disk_storage": disk_mib * _MIB, "mem_storage": mem_mib * _MIB}
-    return quota | ({"consumer": consumers} if consumers is not None else {})
+def company_jetstream(*, disk_mib: int, mem_mib: int, consumers: int) -> dict[str, int]:
+    """A company account's JetStream limits with a disk and memory quota and a consumer count of its own."""
+    return {
+        **COMPANY_JETSTREAM,
+        "disk_storage": disk_mib * _MIB,
+        "mem_storage": mem_mib * _MIB,
+        "consumer": consumers,
+    }
 
 
 def company_account_claims(
@@ -182,7 +186,7 @@ def company_account_claims(
     *,
     network_account: str,
     suppliers: Mapping[str, CompanyRecord],
-    jetstream: Mapping[str, int] | None = None,
+    jetstream: Mapping[str, int],
 ) -> dict[str, Any]:
     """The `nats` claims of a company's account as its record says: exports, the registry and follow imports,
     the imports of every supplier it follows (`suppliers`: by DID), and its state (suspended or revoked:
@@ -229,7 +233,7 @@ def company_account_claims(
         limits |= _SUSPENDED
     revocations = {"*": record.users_revoked_before} if record.users_revoked_before is not None else None
     return account_claims(
-        jetstream=dict(jetstream) if jetstream is not None else COMPANY_JETSTREAM,
+        jetstream=dict(jetstream),
         exports=company_exports(record.issuer_token),
         imports=imports,
         limits=limits,

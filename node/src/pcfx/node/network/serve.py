@@ -21,7 +21,7 @@ from pcfx.node.network.follow import FollowResult, handle_follow
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.registry_feed import deltas_reply, ensure_registry_stream, publish_registry
 from pcfx.node.network.state import load_state
-from pcfx.node.network.trust_registry import current_registry, load_delta
+from pcfx.node.network.trust_registry import current_registry, load_delta, registry_stamp
 
 __all__ = ["NetworkService"]
 
@@ -80,12 +80,9 @@ class NetworkService:
     async def publish_current(self) -> bool:
         """Publish `registry/registry.json` if its version is newer than the one published; True if it did."""
         assert self._network is not None
-        try:  # polled every second: nothing to read while the file is as it was at the last publication
-            stat = self.layout.registry_file.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except FileNotFoundError:
-            stamp = None
-        if stamp is not None and stamp == self._published_stamp:
+        # polled every second: nothing to read while the file is as it was at the last publication
+        stamp = registry_stamp(self.layout)
+        if stamp == self._published_stamp:
             return False
         state = load_state(self.layout)
         registry, signed = current_registry(self.layout, state.registry_operator_key)

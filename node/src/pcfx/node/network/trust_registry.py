@@ -22,7 +22,7 @@ __all__ = [
     "company_entry",
     "current_registry",
     "load_delta",
-    "registry_with_company",
+    "registry_stamp",
     "registry_with_entries",
     "registry_with_keys_revoked",
     "verified_registry",
@@ -30,44 +30,41 @@ __all__ = [
 ]
 
 
+def registry_stamp(layout: NetworkLayout) -> tuple[int, int, int]:
+    """What changes when the registry file is replaced or rewritten (mtime, size, inode); NetworkError when
+    there is no registry file."""
+    try:
+        stat = layout.registry_file.stat()
+    except FileNotFoundError:
+        raise NetworkError(f"no trust registry at {layout.registry_file}") from None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 def current_registry(layout: NetworkLayout, operator_key: str) -> tuple[TrustRegistry, dict[str, Any]]:
     """The current registry (verified with the pinned registry operator key) and its signed document. The
     verified result is kept while the file is unchanged: the follow service reads it on every request, and
     at thousands of companies verifying the whole document each time is most of its work."""
     path = layout.registry_file
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise NetworkError(f"no trust registry at {path}") from None
-    stamp = (str(path), operator_key, stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    cached = _VERIFIED.get(stamp)
-    if cached is not None:
-        # the document of a cached registry is parsed again (a caller may change it), never verified again
-        return cached[0], json.loads(path.read_text("utf-8"))
+    key = (str(path), operator_key, registry_stamp(layout))
     try:
         doc = json.loads(path.read_text("utf-8"))
-        registry = verify_registry(doc, operator_key)
+        registry = _VERIFIED[key] if key in _VERIFIED else verify_registry(doc, operator_key)
     except FileNotFoundError:
         raise NetworkError(f"no trust registry at {path}") from None
     except (ValueError, RegistryError) as exc:
         raise NetworkError(f"trust registry {path}: {exc}") from None
     _VERIFIED.clear()  # the newest only
-    _VERIFIED[stamp] = (registry,)
+    _VERIFIED[key] = registry
     return registry, doc
 
 
 def verified_registry(layout: NetworkLayout, operator_key: str) -> TrustRegistry:
-    """`current_registry` without the document: what the follow service reads on every request."""
-    path = layout.registry_file
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise NetworkError(f"no trust registry at {path}") from None
-    cached = _VERIFIED.get((str(path), operator_key, stat.st_mtime_ns, stat.st_size, stat.st_ino))
-    return cached[0] if cached is not None else current_registry(layout, operator_key)[0]
+    """`current_registry` without the document (not even read while the verified registry is kept)."""
+    cached = _VERIFIED.get((str(layout.registry_file), operator_key, registry_stamp(layout)))
+    return cached if cached is not None else current_registry(layout, operator_key)[0]
 
 
-_VERIFIED: dict[tuple[str, str, int, int, int], tuple[TrustRegistry]] = {}
+_VERIFIED: dict[tuple[str, str, tuple[int, int, int]], TrustRegistry] = {}
 
 
 def write_registry(
@@ -120,24 +117,6 @@ def load_delta(layout: NetworkLayout, version: int) -> dict[str, Any] | None:
         return json.loads(_delta_file(layout, version).read_text("utf-8"))
     except (FileNotFoundError, ValueError):
         return None
-
-
-def registry_with_company(
-    registry: TrustRegistry,
-    identity: Identity,
-    *,
-    legal_name: str,
-    company_ids: list[str],
-    roles: list[Role],
-    now: datetime,
-    nats_account: str | None = None,
-) -> TrustRegistry:
-    """The next version with the company of `identity` added (its DID, every key on record, its
-    key-agreement key and its NATS account)."""
-    entry = company_entry(
-        identity, legal_name=legal_name, company_ids=company_ids, roles=roles, nats_account=nats_account
-    )
-    return registry_with_entries(registry, [entry], now=now)
 
 
 def registry_with_entries(

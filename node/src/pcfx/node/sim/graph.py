@@ -33,9 +33,9 @@ def company_id(n: int) -> str:
     return f"urn:pcfx:uscc:9144{n:014d}"
 
 
-def build_graph(companies: int, per_company: int, tiers: int, seed: int) -> tuple[list[int], list[Product]]:
-    """Companies by tier (more upstream than downstream) and their products with supplier products one tier
-    deeper: tier 0 buys from 20-40 products (capped by what exists), middle tiers 2-6, the deepest none."""
+def build_graph(companies: int, per_company: int, tiers: int, seed: int) -> list[Product]:
+    """The products of `companies` placed by tier (more upstream than downstream), each with supplier
+    products one tier deeper: tier 0 buys from 20-40 products (capped by what exists), middle tiers 2-6, the deepest none."""
     rng = random.Random(seed)
     weights = [2**t for t in range(tiers)]  # tier t gets a share growing with depth
     tier_of = [min(tiers - 1, rng.choices(range(tiers), weights=weights)[0]) for _ in range(companies)]
@@ -54,7 +54,7 @@ def build_graph(companies: int, per_company: int, tiers: int, seed: int) -> tupl
         for q in rng.sample(deeper, min(fan_in, len(deeper))):
             p.suppliers.append(q)
             q.buyers.append(p)
-    return tier_of, products
+    return products
 
 
 def inventory(p: Product, revision: int = 0) -> dict[str, Any]:

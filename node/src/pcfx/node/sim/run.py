@@ -79,7 +79,7 @@ class SimOptions:
 async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the simulation `options` describe (see the module docstring); returns the figures, printing
     progress and results through `say`."""
-    _tier_of, products = build_graph(options.companies, options.products, options.tiers, options.seed)
+    products = build_graph(options.companies, options.products, options.tiers, options.seed)
     root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
     layout = NetworkLayout(root / "net")
     # A hub reserves every account's JetStream quota against its own store (75 % of free disk by default):
@@ -132,13 +132,13 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                 if (c + 1) % 100 == 0:
                     say(f"  {c + 1} nodes running ({time.perf_counter() - t1:.0f} s)")
             figures["node_start_s"] = time.perf_counter() - t1
+
+            def note(done: Recomputed) -> None:
+                if done.action == "republished":
+                    published.append((time.perf_counter(), done.product_id))
+
             for c, node in nodes.items():
                 services[c] = SupplyService.attach(node)
-
-                def note(done: Recomputed) -> None:
-                    if done.action == "republished":
-                        published.append((time.perf_counter(), done.product_id))
-
                 services[c].add_callback(note)
             for p in products:
                 services[p.company].add_product(parse_inventory(inventory(p)))
