@@ -134,12 +134,13 @@ async def test_a_node_offline_for_two_versions_catches_up_by_their_deltas_not_th
     from pcfx.node.bus import registry_updates
 
     whole_fetches: list[object] = []
+    real_fetch = registry_updates.fetch_registry
 
-    async def no_whole_document(nc, **kwargs):
+    async def counted_fetch(nc, **kwargs):
         whole_fetches.append(nc)
-        return None
+        return await real_fetch(nc, **kwargs)
 
-    monkeypatch.setattr(registry_updates, "fetch_registry", no_whole_document)
+    monkeypatch.setattr(registry_updates, "fetch_registry", counted_fetch)
     acme_settings, _ = await company_home(network_dir, tmp_path, "acme", sys_nc=sys_nc, network_nc=network_nc)
     held = load_registry(acme_settings.registry_path, acme_settings.registry_operator_key).version
     await company_home(network_dir, tmp_path, "globex", sys_nc=sys_nc, network_nc=network_nc)
