@@ -159,3 +159,16 @@ async def eventually(check, *, timeout: float = 10.0, interval: float = 0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def eventually_async(check, *, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll the coroutine function `check` until it returns True (or `timeout` passes: False)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
+    return True

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from node_kit import eventually, make_network
+from node_kit import eventually, eventually_async, make_network
 from pcfx.node.issuing import Issuer
 from pcfx.node.service import Node
 from pcfx.node.store import Origin
@@ -105,19 +105,6 @@ async def test_bad_message_is_quarantined_with_its_reason_and_stored_data_is_unc
         return info.num_ack_pending == 0 and info.num_pending == 0
 
     assert await eventually_async(settled)  # terminated, not left for redelivery
-
-
-async def eventually_async(check, *, timeout: float = 10.0) -> bool:
-    """Poll the coroutine function `check` until it returns True (or `timeout` passes: False)."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 async def test_valid_declaration_on_another_products_subject_is_quarantined_as_subject_mismatch(exchange):

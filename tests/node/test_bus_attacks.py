@@ -100,7 +100,7 @@ async def test_another_issuers_declaration_on_a_suppliers_subject_is_terminated_
         # Genuinely Initech's, but its status lists are not on this feed: it would wait for them forever.
         await ex.inject(decl_subject(ex.acme.did, ex.acme.product("steel")), ex.initech.declaration("steel"))
         rows = await eventually(lambda: ex.quarantined())
-        info = await ex.buyer.js.consumer_info(STREAM_NAME, ex.consumer)
+        info = await drained(ex.buyer.js, ex.consumer)  # quarantined first, terminated just after
         after = ex.snapshot()
     assert [(r.reason, r.issuer) for r in rows] == [("subject names another issuer", ex.initech.did)]
     assert (info.num_ack_pending, info.num_redelivered) == (0, 0)  # terminated, never retried

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bus_wait import drained
 from node_kit import eventually, make_network
 from pcfx.node.service import Node
 from pcfx.node.store import Origin
@@ -28,9 +29,8 @@ async def test_published_declaration_is_verified_stored_with_a_receipt_and_acked
         row = await eventually(lambda: buyer.latest(acme.did, acme.product("steel")))
         with buyer.session() as session:
             receipt = repo.get_receipt(session, receipt_id=row.receipt_id)
-        info = (
-            await eventually(lambda: None) if False else await buyer.js.consumer_info(STREAM_NAME, consumer)
-        )
+        # The row is committed before the message is acked: wait for the ack, not just the row.
+        info = await drained(buyer.js, consumer)
     finally:
         await buyer.stop()
         await supplier.stop()
