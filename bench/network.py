@@ -18,8 +18,8 @@ Measured and printed:
 
 A hub reserves each company account's JetStream quota (`pcfx.node.network.accounts.COMPANY_JETSTREAM`,
 1 GiB of disk) against its store limit (by default 75 % of the free disk): on a machine with 77 GB free the
-hub refuses JetStream to the ~55th company (ServiceUnavailable). `--company-disk-mib 64` gives the run's network
-that quota (`pcfx network init --company-disk-mib`).
+hub refuses JetStream to the ~55th company (ServiceUnavailable). So the run's network gives each company
+`--company-disk-mib` (default 64, as `pcfx sim`; `pcfx network init --company-disk-mib`).
 
 The simulation itself is `pcfx.node.sim` (also `pcfx sim`); this script adds several N in one run and the plot.
 Companies join in batches of `--onboard-batch` (one registry version each, `onboard_companies`); the
@@ -75,8 +75,8 @@ def main() -> None:
     parser.add_argument("--profile", help="write a cProfile of the propagation phase to this file")
     parser.add_argument("--keep", action="store_true", help="keep the network's files (printed) afterwards")
     parser.add_argument(
-        "--company-disk-mib", type=int, default=0,
-        help="JetStream disk quota per company account (default: the network's, 1024 MiB; see the docstring)",
+        "--company-disk-mib", type=int, default=64,
+        help="JetStream disk quota per company account (0: the network's default, 1024 MiB; see the docstring)",
     )  # fmt: skip
     args = parser.parse_args()
     runs = []

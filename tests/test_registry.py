@@ -159,6 +159,18 @@ def test_company_id_bound_to_two_dids_is_refused() -> None:
         )
 
 
+def test_a_company_id_finds_its_entry_under_urn_equivalence() -> None:
+    registry = TrustRegistry(
+        version=1,
+        issued=NOW,
+        operator="did:web:operator.example",
+        entries=[entry(), entry(did="did:web:other.example", company_ids=["urn:pcfx:other:1"])],
+    )
+    found = registry.entry_for_company("URN:PCFX:uscc:91110000600037341L")
+    assert found is not None and found.did == entry().did
+    assert registry.entry_for_company("urn:pcfx:other:2") is None
+
+
 def test_key_must_belong_to_the_entry_did() -> None:
     with pytest.raises(ValidationError, match="not a verification method"):
         entry(keys=[key(did="did:web:other.example")])

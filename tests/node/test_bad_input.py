@@ -6,12 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bus_wait import drained
 from node_kit import eventually, eventually_async, make_network
 from pcfx.node.issuing import Issuer
 from pcfx.node.service import Node
 from pcfx.node.store import Origin
 from pcfx.node.store import repository as repo
+from pcfx.protocol.declaration import declaration_bytes
 from pcfx.protocol.keys import generate_signing_key
+from pcfx.protocol.status import build_status_list_credential, decode_status_list, sign_status_list
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject, status_subject
 
 NOW = datetime.now(UTC)
@@ -158,8 +161,39 @@ async def test_replayed_older_status_list_cannot_unrevoke(exchange):
     await eventually(lambda: buyer.latest(acme.did, acme.product("steel")) is None)
     url = supplier.issuer.list_urls["revocation"]
     await inject(supplier, status_subject(acme.did, url), old_list[url])
+    # Genuine but earlier: a stale copy (a buyer on two feeds of one supplier gets such copies honestly),
+    # acknowledged and not applied.
+    await drained(buyer.js, buyer.subscriptions()[0].consumer)
+    assert buyer.latest(acme.did, acme.product("steel")) is None
+    assert quarantined(buyer) == []
+
+
+async def test_a_signed_status_list_that_takes_back_a_revocation_is_quarantined(exchange):
+    acme, supplier, buyer, current = exchange
+    await supplier.revoke(current.declaration_id)
+    await eventually(lambda: buyer.latest(acme.did, acme.product("steel")) is None)
+    url = supplier.issuer.list_urls["revocation"]
+    with supplier.session() as session:
+        stored = json.loads(repo.get_status_list(session, list_id=url).raw)
+    bits = decode_status_list(stored["credentialSubject"]["encodedList"])
+    # Signed by the supplier's own key, dated now: clears the revoked bit and sets another one.
+    other = next(i for i in range(len(bits) * 8) if not bits[i // 8] & (0x80 >> (i % 8)))
+    retracted = bytearray(len(bits))
+    retracted[other // 8] |= 0x80 >> (other % 8)
+    now = datetime.now(UTC).replace(microsecond=0)
+    doc = build_status_list_credential(
+        url=url, issuer=acme.did, purpose="revocation", bits=retracted, valid_from=now
+    )
+    raw = declaration_bytes(
+        sign_status_list(
+            doc, key=supplier.issuer.key, verification_method=supplier.issuer.verification_method, created=now
+        )
+    )
+    await inject(supplier, status_subject(acme.did, url), raw)
     rows = await eventually(lambda: quarantined(buyer))
-    assert [r.reason for r in rows] == ["downgrade"]
+    assert [(r.reason, r.detail) for r in rows] == [
+        ("downgrade", f"status list {url} clears a permanent bit")
+    ]
     assert buyer.latest(acme.did, acme.product("steel")) is None
 
 

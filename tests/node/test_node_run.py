@@ -128,6 +128,23 @@ async def test_cli_subscribe_pull_and_quarantine(tmp_path, nats_server):
         await supplier.stop()
 
 
+async def test_a_subscription_the_cli_records_while_the_node_runs_is_followed(tmp_path, nats_server):
+    net = make_network(tmp_path, ["Acme", "Globex"])
+    acme, globex = net["Acme"], net["Globex"]
+    settings = globex.settings.model_copy(update={"subscription_sync_seconds": 0.2})
+    supplier = await Node.start(acme.settings, nats_url=nats_server.url)
+    buyer = await Node.start(settings, nats_url=nats_server.url)
+    try:
+        published = await supplier.publish(acme.declaration("steel"))
+        code, _, err = await pcfx("subscribe", acme.did, "--home", str(globex.settings.home))
+        assert code == 0, err
+        row = await eventually(lambda: buyer.latest(acme.did, acme.product("steel")))
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    assert row.declaration_id == published.declaration_id
+
+
 async def test_cli_init_creates_a_node_home(tmp_path):
     code, out, err = await pcfx(
         "init", str(tmp_path / "n"), "--name", "Initech", "--company-id", "urn:pcfx:uscc:911100001000000009"

@@ -227,7 +227,8 @@ def test_subscriptions_are_idempotent_by_consumer_and_can_be_deactivated(engine)
     with session_scope(engine) as session:
         active = repo.list_subscriptions(session)
         every = repo.list_subscriptions(session, active_only=False)
-    assert [s.consumer for s in active] == ["c1"]
+        names = repo.active_consumers(session)
+    assert [s.consumer for s in active] == ["c1"] and names == {"c1"}
     assert json.loads(active[0].filter_subjects) == ["a", "b"]
     assert len(every) == 2
 

@@ -69,13 +69,17 @@ class NodeFollowing(NodeState):
     async def _sync_subscriptions(self) -> None:
         # Subscriptions may be added to the store by `pcfx subscribe` while the node runs. Retargeting looks
         # at each of them: done only when the set of subscriptions changed since the last round.
-        subscriptions = self.subscriptions()
-        seen = frozenset(sub.consumer for sub in subscriptions)
+        # The check that runs every few seconds reads the consumer names alone; whole rows only when a
+        # subscription is new or its consumer loop is not running.
+        with Session(self.engine) as session:
+            seen = repo.active_consumers(session)
         if seen != self._synced_subscriptions:
             await self._retarget_subscriptions()
-            subscriptions = self.subscriptions()
-            self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
-        for sub in subscriptions:
+            with Session(self.engine) as session:
+                self._synced_subscriptions = repo.active_consumers(session)
+        elif all(name in self._consumers and not self._consumers[name].done() for name in seen):
+            return
+        for sub in self.subscriptions():
             if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
                 continue
             try:

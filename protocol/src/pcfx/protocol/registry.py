@@ -257,9 +257,18 @@ class TrustRegistry(_Model):
         }
         return by_did, by_vm
 
+    @cached_property
+    def company_index(self) -> dict[str, RegistryEntry]:
+        """Entries by the RFC 8141 key of each of their company ids (unique across entries)."""
+        return {key: e for e in self.entries for key in e.company_id_keys}
+
     def entry(self, did: str) -> RegistryEntry | None:
         """The entry of a DID, if registered."""
         return self.lookup_index[0].get(did)
+
+    def entry_for_company(self, company_id: str) -> RegistryEntry | None:
+        """The entry a company id is bound to (URN equivalence), if any."""
+        return self.company_index.get(urn_key(company_id))
 
     def key(self, verification_method: str) -> RegisteredKey | None:
         """The registered key with this verification method id, if any."""

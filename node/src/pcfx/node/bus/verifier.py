@@ -280,10 +280,12 @@ class ProtocolVerifier:
         # (committed: the store says so), are acknowledged without a second verification.
         digest = repo.sha256_hex(raw)
         seen = self._status_seen.get(subject)
-        if seen is not None and seen[:2] == (digest, self.registry.version):
-            stored = repo.get_status_list(session, list_id=seen[2])
-            if stored is not None and stored.sha256 == digest:
-                return StatusOutcome(True)
+        if (
+            seen is not None
+            and seen[:2] == (digest, self.registry.version)
+            and repo.status_list_digest(session, list_id=seen[2]) == digest
+        ):
+            return StatusOutcome(True)
         try:
             decoded = verify_status_list(raw, registry=self.registry)
         except VerificationError as exc:
@@ -302,6 +304,15 @@ class ProtocolVerifier:
             if decoded.purpose in _MONOTONE_PURPOSES:
                 old = _StoredStatusLists(session, self._cache)[decoded.url]
                 if _clears_a_bit(old.bits, decoded.bits):
+                    # An earlier version of the list (no bit the stored one lacks, not dated later) is a
+                    # stale copy: a buyer following two products of a supplier gets its lists on both feeds,
+                    # in no common order. It is genuine and changes nothing: acknowledged, not stored.
+                    # Anything else that clears a bit is the issuer taking back a revocation: refused.
+                    stale = not _clears_a_bit(decoded.bits, old.bits) and (
+                        valid_from is None or current.valid_from is None or valid_from <= current.valid_from
+                    )
+                    if stale:
+                        return StatusOutcome(True)
                     return StatusOutcome(
                         False, "downgrade", f"status list {decoded.url} clears a permanent bit"
                     )

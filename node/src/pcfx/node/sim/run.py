@@ -10,8 +10,10 @@ process's memory per company, cold convergence (every purchased input on a verif
 propagation of deepest-tier revisions to tier 0 under background revisions (p50/p95/p99, declarations per
 revision, hub messages and bytes per revision) and the hub (RSS, CPU, JetStream storage, streams,
 consumers; with `cluster`, the Raft groups each of its three servers takes part in). Each node's periodic
-housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`): on a real
-network each company pays it on its own machine, here one process pays it N times over."""
+housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`,
+`subscription_sync_seconds`): on a real network each company pays it on its own machine, here one process
+pays it N times over. (The subscription sync picks up subscriptions another process added to a node's store;
+here every follow is made by the node itself.)"""
 
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from pcfx.node.sim.measure import (
     raft_groups,
     rss_mib,
 )
+from pcfx.node.store import repository as repo
 from pcfx.node.supply import Recomputed, SupplyService
 
 __all__ = ["SimOptions", "run_simulation"]
@@ -59,7 +62,9 @@ class SimOptions:
     """What to simulate: `companies` with `products` each on `tiers` tiers, `revisions` measured revisions
     with `background` other revisions per second, `seed`; the hub's per-company JetStream disk quota
     (`company_disk_mib`, 0: the network default), a 3-server hub (`cluster`), companies per registry
-    version (`onboard_batch`), each node's housekeeping periods, a cProfile file for the propagation, and whether to keep the network's files."""
+    version (`onboard_batch`), each node's housekeeping periods, how many companies send follow requests
+    at once (`concurrent_follows`), a cProfile file for the propagation, and whether to keep the network's
+    files."""
 
     companies: int = 50
     products: int = 2
@@ -72,6 +77,8 @@ class SimOptions:
     onboard_batch: int = 100
     readiness_seconds: float = 30.0
     feed_health_seconds: float = 60.0
+    subscription_sync_seconds: float = 30.0
+    concurrent_follows: int = 16
     profile: str | None = None
     keep: bool = False
 
@@ -117,10 +124,12 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                 ]
                 # every node's periodic housekeeping is paid N times over in this one process: the feed-health
                 # rebuild (a consumer info and two store reads per followed product) runs once a minute, not
-                # every 5 s, and the readiness checks (a JetStream request, a store write) every 30 s, not 1 s
+                # every 5 s, the readiness checks (a JetStream request, a store write) every 30 s, not 1 s, and
+                # the subscription sync (a store read) every 30 s, not 2 s
                 await join_network_together(
                     layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
                     feed_health_seconds=options.feed_health_seconds, readiness_seconds=options.readiness_seconds,
+                    subscription_sync_seconds=options.subscription_sync_seconds,
                     stream_replicas=3 if options.cluster else 1,
                 )  # fmt: skip
                 say(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)")
@@ -142,17 +151,28 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                 services[c].add_callback(note)
             for p in products:
                 services[p.company].add_product(parse_inventory(inventory(p)))
-            t2, follows = time.perf_counter(), 0
-            for c in services:
-                for attempt in range(5):  # the operator's service may be slow to answer under this load
-                    try:
-                        follows += len(await services[c].follow_suppliers())
-                        break
-                    except (FollowError, NatsTimeoutError) as exc:
-                        say(f"  company {c}: {exc}; again ({attempt + 1})")
-                if (c + 1) % 100 == 0:
-                    say(f"  {c + 1} companies follow their suppliers: {follows} feeds "
+            t2, follows, followed = time.perf_counter(), 0, 0
+            # companies follow their suppliers at the same time, as they would on a real network (each one's
+            # requests go one after the other; the operator's service takes them one at a time)
+            gate = asyncio.Semaphore(options.concurrent_follows)
+
+            async def follow(c: int) -> None:
+                nonlocal follows, followed
+                async with gate:
+                    for attempt in range(5):  # the operator's service may be slow to answer under this load
+                        try:
+                            feeds = await services[c].follow_suppliers()
+                        except (FollowError, NatsTimeoutError) as exc:
+                            say(f"  company {c}: {exc}; again ({attempt + 1})")
+                        else:  # counted after the await: `follows += await …` would read it before
+                            follows += len(feeds)
+                            break
+                followed += 1
+                if followed % 100 == 0:
+                    say(f"  {followed} companies follow their suppliers: {follows} feeds "
                           f"({time.perf_counter() - t2:.0f} s)")  # fmt: skip
+
+            await asyncio.gather(*(follow(c) for c in services))
             figures["follow_s"], figures["feeds"] = time.perf_counter() - t2, follows
             figures["setup_s"] = time.perf_counter() - t0
             figures["rss_per_company_mib"] = (rss_mib() - rss0) / options.companies
@@ -252,6 +272,14 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                       f"{options.background}/s): p50 {figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, "
                       f"p99 {figures['p99'] * 1000:.0f} ms; declarations published per revision "
                       f"{figures['declarations_per_revision']:.0f} (median)")  # fmt: skip
+
+            # an honest network quarantines nothing: any message a node refused is a fault to look into
+            quarantined = 0
+            for node in nodes.values():
+                with node.session() as session:
+                    quarantined += repo.quarantine_totals(session).messages
+            figures["quarantined"] = quarantined
+            say(f"messages quarantined by the companies' nodes: {quarantined}")
 
             # ---- hub ---------------------------------------------------------------------------------------
             per_server = [process_usage(server.pid) for server in hub.servers if server.pid is not None]

@@ -155,7 +155,8 @@ def supplier_dids(supplier: SupplierRef, registry: TrustRegistry | None) -> list
         return [supplier.did]
     if registry is None:
         return []
-    return [e.did for e in registry.entries if supplier.company_id in e.company_ids]
+    entry = registry.entry_for_company(supplier.company_id)
+    return [] if entry is None else [entry.did]
 
 
 def supplier_products(

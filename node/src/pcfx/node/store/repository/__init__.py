@@ -77,8 +77,14 @@ from pcfx.node.store.repository.sealed import (
     sealed_heads,
     unsent_sealed,
 )
-from pcfx.node.store.repository.status_lists import get_status_list, save_status_list, status_lists_of
+from pcfx.node.store.repository.status_lists import (
+    get_status_list,
+    save_status_list,
+    status_list_digest,
+    status_lists_of,
+)
 from pcfx.node.store.repository.subscriptions import (
+    active_consumers,
     add_subscription,
     deactivate_subscription,
     list_subscriptions,
@@ -93,6 +99,7 @@ __all__ = [
     "StoreOutcome",
     "StoreResult",
     "StoredVersion",
+    "active_consumers",
     "add_audit",
     "add_receipt",
     "add_sealed_delivery",
@@ -149,6 +156,7 @@ __all__ = [
     "set_declaration_state",
     "set_meta",
     "sha256_hex",
+    "status_list_digest",
     "status_lists_of",
     "store_declaration",
     "store_declaration_result",

@@ -8,12 +8,17 @@ from pcfx.node.store.models import StatusList, utcnow
 from pcfx.node.store.repository.core import sha256_hex
 from sqlmodel import Session, select
 
-__all__ = ["get_status_list", "save_status_list", "status_lists_of"]
+__all__ = ["get_status_list", "save_status_list", "status_list_digest", "status_lists_of"]
 
 
 def get_status_list(session: Session, *, list_id: str) -> StatusList | None:
     """The stored status-list credential with this id."""
     return session.exec(select(StatusList).where(StatusList.list_id == list_id)).first()
+
+
+def status_list_digest(session: Session, *, list_id: str) -> str | None:
+    """The SHA-256 of the stored status list with this id (its bytes are not read)."""
+    return session.exec(select(StatusList.sha256).where(StatusList.list_id == list_id)).first()
 
 
 def status_lists_of(session: Session, *, issuer: str) -> list[StatusList]:

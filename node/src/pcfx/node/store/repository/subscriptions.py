@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pcfx.node.store.models import Subscription, utcnow
 from sqlmodel import Session, col, select
 
-__all__ = ["add_subscription", "deactivate_subscription", "list_subscriptions"]
+__all__ = ["active_consumers", "add_subscription", "deactivate_subscription", "list_subscriptions"]
 
 
 def add_subscription(
@@ -36,6 +36,13 @@ def list_subscriptions(session: Session, *, active_only: bool = True) -> list[Su
     if active_only:
         query = query.where(col(Subscription.active).is_(True))
     return list(session.exec(query.order_by(col(Subscription.id))).all())
+
+
+def active_consumers(session: Session) -> frozenset[str]:
+    """The consumer names of the active subscriptions: what a node checks every few seconds, so one column
+    and no ORM objects."""
+    query = select(Subscription.consumer).where(col(Subscription.active).is_(True))
+    return frozenset(session.exec(query).all())
 
 
 def deactivate_subscription(session: Session, *, consumer: str) -> Subscription | None:
