@@ -153,7 +153,7 @@ def supplier_dids(supplier: SupplierRef, registry: TrustRegistry | None) -> list
     """The DIDs that may speak for `supplier`: its own DID, or the DID its company id is bound to."""
     if supplier.did:
         return [supplier.did]
-    if registry is None:
+    if registry is None or supplier.company_id is None:
         return []
     entry = registry.entry_for_company(supplier.company_id)
     return [] if entry is None else [entry.did]
