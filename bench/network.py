@@ -19,7 +19,8 @@ Measured and printed:
 A hub reserves each company account's JetStream quota (`pcfx.node.network.accounts.COMPANY_JETSTREAM`,
 1 GiB of disk) against its store limit (by default 75 % of the free disk): on a machine with 77 GB free the
 hub refuses JetStream to the ~55th company (ServiceUnavailable). So the run's network gives each company
-`--company-disk-mib` (default 64, as `pcfx sim`; `pcfx network init --company-disk-mib`).
+`--company-disk-mib` (default 16, as `pcfx sim`; a simulated company stores well under 1 MiB;
+`pcfx network init --company-disk-mib`).
 
 The simulation itself is `pcfx.node.sim` (also `pcfx sim`); this script adds several N in one run and the plot.
 Companies join in batches of `--onboard-batch` (one registry version each, `onboard_companies`); the
@@ -29,7 +30,7 @@ housekeeping (readiness checks, feed-health rebuild) runs less often than a node
 machine, here one process pays it N times over.
 
     .venv/bin/python bench/network.py [--companies 50|25,50,100] [--products 2] [--tiers 4] [--revisions 20]
-                                      [--background 0] [--seed 7] [--company-disk-mib 64] [--plot out.png]
+                                      [--background 0] [--seed 7] [--company-disk-mib 16] [--plot out.png]
                                       [--onboard-batch 100] [--readiness-seconds 30] [--feed-health-seconds 60]
 """
 
@@ -41,7 +42,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pcfx.node.sim.run import SimOptions, run_simulation
+from pcfx.node.sim.run import SimError, SimOptions, run_simulation
 
 
 def main() -> None:
@@ -75,14 +76,17 @@ def main() -> None:
     parser.add_argument("--profile", help="write a cProfile of the propagation phase to this file")
     parser.add_argument("--keep", action="store_true", help="keep the network's files (printed) afterwards")
     parser.add_argument(
-        "--company-disk-mib", type=int, default=64,
+        "--company-disk-mib", type=int, default=16,
         help="JetStream disk quota per company account (0: the network's default, 1024 MiB; see the docstring)",
     )  # fmt: skip
     args = parser.parse_args()
     runs = []
     for count in [int(n) for n in str(args.companies).split(",")]:
         options = {k: v for k, v in vars(args).items() if k not in ("companies", "plot")}
-        figures = asyncio.run(run_simulation(SimOptions(companies=count, **options)))
+        try:
+            figures = asyncio.run(run_simulation(SimOptions(companies=count, **options)))
+        except SimError as exc:
+            raise SystemExit(f"network.py: {exc}") from None
         print(json.dumps(figures, indent=1))
         runs.append(figures)
     if args.plot:

@@ -34,3 +34,11 @@ def test_pcfx_sim_runs_a_small_network_to_convergence_and_times_its_revisions():
     assert figures["p50"] > 0 and figures["declarations_per_revision"] >= 1
     assert figures["quarantined"] == 0  # an honest network refuses nothing
     assert figures["streams"] >= 12  # each company's stream and KV bucket, in its own account
+
+
+def test_pcfx_sim_refuses_in_one_line_quotas_the_hub_could_not_reserve():
+    done = CliRunner().invoke(app, ["sim", "--companies", "100000", "--company-disk-mib", "1024"])
+    assert done.exit_code == 2
+    (line,) = done.output.strip().splitlines()
+    assert "100000 companies x 1024 MiB of JetStream exceed the" in line
+    assert "give --company-disk-mib" in line

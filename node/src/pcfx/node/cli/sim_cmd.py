@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,9 +35,10 @@ def sim_command(
             "--company-disk-mib",
             min=0,
             help="JetStream disk quota of each company account (0: the network default, 1024 MiB; a hub "
-            "reserves it against its store, so 64 lets hundreds of companies share this machine).",
+            "reserves it against 75 % of its free disk, so 16 lets thousands of companies share a machine; "
+            "a simulated company stores well under 1 MiB).",
         ),
-    ] = 64,
+    ] = 16,
     cluster: Annotated[
         bool, typer.Option("--cluster", help="A 3-server hub with R3 company streams; counts Raft groups.")
     ] = False,
@@ -43,7 +46,7 @@ def sim_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
 ) -> None:
     """Simulate a network of companies on the real protocol and print what it measured."""
-    from pcfx.node.sim.run import SimOptions, run_simulation
+    from pcfx.node.sim.run import SimError, SimOptions, check_quota_fits, run_simulation
 
     options = SimOptions(
         companies=companies,
@@ -56,6 +59,11 @@ def sim_command(
         cluster=cluster,
         keep=keep,
     )
+    try:
+        check_quota_fits(companies, company_disk_mib or 1024, Path(tempfile.gettempdir()))
+    except SimError as exc:
+        typer.echo(f"pcfx sim: {exc}", err=True)
+        raise typer.Exit(2) from None
     say = (lambda _line: None) if as_json else (lambda line: typer.echo(line))
     figures = asyncio.run(run_simulation(options, say=say))
     if as_json:

@@ -54,7 +54,7 @@ from pcfx.node.sim.measure import (
 from pcfx.node.store import repository as repo
 from pcfx.node.supply import Recomputed, SupplyService
 
-__all__ = ["SimOptions", "run_simulation"]
+__all__ = ["SimError", "SimOptions", "check_quota_fits", "run_simulation"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class SimOptions:
     with `background` other revisions per second, `seed`; the hub's per-company JetStream disk quota
     (`company_disk_mib`, 0: the network default), a 3-server hub (`cluster`), companies per registry
     version (`onboard_batch`), each node's housekeeping periods, how many companies send follow requests
-    at once (`concurrent_follows`), a cProfile file for the propagation, and whether to keep the network's
+    at once (`concurrent_follows`) and start their nodes at once (`concurrent_starts`), a cProfile file for the propagation, and whether to keep the network's
     files."""
 
     companies: int = 50
@@ -79,8 +79,25 @@ class SimOptions:
     feed_health_seconds: float = 60.0
     subscription_sync_seconds: float = 30.0
     concurrent_follows: int = 16
+    concurrent_starts: int = 8
     profile: str | None = None
     keep: bool = False
+
+
+class SimError(ValueError):
+    """The simulation cannot run as asked; the message says why and what to change."""
+
+
+def check_quota_fits(companies: int, disk_mib: int, where: Path) -> None:
+    """SimError when `companies` JetStream quotas of `disk_mib` exceed what a hub storing under `where` may
+    reserve (75 % of the free disk): the hub would refuse JetStream to the companies past that, late in setup."""
+    limit = shutil.disk_usage(where).free * 3 // 4
+    if companies * disk_mib * 2**20 > limit:
+        most = max(0, limit // (companies * 2**20))
+        raise SimError(
+            f"{companies} companies x {disk_mib} MiB of JetStream exceed the {limit / 2**30:.1f} GiB a hub may "
+            f"reserve here (75 % of the free disk of {where}): give --company-disk-mib {most} or less"
+        )
 
 
 async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -90,7 +107,12 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
     root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
     layout = NetworkLayout(root / "net")
     # A hub reserves every account's JetStream quota against its own store (75 % of free disk by default):
-    # with the default 1 GiB per company, this machine's hub admits about 55 companies.
+    # with the default 1 GiB per company, a machine with 77 GB free admits about 55 companies.
+    try:
+        check_quota_fits(options.companies, options.company_disk_mib or 1024, root)
+    except SimError:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     init_network(
         layout,
         port=free_port(),
@@ -135,11 +157,18 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                 say(f"  {batch[-1] + 1} companies onboarded ({time.perf_counter() - t0:.0f} s)")
             figures["onboard_s"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            for c in range(options.companies):
-                install_registry(layout, root / f"c{c}")  # the operator hands over the current registry
-                nodes[c] = await Node.start(load_settings(root / f"c{c}"))
-                if (c + 1) % 100 == 0:
-                    say(f"  {c + 1} nodes running ({time.perf_counter() - t1:.0f} s)")
+            # companies start their nodes independently: several at once, as they would on their own machines
+            starting = asyncio.Semaphore(options.concurrent_starts)
+
+            async def start_node(c: int) -> None:
+                async with starting:
+                    install_registry(layout, root / f"c{c}")  # the operator hands over the current registry
+                    nodes[c] = await Node.start(load_settings(root / f"c{c}"))
+                if len(nodes) % 100 == 0:
+                    say(f"  {len(nodes)} nodes running ({time.perf_counter() - t1:.0f} s)")
+
+            await asyncio.gather(*(start_node(c) for c in range(options.companies)))
+            nodes = dict(sorted(nodes.items()))
             figures["node_start_s"] = time.perf_counter() - t1
 
             def note(done: Recomputed) -> None:

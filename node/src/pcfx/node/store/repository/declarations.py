@@ -13,7 +13,7 @@ from typing import Any, cast
 from pcfx.node.store.facts import DeclarationFacts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
 from pcfx.node.store.repository.core import sha256_hex
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 __all__ = [
@@ -47,10 +47,9 @@ def get_declaration(
     session: Session, *, declaration_id: str, origin: Origin | str | None = None
 ) -> Declaration | None:
     """A stored declaration by declaration id (own first when `origin` is None)."""
-    query = select(Declaration).where(Declaration.declaration_id == declaration_id)
+    rows = session.exec(_BY_ID, params={"declaration_id": declaration_id}).all()
     if origin is not None:
-        query = query.where(Declaration.origin == str(origin))
-    rows = session.exec(query).all()
+        rows = [r for r in rows if r.origin == str(origin)]
     rows = sorted(rows, key=lambda r: r.origin != Origin.OWN)
     return rows[0] if rows else None
 
@@ -59,17 +58,23 @@ def newest_declaration(
     session: Session, *, issuer: str, product_id: str, origin: Origin | str = Origin.RECEIVED
 ) -> Declaration | None:
     """The newest stored version for (issuer, product) whatever its state (the downgrade reference)."""
-    query = (
-        select(Declaration)
-        .where(
-            Declaration.origin == str(origin),
-            Declaration.issuer == issuer,
-            Declaration.product_id == product_id,
-        )
-        .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
-        .limit(1)
+    params = {"origin": str(origin), "issuer": issuer, "product_id": product_id}
+    return session.exec(_NEWEST, params=params).first()
+
+
+_BY_ID = select(Declaration).where(Declaration.declaration_id == bindparam("declaration_id"))
+# Built once: every ingested message and every recomputed input asks it, and building a statement (and its
+# cache key) costs more than running it on an indexed table.
+_NEWEST = (
+    select(Declaration)
+    .where(
+        Declaration.origin == bindparam("origin"),
+        Declaration.issuer == bindparam("issuer"),
+        Declaration.product_id == bindparam("product_id"),
     )
-    return session.exec(query).first()
+    .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
+    .limit(1)
+)
 
 
 def latest_declaration(

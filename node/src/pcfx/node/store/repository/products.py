@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pcfx.node.store.models import Inventory, Result, utcnow
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 __all__ = [
@@ -98,12 +99,16 @@ def save_result(
 
 def latest_result(session: Session, *, product_id: str) -> Result | None:
     """The most recent result of a product."""
-    query = (
-        select(Result)
-        .where(Result.product_id == product_id)
-        .order_by(col(Result.computed_at).desc(), col(Result.id).desc())
-    )
-    return session.exec(query.limit(1)).first()
+    return session.exec(_LATEST_RESULT, params={"product_id": product_id}).first()
+
+
+# Built once: read for every own product each time a supplier's value arrives.
+_LATEST_RESULT = (
+    select(Result)
+    .where(Result.product_id == bindparam("product_id"))
+    .order_by(col(Result.computed_at).desc(), col(Result.id).desc())
+    .limit(1)
+)
 
 
 def list_results(

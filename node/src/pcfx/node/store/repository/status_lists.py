@@ -6,19 +6,24 @@ from datetime import datetime
 
 from pcfx.node.store.models import StatusList, utcnow
 from pcfx.node.store.repository.core import sha256_hex
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 __all__ = ["get_status_list", "save_status_list", "status_list_digest", "status_lists_of"]
 
+# Built once: asked for every status list a node receives or issues.
+_BY_ID = select(StatusList).where(StatusList.list_id == bindparam("list_id"))
+_DIGEST_BY_ID = select(StatusList.sha256).where(StatusList.list_id == bindparam("list_id"))
+
 
 def get_status_list(session: Session, *, list_id: str) -> StatusList | None:
     """The stored status-list credential with this id."""
-    return session.exec(select(StatusList).where(StatusList.list_id == list_id)).first()
+    return session.exec(_BY_ID, params={"list_id": list_id}).first()
 
 
 def status_list_digest(session: Session, *, list_id: str) -> str | None:
     """The SHA-256 of the stored status list with this id (its bytes are not read)."""
-    return session.exec(select(StatusList.sha256).where(StatusList.list_id == list_id)).first()
+    return session.exec(_DIGEST_BY_ID, params={"list_id": list_id}).first()
 
 
 def status_lists_of(session: Session, *, issuer: str) -> list[StatusList]:
