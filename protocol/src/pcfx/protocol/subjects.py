@@ -14,6 +14,7 @@ so they are valid subject tokens, KV-key segments, consumer names and file names
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 
@@ -91,6 +92,14 @@ def _check(value: str) -> str:
 def subject_token(identifier: str) -> str:
     """The subject/KV token of an identifier: `slug-hash`, slug = first 32 chars of the lower-cased id with
     every run outside [a-z0-9] replaced by '-', hash = lower-case base32 of SHA-256(UTF-8 id), first 26 chars."""
+    if not isinstance(identifier, str):
+        raise InvalidIdentifierError("identifier must be a non-empty string")
+    return _token_of(identifier)
+
+
+#: A node computes the tokens of the same few issuers and products for every message it receives or sends.
+@functools.lru_cache(maxsize=65_536)
+def _token_of(identifier: str) -> str:
     value = _check(identifier)
     hashed = _base32_head(hashlib.sha256(value.encode("utf-8")).digest())
     slug = _NOT_SLUG.sub("-", value.lower())[:TOKEN_SLUG_CHARS].strip("-")
