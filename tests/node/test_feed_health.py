@@ -8,12 +8,14 @@ import time
 from datetime import timedelta
 
 from attack_kit import NOW, exchange, unpublished_lists_issuer
+from bus_wait import drained
 from health_kit import admin_http
 from node_kit import eventually, make_network
 from pcfx.node.bus.ingest import Action, Incoming, Ingestor
 from pcfx.node.bus.verifier import ProtocolVerifier
 from pcfx.node.cli.app import app as cli
-from pcfx.node.feeds import report_file
+from pcfx.node.feeds import FeedState, report_file
+from pcfx.node.service import Node
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject
 from typer.testing import CliRunner
 
@@ -158,3 +160,59 @@ def test_a_declaration_still_waiting_for_its_status_list_after_the_last_delivery
         "quarantined",
         "status unavailable",
     )
+
+
+# The refresh's cost at many feeds -------------------------------------------------------------------------
+class _Calls:
+    """Counts calls of some JetStream methods, each still made on the real connection."""
+
+    def __init__(self, js, names: tuple[str, ...]) -> None:
+        self.counts = dict.fromkeys(names, 0)
+        for name in names:
+            real = getattr(js, name)
+
+            async def counted(*args, _name=name, _real=real, **kwargs):
+                self.counts[_name] += 1
+                return await _real(*args, **kwargs)
+
+            setattr(js, name, counted)
+
+    def take(self) -> dict[str, int]:
+        taken, self.counts = self.counts, dict.fromkeys(self.counts, 0)
+        return taken
+
+
+async def test_a_refresh_lists_the_consumers_at_once_and_reads_the_stream_only_for_feeds_that_received_messages(
+    tmp_path, nats_server
+):
+    net = make_network(tmp_path, ["Acme", "Globex"])
+    acme, globex = net["Acme"], net["Globex"]
+    settings = globex.settings.model_copy(update={"feed_health_seconds": 3600.0})  # no refresh of its own
+    supplier = await Node.start(acme.settings, nats_url=nats_server.url)
+    buyer = await Node.start(settings, nats_url=nats_server.url)
+    names = ("steel", "copper", "glass")
+    try:
+        for name in names:
+            await supplier.publish(acme.declaration(name, created=NOW - timedelta(hours=1)))
+            await buyer.subscribe(acme.did, acme.product(name))
+        await eventually(lambda: all(buyer.latest(acme.did, acme.product(n)) for n in names))
+        # every read of a stream message goes through get_msg (get_last_msg too)
+        calls = _Calls(buyer.consume_js, ("consumers_info", "consumer_info", "get_msg"))
+        first = await buyer.refresh_feeds()
+        first_calls = calls.take()
+        await buyer.refresh_feeds()
+        idle_calls = calls.take()
+        await supplier.publish(acme.declaration("steel", created=NOW))
+        await eventually(lambda: buyer.latest(acme.did, acme.product("steel")).footprint_created >= NOW)
+        await drained(buyer.js, buyer.subscriptions()[0].consumer)
+        calls.take()  # drained() reads the stream too
+        last = await buyer.refresh_feeds()
+        news_calls = calls.take()
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    assert [f.state for f in first.feeds] == [FeedState.OK] * 3 and last.healthy
+    # one listing for every feed, no request per consumer; each verified version looked for once
+    assert first_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 3}
+    assert idle_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 0}
+    assert news_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 1}  # steel's feed alone

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -138,6 +139,8 @@ class FeedTracker:
     missed: int = 0
     missed_at: datetime | None = None
     notes: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=5))
+    #: the last eviction check: (verified seq, its digest, consumer's delivered seq), when, its note
+    eviction: tuple[tuple[int, str, int | None], float, str | None] | None = None
 
     def stalled(self, reason: str) -> None:
         self.stalled_reason = reason
@@ -216,22 +219,27 @@ class FeedMonitor:
         """Rebuild the report: one consumer info per feed, the stream's last sequence, the store's view.
         `stream` is the one the consumers read (a leaf node's local replica, else `PCFX`)."""
         stream_last: int | None = None
+        listed: dict[str, ConsumerInfo] | None = None
         if connected:
             try:
                 stream_last = (await js.stream_info(stream)).state.last_seq
             except Exception as exc:
                 log.debug("stream info failed: %r", exc)
+            listed = await _list_consumers(js, stream)
         feeds = []
         for sub in subscriptions:
             tracker = self.tracker(sub.consumer)
-            info, problem = await _consumer_info(js, sub.consumer, stream) if connected else (None, None)
+            info, problem = None, None
+            if listed is not None and sub.consumer in listed:
+                info = listed[sub.consumer]
+            elif connected:  # not listed (or no listing): asked by name, which also says what is missing
+                info, problem = await _consumer_info(js, sub.consumer, stream)
             with Session(engine) as session:
                 health = _from_store(session, sub)
             notes = list(tracker.notes)
             verified = health.last_verified
             if connected and verified is not None and verified.stream_seq is not None and not verified.sealed:
-                subject = decl_subject(sub.issuer, verified.product_id)
-                evicted = await _evicted(js, subject, verified.stream_seq, verified.sha256, stream)
+                evicted = await _eviction_note(js, tracker, sub, verified, info, stream)
                 if evicted:
                     notes.append(evicted)
             lag = None if info is None else _lag(info, stream_last)
@@ -274,6 +282,50 @@ class FeedMonitor:
         partial = path.with_suffix(".tmp")
         partial.write_text(self.report.model_dump_json(indent=1), encoding="utf-8")
         partial.replace(path)
+
+
+#: a verified version found in the stream is looked for again after this long even when nothing new was
+#: delivered on its feed (a purge delivers nothing)
+EVICTION_RECHECK_SECONDS = 300.0
+
+
+async def _list_consumers(js: JetStreamContext, stream: str) -> dict[str, ConsumerInfo] | None:
+    """Every consumer of `stream` by name, 256 per request (one request per feed was the refresh's cost at
+    hundreds of feeds); None when the listing fails."""
+    found: dict[str, ConsumerInfo] = {}
+    try:
+        while True:
+            page = await js.consumers_info(stream, offset=len(found) or None)
+            found.update((info.name, info) for info in page if info.name)
+            if len(page) < 256:
+                return found
+    except Exception as exc:
+        log.debug("consumer listing failed: %r", exc)
+        return None
+
+
+async def _eviction_note(
+    js: JetStreamContext,
+    tracker: FeedTracker,
+    sub: Subscription,
+    verified: VerifiedVersion,
+    info: ConsumerInfo | None,
+    stream: str,
+) -> str | None:
+    """`_evicted` for the feed's verified version, asked again only when it or the feed's delivered sequence
+    changed (new messages on the subject are what evicts it) or EVICTION_RECHECK_SECONDS passed."""
+    assert verified.stream_seq is not None
+    delivered = info.delivered.stream_seq if info is not None and info.delivered else None
+    key = (verified.stream_seq, verified.sha256, delivered)
+    now = time.monotonic()
+    if tracker.eviction is not None:
+        last_key, at, note = tracker.eviction
+        if last_key == key and now - at < EVICTION_RECHECK_SECONDS:
+            return note
+    subject = decl_subject(sub.issuer, verified.product_id)
+    note = await _evicted(js, subject, verified.stream_seq, verified.sha256, stream)
+    tracker.eviction = (key, now, note)
+    return note
 
 
 async def _consumer_info(
