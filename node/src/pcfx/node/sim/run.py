@@ -13,8 +13,8 @@ consumers; with `cluster`, the Raft groups each of its three servers takes part 
 housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`,
 `subscription_sync_seconds`): on a real network each company pays it on its own machine, here one process
 pays it N times over; for the same reason the process's garbage collector sets aside (`gc.freeze`) what
-setup and convergence made. (The subscription sync picks up subscriptions another process added to a node's store;
-here every follow is made by the node itself.)"""
+setup and convergence made. (The subscription sync picks up subscriptions another process added to a
+node's store; here every follow is made by the node itself.)"""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ class SimOptions:
     with `background` other revisions per second, `seed`; the hub's per-company JetStream disk quota
     (`company_disk_mib`, 0: the network default), a 3-server hub (`cluster`), companies per registry
     version (`onboard_batch`), each node's housekeeping periods, how many companies send follow requests
-    at once (`concurrent_follows`) and start their nodes at once (`concurrent_starts`), a cProfile file for the propagation, and whether to keep the network's
-    files."""
+    (`concurrent_follows`) and start their nodes (`concurrent_starts`) at once, a cProfile file for the
+    propagation, and whether to keep the network's files."""
 
     companies: int = 50
     products: int = 2
