@@ -216,7 +216,7 @@ class FeedMonitor:
         retrying: Callable[[str], int],
         stream: str = STREAM_NAME,
     ) -> FeedsReport:
-        """Rebuild the report: one consumer info per feed, the stream's last sequence, the store's view.
+        """Rebuild the report: the stream's consumers (one listing), its last sequence, the store's view.
         `stream` is the one the consumers read (a leaf node's local replica, else `PCFX`)."""
         stream_last: int | None = None
         listed: dict[str, ConsumerInfo] | None = None

@@ -205,7 +205,7 @@ class NodeFollowing(NodeState):
                 log.info("republish after reconnect not done: %r", exc)
 
     async def refresh_feeds(self) -> FeedsReport:
-        """Rebuild the feeds' health (one consumer info per feed) and write it to `run/feeds.json`."""
+        """Rebuild the feeds' health (one listing of the consumers) and write it to `run/feeds.json`."""
         report = await self.feeds.refresh(
             js=self.consume_js,
             engine=self.engine,

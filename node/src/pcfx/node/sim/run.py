@@ -155,9 +155,9 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                     for c in batch
                 ]
                 # every node's periodic housekeeping is paid N times over in this one process: the feed-health
-                # rebuild (a consumer info and two store reads per followed product) runs once a minute, not
-                # every 5 s, the readiness checks (a JetStream request, a store write) every 30 s, not 1 s, and
-                # the subscription sync (a store read) every 30 s, not 2 s
+                # rebuild (two store reads per followed product, stream reads for feeds with news) runs once a
+                # minute, not every 5 s, the readiness checks (a JetStream request, a store write) every 30 s,
+                # not 1 s, and the subscription sync (a store read) every 30 s, not 2 s
                 await join_network_together(
                     layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
                     feed_health_seconds=options.feed_health_seconds, readiness_seconds=options.readiness_seconds,
