@@ -105,6 +105,11 @@ def plot(runs: list[dict[str, Any]], path: Path, *, background: float, tiers: in
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for key, style in (("p50", "o-"), ("p95", "s--"), ("p99", "^:")):
         ax.plot(counts, [r[key] for r in done], style, label=key)
+    ax.axhline(2.0, color="grey", linewidth=0.8, label="goal: p99 < 2 s")
+    if counts and max(counts) >= 10 * min(counts):  # 25 … 1,000 companies: both axes logarithmic
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(counts, [f"{c:,}" for c in counts])
     ax.set_xlabel("companies (each its own account, node and store)")
     ax.set_ylabel(f"seconds, tier {tiers - 1} revision to tier 0")
     ax.set_title(f"pcfx propagation, {background:g} background revisions/s")
