@@ -112,7 +112,7 @@ def plot(runs: list[dict[str, Any]], path: Path, *, background: float, tiers: in
         ax.set_xticks(counts, [f"{c:,}" for c in counts])
     ax.set_xlabel("companies (each its own account, node and store)")
     ax.set_ylabel(f"seconds, tier {tiers - 1} revision to tier 0")
-    ax.set_title(f"pcfx propagation, {background:g} background revisions/s")
+    ax.set_title(f"pcfx propagation, {tiers} tiers, background {background:g} revision(s)/s")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
