@@ -114,11 +114,11 @@ def _buyer_did(settings: Settings, buyer: str) -> str:
     except (RegistryUnavailableError, RegistryError) as exc:
         _report("error", f"company id {buyer} cannot be resolved to a DID: {exc}")
         raise typer.Exit(1) from exc
-    found = [entry.did for entry in registry.entries if entry.binds(buyer)]
-    if not found:
+    entry = registry.entry_for_company(buyer)
+    if entry is None:
         _report("error", f"company id {buyer} is not in trust registry v{registry.version}")
         raise typer.Exit(1)
-    return found[0]
+    return entry.did
 
 
 @clients_app.command("list")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -46,7 +44,7 @@ def sim_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
 ) -> None:
     """Simulate a network of companies on the real protocol and print what it measured."""
-    from pcfx.node.sim.run import SimError, SimOptions, check_quota_fits, run_simulation
+    from pcfx.node.sim.run import SimError, SimOptions, run_simulation
 
     options = SimOptions(
         companies=companies,
@@ -59,12 +57,11 @@ def sim_command(
         cluster=cluster,
         keep=keep,
     )
+    say = (lambda _line: None) if as_json else (lambda line: typer.echo(line))
     try:
-        check_quota_fits(companies, company_disk_mib or 1024, Path(tempfile.gettempdir()))
-    except SimError as exc:
+        figures = asyncio.run(run_simulation(options, say=say))
+    except SimError as exc:  # refused before anything started
         typer.echo(f"pcfx sim: {exc}", err=True)
         raise typer.Exit(2) from None
-    say = (lambda _line: None) if as_json else (lambda line: typer.echo(line))
-    figures = asyncio.run(run_simulation(options, say=say))
     if as_json:
         typer.echo(json.dumps(figures, indent=1))

@@ -5,33 +5,18 @@ follow service), plus the operator's SYS and NETWORK connections for onboarding.
 from __future__ import annotations
 
 import contextlib
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nats.aio.client import Client
 from pcfx.node.network.connect import connect_creds
 from pcfx.node.network.layout import NetworkLayout
-from pcfx.node.network.operator import init_network
+from pcfx.node.network.operator import free_ports, init_network
 from pcfx.node.network.serve import NetworkService
 from pcfx.node.network.state import NetworkState, load_state
 from pcfx.node.network.up import RunningHub, start_hub
 
-__all__ = ["DemoOperator", "free_ports"]
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports free right now (the kernel picks them; held open until all are known)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+__all__ = ["DemoOperator"]
 
 
 @dataclass

@@ -6,6 +6,7 @@ Also loads the operator signing key for the commands that sign account JWTs."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from pcfx.node.network.state import Endpoint, NetworkState, save_state
 from pcfx.node.network.trust_registry import write_registry
 from pcfx.protocol.registry import TrustRegistry
 
-__all__ = ["init_network", "signing_key"]
+__all__ = ["free_ports", "init_network", "signing_key"]
 
 
 def _cluster(hosts: list[str], port: int, leaf_port: int, route_port: int) -> list[Endpoint]:
@@ -42,6 +43,20 @@ def _cluster(hosts: list[str], port: int, leaf_port: int, route_port: int) -> li
         )
         for n, host in enumerate(hosts, start=1)
     ]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free right now (the kernel picks them; held open until all are known)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def init_network(

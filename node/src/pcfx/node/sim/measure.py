@@ -6,17 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from typing import Any
 
-__all__ = ["free_port", "hub_jsz", "hub_varz", "percentile", "process_usage", "raft_groups", "rss_mib"]
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["hub_jsz", "hub_varz", "percentile", "process_usage", "raft_groups", "rss_mib"]
 
 
 def rss_mib() -> float:

@@ -40,12 +40,11 @@ from pcfx.node.network.connect import network_connection, sys_connection
 from pcfx.node.network.errors import FollowError
 from pcfx.node.network.join import JoinRequest, install_registry, join_network_together
 from pcfx.node.network.layout import NetworkLayout
-from pcfx.node.network.operator import init_network
+from pcfx.node.network.operator import free_ports, init_network
 from pcfx.node.network.up import start_hub
 from pcfx.node.service import Node
 from pcfx.node.sim.graph import Product, build_graph, company_id, inventory, roots_of
 from pcfx.node.sim.measure import (
-    free_port,
     hub_jsz,
     hub_varz,
     percentile,
@@ -123,11 +122,12 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
     except SimError:
         shutil.rmtree(root, ignore_errors=True)
         raise
+    port, leaf_port, route_port = free_ports(3)
     init_network(
         layout,
-        port=free_port(),
-        leaf_port=free_port(),
-        route_port=free_port(),
+        port=port,
+        leaf_port=leaf_port,
+        route_port=route_port,
         company_disk_mib=options.company_disk_mib or 1024,
         company_mem_mib=8 if options.company_disk_mib else 64,
     )

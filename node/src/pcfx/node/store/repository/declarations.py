@@ -62,9 +62,9 @@ def newest_declaration(
     return session.exec(_NEWEST, params=params).first()
 
 
+# Built once: every ingested message and every recomputed input asks these, and building a statement (and
+# its cache key) costs more than running it on an indexed table.
 _BY_ID = select(Declaration).where(Declaration.declaration_id == bindparam("declaration_id"))
-# Built once: every ingested message and every recomputed input asks it, and building a statement (and its
-# cache key) costs more than running it on an indexed table.
 _NEWEST = (
     select(Declaration)
     .where(
