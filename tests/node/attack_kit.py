@@ -34,7 +34,8 @@ class Exchange:
 
     @property
     def consumer(self) -> str:
-        return self.buyer.subscriptions()[0].consumer
+        """The buyer's intake consumer, which delivers its feed."""
+        return self.buyer.intake
 
     async def inject(self, subject: str, payload: bytes, msg_id: str | None = None) -> None:
         """Publish on the stream as the attacker (a fresh message id: never deduplicated)."""

@@ -100,7 +100,7 @@ async def test_bad_message_is_quarantined_with_its_reason_and_stored_data_is_unc
     assert rows[0].subject == decl_subject(acme.did, acme.product("steel"))
     assert snapshot(buyer) == before
     assert buyer.latest(acme.did, acme.product("steel")).declaration_id == current.declaration_id
-    consumer = buyer.subscriptions()[0].consumer
+    consumer = buyer.intake
 
     async def settled() -> bool:
         # the quarantine row is committed before the message is terminated: wait for the ack, not a race
@@ -163,7 +163,7 @@ async def test_replayed_older_status_list_cannot_unrevoke(exchange):
     await inject(supplier, status_subject(acme.did, url), old_list[url])
     # Genuine but earlier: a stale copy (a buyer on two feeds of one supplier gets such copies honestly),
     # acknowledged and not applied.
-    await drained(buyer.js, buyer.subscriptions()[0].consumer)
+    await drained(buyer.js, buyer.intake)
     assert buyer.latest(acme.did, acme.product("steel")) is None
     assert quarantined(buyer) == []
 

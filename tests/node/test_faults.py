@@ -61,7 +61,7 @@ async def test_nats_server_killed_and_restarted_mid_stream_loses_and_duplicates_
         published = await asyncio.wait_for(publisher, 60)
         await eventually(lambda: len(received_ids(buyer)) >= N, timeout=30)
         # counted once everything is acknowledged and nothing is pending: no redelivery can come after
-        await drained(buyer.js, buyer.subscriptions()[0].consumer)
+        await drained(buyer.js, buyer.intake)
         ids = received_ids(buyer)
         in_stream = await stream_declarations(buyer)
         receipts = count(buyer.engine, VerificationReceipt)
@@ -120,7 +120,7 @@ async def test_buyer_node_killed_mid_ingest_and_restarted_loses_and_duplicates_n
         buyer = await Node.start(globex.settings, nats_url=nats_server.url)
         await eventually(lambda: stored() >= N, timeout=30)
         # the messages the killed node fetched come back after ack_wait: counted once all are acknowledged
-        info = await drained(buyer.js, buyer.subscriptions()[0].consumer)
+        info = await drained(buyer.js, buyer.intake)
         ids = received_ids(buyer)
         receipts = count(engine, VerificationReceipt)
         audits = count(engine, AuditEntry, AuditEntry.event == "declaration stored")

@@ -182,7 +182,7 @@ class _Calls:
         return taken
 
 
-async def test_a_refresh_lists_the_consumers_at_once_and_reads_the_stream_only_for_feeds_that_received_messages(
+async def test_a_refresh_asks_for_the_intake_once_and_reads_the_stream_only_for_feeds_that_received_messages(
     tmp_path, nats_server
 ):
     net = make_network(tmp_path, ["Acme", "Globex"])
@@ -193,9 +193,11 @@ async def test_a_refresh_lists_the_consumers_at_once_and_reads_the_stream_only_f
     names = ("steel", "copper", "glass")
     try:
         for name in names:
-            await supplier.publish(acme.declaration(name, created=NOW - timedelta(hours=1)))
             await buyer.subscribe(acme.did, acme.product(name))
+        for name in names:
+            await supplier.publish(acme.declaration(name, created=NOW - timedelta(hours=1)))
         await eventually(lambda: all(buyer.latest(acme.did, acme.product(n)) for n in names))
+        await drained(buyer.js, buyer.intake)
         # every read of a stream message goes through get_msg (get_last_msg too)
         calls = _Calls(buyer.consume_js, ("consumers_info", "consumer_info", "get_msg"))
         first = await buyer.refresh_feeds()
@@ -204,7 +206,7 @@ async def test_a_refresh_lists_the_consumers_at_once_and_reads_the_stream_only_f
         idle_calls = calls.take()
         await supplier.publish(acme.declaration("steel", created=NOW))
         await eventually(lambda: buyer.latest(acme.did, acme.product("steel")).footprint_created >= NOW)
-        await drained(buyer.js, buyer.subscriptions()[0].consumer)
+        await drained(buyer.js, buyer.intake)
         calls.take()  # drained() reads the stream too
         last = await buyer.refresh_feeds()
         news_calls = calls.take()
@@ -212,7 +214,7 @@ async def test_a_refresh_lists_the_consumers_at_once_and_reads_the_stream_only_f
         await buyer.stop()
         await supplier.stop()
     assert [f.state for f in first.feeds] == [FeedState.OK] * 3 and last.healthy
-    # one listing for every feed, no request per consumer; each verified version looked for once
-    assert first_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 3}
-    assert idle_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 0}
-    assert news_calls == {"consumers_info": 1, "consumer_info": 0, "get_msg": 1}  # steel's feed alone
+    # one consumer info for every feed (the intake's); each verified version looked for once
+    assert first_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 3}
+    assert idle_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 0}
+    assert news_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 1}  # steel's feed alone

@@ -10,7 +10,8 @@ import time
 
 import nats
 from nats.aio.msg import Msg
-from pcfx.node.bus.consumers import BatchPuller, ensure_consumer
+from pcfx.node.bus.consumers import BatchPuller, subscription_filters
+from pcfx.node.bus.intake import ensure_intake
 from pcfx.node.bus.setup import ensure_stream
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject
 
@@ -26,7 +27,7 @@ async def _puller_and_pulls(
     nc = await nats.connect(url)
     js = nc.jetstream()
     await ensure_stream(js)
-    name, _ = await ensure_consumer(js, owner=GLOBEX, issuer=ACME, ack_wait=30)
+    name = (await ensure_intake(js, owner=GLOBEX, filters=subscription_filters(ACME), ack_wait=30)).name
     pulls: list[dict] = []
     spy = await nats.connect(url)
 

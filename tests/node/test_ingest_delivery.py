@@ -25,12 +25,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from node_kit import eventually
-from pcfx.node.bus.consumers import BatchPuller, ensure_consumer
+from pcfx.node.bus.consumers import BatchPuller, subscription_filters
 from pcfx.node.bus.ingest import Incoming, RetryBudget, StoredEvent, run_consumer
+from pcfx.node.bus.intake import ensure_intake, feed_key
 from pcfx.node.bus.setup import ensure_stream
 from pcfx.node.bus.verifier import ProtocolVerifier
 from pcfx.node.feeds import FeedMonitor
-from pcfx.protocol.subjects import STREAM_NAME
+from pcfx.protocol.subjects import STREAM_NAME, decl_filter
 from sqlalchemy import Engine
 
 
@@ -80,9 +81,10 @@ async def feed(tmp_path: Path, engine: Engine, url: str, **ingestor: Any) -> Asy
         try:
             js = nc.jetstream()
             await ensure_stream(js)
-            name, _ = await ensure_consumer(
-                js, owner=globex.network["Globex"].did, issuer=acme.did, ack_wait=30
+            intake = await ensure_intake(
+                js, owner=globex.network["Globex"].did, filters=subscription_filters(acme.did), ack_wait=30
             )
+            name = intake.name
             puller = await BatchPuller(nc, stream=STREAM_NAME, consumer=name, batch=256, expires=0.5).start()
             try:
                 yield Feed(acme, globex, nc, js, name, puller)
@@ -107,7 +109,10 @@ async def test_handle_acks_what_it_stores_terms_what_it_rejects_and_naks_what_wa
         await f.publish([acme.message(waiting)])
         decisions = await globex.ingestor.handle(await f.fetch(5))
         assert [d.outcome for d in decisions] == ["status", "status", "stored", "quarantined", "retry"]
-        assert (decisions[4].delay, globex.ingestor.retries.retrying(f.consumer)) == (0.5, 1)
+        assert (
+            decisions[4].delay,
+            globex.ingestor.retries.retrying(feed_key(f.consumer, decl_filter(acme.did))),
+        ) == (0.5, 1)
         assert await f.settles((4, 0, 1)) == (4, 0, 1)  # the waiting one is held for its redelivery
         [again] = await f.fetch(1)
         assert (again.data, again.metadata.num_delivered) == (waiting, 2)
@@ -115,7 +120,9 @@ async def test_handle_acks_what_it_stores_terms_what_it_rejects_and_naks_what_wa
             ("term", "quarantined", "status unavailable")
         ]
         assert await f.settles((5, 0, 0)) == (5, 0, 0)
-        assert globex.ingestor.retries.retrying(f.consumer) == 0  # its slot given back
+        assert (
+            globex.ingestor.retries.retrying(feed_key(f.consumer, decl_filter(acme.did))) == 0
+        )  # its slot given back
         assert [(q.reason, q.stream_seq) for q in globex.quarantined()] == [
             ("malformed", 4),
             ("status unavailable", 5),
@@ -291,7 +298,9 @@ async def test_a_consumer_deleted_under_a_loop_that_cannot_recreate_it_is_report
         try:
             await f.js.delete_consumer(STREAM_NAME, f.consumer)
             await eventually(lambda: tracker.stalled_reason == "consumer missing")
-            await ensure_consumer(f.js, owner=globex.network["Globex"].did, issuer=acme.did)
+            await ensure_intake(
+                f.js, owner=globex.network["Globex"].did, filters=subscription_filters(acme.did)
+            )
             steel = acme.sign("steel", created=NOW - HOUR)
             await f.publish([*acme.status_messages(), acme.message(steel)])
             await eventually(lambda: globex.count(globex.receipts()[0].__class__) if globex.receipts() else 0)
@@ -373,7 +382,9 @@ async def test_a_consumer_deleted_while_a_batch_is_in_verification_completes_tha
         tracker = monitor.tracker(f.consumer)
 
         async def recreate() -> None:
-            await ensure_consumer(f.js, owner=globex.network["Globex"].did, issuer=acme.did)
+            await ensure_intake(
+                f.js, owner=globex.network["Globex"].did, filters=subscription_filters(acme.did)
+            )
 
         await f.puller.close()  # the loop is the consumer's only puller
         with one_worker(f) as verifier:

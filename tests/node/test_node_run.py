@@ -93,7 +93,7 @@ async def test_cli_subscribe_pull_and_quarantine(tmp_path, nats_server):
     try:
         published = await supplier.publish(acme.declaration("steel"))
         code, out, _ = await pcfx("subscribe", acme.did, "--home", home)
-        assert code == 0 and "consumer pcfx-" in out
+        assert code == 0 and "(feed pcfx-" in out and "the running node adds it within seconds" in out
         code, out, err = await pcfx(
             "pull", acme.did, acme.product("steel"), "--home", home, "--nats", nats_server.url
         )

@@ -254,7 +254,7 @@ async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing_and_ingest
         # The node goes on with new workers: a declaration published after the kill arrives too.
         published.append((await supplier.publish(acme.declaration("after"))).declaration_id)
         await eventually(lambda: stored() >= n + 1, timeout=30)
-        await drained(buyer.js, buyer.subscriptions()[0].consumer)  # no redelivery can come after this
+        await drained(buyer.js, buyer.intake)  # no redelivery can come after this
         replacement = buyer.verifier.pool_pids()
         with buyer.session() as session:
             ids = [
@@ -263,7 +263,7 @@ async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing_and_ingest
             ]
         receipts = count(buyer.engine, VerificationReceipt)
         quarantined = count(buyer.engine, QuarantinedMessage)
-        info = await buyer.js.consumer_info("PCFX", buyer.subscriptions()[0].consumer)
+        info = await buyer.js.consumer_info("PCFX", buyer.intake)
     finally:
         await buyer.stop()
         await supplier.stop()

@@ -8,7 +8,7 @@ import nats
 from buyer_only_kit import account_of, buyer_only_network
 from nats.js.api import StreamConfig
 from node_kit import eventually
-from pcfx.node.bus.consumers import ensure_consumer
+from pcfx.node.bus.consumers import consumer_config, subscription_filters
 from pcfx.node.bus.setup import ensure_stream
 from pcfx.node.config import load_settings
 from pcfx.node.network.jwt import KeyKind, new_keypair, public_key
@@ -16,7 +16,7 @@ from pcfx.node.sealing import SealedInbox
 from pcfx.node.service import Node, record_subscription
 from pcfx.node.store.db import open_store, session_scope
 from pcfx.protocol.registry import TrustRegistry
-from pcfx.protocol.subjects import STREAM_NAME, dto_filter
+from pcfx.protocol.subjects import STREAM_NAME, consumer_name, dto_filter
 
 
 async def test_an_existing_stream_without_the_buyer_only_subjects_is_updated(nats_server):
@@ -53,9 +53,10 @@ async def test_a_subscription_made_before_the_node_knew_its_account_moves_to_its
     engine.dispose()
     supplier = await Node.start(steel_co.settings, nats_url=nats_server.url)
     try:
-        await ensure_consumer(
-            supplier.js, owner=pack_co.did, issuer=steel_co.did
-        )  # as the older node made it
+        legacy = subscription_filters(steel_co.did)  # as an older node made it: a consumer per subscription
+        await supplier.js.add_consumer(
+            STREAM_NAME, consumer_config(consumer_name(pack_co.did, legacy), legacy)
+        )
         buyer = await Node.start(pack_co.settings, nats_url=nats_server.url)
         try:
             (current,) = buyer.subscriptions()
@@ -68,7 +69,7 @@ async def test_a_subscription_made_before_the_node_knew_its_account_moves_to_its
         await supplier.stop()
     assert current.consumer != old
     assert dto_filter(account_of(net, "PackCo"), steel_co.did) in current.filter_subjects
-    assert consumers == [current.consumer]
+    assert consumers == [buyer.intake]  # the older consumer deleted
 
 
 def test_the_node_account_is_the_setting_else_the_trust_registrys(tmp_path):

@@ -3,8 +3,10 @@ last delivered, how far the node's consumer is behind the stream, and a state: `
 reason: consumer missing, stream missing, NATS disconnected...) or `failing` (with the last rejection's
 reason and the count since the last verified version). Nothing stops silently.
 
-`FeedMonitor` keeps what the consumer loops report (`FeedTracker`) and, every few seconds, one consumer-info
-request per feed plus the store's view into a cached `FeedsReport`: the node's `/health` returns that cache
+Every feed is delivered by the node's one intake consumer (`pcfx.node.bus.intake`): its stalls, lag and
+redeliveries are every feed's. `FeedMonitor` keeps what the intake's loop reports (`FeedTracker`), when each
+supplier's messages last arrived and, every few seconds, the intake's consumer info plus the store's view
+into a cached `FeedsReport`: the node's `/health` returns that cache
 (no NATS round trip per request) and the node writes it to `run/feeds.json` in its home, which
 `pcfx status` reads. Without a running node, `store_report` says what the store alone knows."""
 
@@ -14,7 +16,7 @@ import collections
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,7 +30,14 @@ from pcfx.node.bus.consumers import missing_part
 from pcfx.node.bus.ingest import Decision, Incoming
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Subscription, utcnow
-from pcfx.protocol.subjects import DTO_PREFIX, STREAM_NAME, decl_filter, decl_subject, status_filter
+from pcfx.protocol.subjects import (
+    DTO_PREFIX,
+    STREAM_NAME,
+    decl_filter,
+    decl_subject,
+    status_filter,
+    subject_token,
+)
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -75,7 +84,7 @@ class VerifiedVersion(BaseModel):
 
 
 class FeedLag(BaseModel):
-    """The node's durable consumer against the stream (its cached consumer info)."""
+    """The node's intake consumer against the stream (its cached consumer info): shared by every feed."""
 
     stream_last_seq: int | None
     delivered_seq: int | None
@@ -131,7 +140,8 @@ class FeedsReport(BaseModel):
 
 @dataclass
 class FeedTracker:
-    """What one feed's consumer loop reported (`pcfx.node.bus.ingest.FeedReport`) and saw."""
+    """What a consumer loop reported (`pcfx.node.bus.ingest.FeedReport`) and saw; a feed's own tracker keeps
+    its eviction check."""
 
     consumer: str
     stalled_reason: str | None = None
@@ -139,8 +149,8 @@ class FeedTracker:
     missed: int = 0
     missed_at: datetime | None = None
     notes: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=5))
-    #: the last eviction check: (verified seq, its digest, consumer's delivered seq), when, its note
-    eviction: tuple[tuple[int, str, int | None], float, str | None] | None = None
+    #: the last eviction check: (verified seq, its digest, when its subject's messages last came), when, note
+    eviction: tuple[tuple[int, str, datetime | None], float, str | None] | None = None
 
     def stalled(self, reason: str) -> None:
         self.stalled_reason = reason
@@ -183,6 +193,8 @@ class FeedMonitor:
 
     def __init__(self) -> None:
         self._trackers: dict[str, FeedTracker] = {}
+        #: when messages last came, by supplier (its subject token) and by subject
+        self._last_message: dict[str, datetime] = {}
         self.report = FeedsReport(checked_at=utcnow(), source="node", feeds=[])
         #: Called with each refreshed report (the node's metrics: lag per feed).
         self.observers: list[Callable[[FeedsReport], None]] = []
@@ -199,11 +211,12 @@ class FeedMonitor:
         return _Report(self.tracker(consumer))
 
     def observe(self, items: Sequence[Incoming], decisions: Sequence[Decision]) -> None:
-        """An `Ingestor` batch observer: note when each feed last delivered."""
+        """An `Ingestor` batch observer: note when each supplier's messages, and each subject's, last arrived."""
         now = utcnow()
-        for feed in {item.feed for item in items}:
-            if feed is not None:
-                self.tracker(feed).last_message_at = now
+        for item in items:
+            if item.feed is not None:
+                self._last_message[item.feed.rpartition("/")[2]] = now
+                self._last_message[item.subject] = now
 
     async def refresh(
         self,
@@ -212,61 +225,62 @@ class FeedMonitor:
         engine: Engine,
         subscriptions: Sequence[Subscription],
         connected: bool,
-        running: Mapping[str, bool],
+        intake: str,
+        running: bool,
         retrying: Callable[[str], int],
         stream: str = STREAM_NAME,
     ) -> FeedsReport:
-        """Rebuild the report: the stream's consumers (one listing), its last sequence, the store's view.
-        `stream` is the one the consumers read (a leaf node's local replica, else `PCFX`)."""
+        """Rebuild the report: the intake consumer (one info request) that delivers every feed, the stream's
+        last sequence, the store's view. `stream` is the one the intake reads (a leaf node's local replica,
+        else `PCFX`)."""
         stream_last: int | None = None
-        listed: dict[str, ConsumerInfo] | None = None
-        if connected:
+        info, problem = None, None
+        if connected and subscriptions:
             try:
                 stream_last = (await js.stream_info(stream)).state.last_seq
             except Exception as exc:
                 log.debug("stream info failed: %r", exc)
-            listed = await _list_consumers(js, stream)
+            info, problem = await _consumer_info(js, intake, stream)
+        consumer = self.tracker(intake)
+        lag = None if info is None else _lag(info, stream_last)
         feeds = []
         for sub in subscriptions:
             tracker = self.tracker(sub.consumer)
-            info, problem = None, None
-            if listed is not None and sub.consumer in listed:
-                info = listed[sub.consumer]
-            elif connected:  # not listed (or no listing): asked by name, which also says what is missing
-                info, problem = await _consumer_info(js, sub.consumer, stream)
             with Session(engine) as session:
                 health = _from_store(session, sub)
-            notes = list(tracker.notes)
+            notes = list(consumer.notes)
+            token = subject_token(sub.issuer)
             verified = health.last_verified
             if connected and verified is not None and verified.stream_seq is not None and not verified.sealed:
-                evicted = await _eviction_note(js, tracker, sub, verified, info, stream)
+                arrived = self._last_message.get(decl_subject(sub.issuer, verified.product_id))
+                evicted = await _eviction_note(js, tracker, sub, verified, arrived, stream)
                 if evicted:
                     notes.append(evicted)
-            lag = None if info is None else _lag(info, stream_last)
             state, reason = _state(
-                tracker,
+                consumer,
                 connected=connected,
                 problem=problem,
-                running=running.get(sub.consumer, False),
+                running=running,
                 lag=lag,
                 rejected=health.rejected,
             )
-            if tracker.missed:
+            if consumer.missed:
                 notes.append(
-                    f"{tracker.missed} deliveries went to another connection on this consumer "
+                    f"{consumer.missed} deliveries went to another connection on this node's intake consumer "
                     "(only the account layout keeps others off a node's consumers)"
                 )
             if lag is not None and lag.num_redelivered:
-                notes.append(f"{lag.num_redelivered} message(s) redelivered")
+                notes.append(f"{lag.num_redelivered} message(s) of the intake redelivered")
             feeds.append(
                 health.model_copy(
                     update={
+                        "consumer": intake,
                         "state": state,
                         "reason": reason,
                         "lag": lag,
-                        "last_message_at": tracker.last_message_at or health.last_message_at,
-                        "retrying": retrying(sub.consumer),
-                        "missed_deliveries": tracker.missed,
+                        "last_message_at": self._last_message.get(token) or health.last_message_at,
+                        "retrying": retrying(f"{intake}/{token}"),
+                        "missed_deliveries": consumer.missed,
                         "notes": notes,
                     }
                 )
@@ -289,34 +303,18 @@ class FeedMonitor:
 EVICTION_RECHECK_SECONDS = 300.0
 
 
-async def _list_consumers(js: JetStreamContext, stream: str) -> dict[str, ConsumerInfo] | None:
-    """Every consumer of `stream` by name, 256 per request (one request per feed was the refresh's cost at
-    hundreds of feeds); None when the listing fails."""
-    found: dict[str, ConsumerInfo] = {}
-    try:
-        while True:
-            page = await js.consumers_info(stream, offset=len(found) or None)
-            found.update((info.name, info) for info in page if info.name)
-            if len(page) < 256:
-                return found
-    except Exception as exc:
-        log.debug("consumer listing failed: %r", exc)
-        return None
-
-
 async def _eviction_note(
     js: JetStreamContext,
     tracker: FeedTracker,
     sub: Subscription,
     verified: VerifiedVersion,
-    info: ConsumerInfo | None,
+    arrived: datetime | None,
     stream: str,
 ) -> str | None:
-    """`_evicted` for the feed's verified version, asked again only when it or the feed's delivered sequence
-    changed (new messages on the subject are what evicts it) or EVICTION_RECHECK_SECONDS passed."""
+    """`_evicted` for the feed's verified version, asked again only when it changed or messages on its subject
+    `arrived` since (new messages on the subject are what evicts it), or EVICTION_RECHECK_SECONDS passed."""
     assert verified.stream_seq is not None
-    delivered = info.delivered.stream_seq if info is not None and info.delivered else None
-    key = (verified.stream_seq, verified.sha256, delivered)
+    key = (verified.stream_seq, verified.sha256, arrived)
     now = time.monotonic()
     if tracker.eviction is not None:
         last_key, at, note = tracker.eviction

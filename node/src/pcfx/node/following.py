@@ -1,5 +1,6 @@
-"""A company node's following side: durable subscriptions to suppliers (consumers started, resumed,
-re-created when deleted under the node, and stopped), their health (`pcfx.node.feeds`), on-demand pulls of a
+"""A company node's following side: subscriptions to suppliers, all delivered by the node's one durable
+intake consumer (`pcfx.node.bus.intake`: its filters follow the subscriptions; re-created when deleted under
+the node), their health (`pcfx.node.feeds`), on-demand pulls of a
 supplier's latest declaration (each source verified, the next tried when one fails), and the stored
 subscription records."""
 
@@ -16,8 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
-from pcfx.node.bus.consumers import delete_consumer, ensure_consumer, subscription_filters
+from pcfx.node.bus.consumers import delete_consumer, subscription_filters
 from pcfx.node.bus.ingest import Action, Decision, run_consumer
+from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject
 from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import HEADER_STATUS
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
@@ -27,6 +29,7 @@ from pcfx.node.store import repository as repo
 from pcfx.node.store.db import session_scope
 from pcfx.node.store.models import Subscription
 from pcfx.protocol.subjects import (
+    STATUS_PREFIX,
     STREAM_NAME,
     consumer_name,
     decl_subject,
@@ -40,9 +43,9 @@ __all__ = [
     "PULL_SOURCES",
     "FollowRefusedError",
     "NodeFollowing",
+    "feed_name",
     "record_subscription",
     "retarget_subscriptions",
-    "subscription_consumer",
 ]
 
 log = logging.getLogger("pcfx.node")
@@ -67,55 +70,78 @@ class NodeFollowing(NodeState):
     """`Node` methods that follow suppliers: subscriptions and their consumers, and on-demand pulls."""
 
     async def _sync_subscriptions(self) -> None:
-        # Subscriptions may be added to the store by `pcfx subscribe` while the node runs. Retargeting looks
-        # at each of them: done only when the set of subscriptions changed since the last round.
-        # The check that runs every few seconds reads the consumer names alone; whole rows only when a
-        # subscription is new or its consumer loop is not running.
+        # Subscriptions may be added to the store by `pcfx subscribe` while the node runs. The intake's
+        # filters are brought in line only when the set of subscriptions changed since the last round; the
+        # check that runs every few seconds reads the feed names alone.
         with Session(self.engine) as session:
             seen = repo.active_consumers(session)
         if seen != self._synced_subscriptions:
+            first = self._synced_subscriptions is None
             await self._retarget_subscriptions()
-            with Session(self.engine) as session:
-                self._synced_subscriptions = repo.active_consumers(session)
-        elif all(name in self._consumers and not self._consumers[name].done() for name in seen):
-            return
-        for sub in self.subscriptions():
-            if sub.consumer in self._consumers and not self._consumers[sub.consumer].done():
-                continue
             try:
-                await self._recreate(sub.issuer, sub.product_id)
+                await self._ensure_intake()
             except Exception as exc:
-                # The loop started below reports the feed stalled and keeps re-creating what is missing.
-                log.warning("consumer of %s %s not ensured: %r", sub.issuer, sub.product_id or "", exc)
-            self._start_consumer(sub.consumer, sub.issuer, sub.product_id)
+                # The loop started below reports the feeds stalled and keeps re-creating what is missing.
+                log.warning("intake not ensured: %r", exc)
+            else:
+                with Session(self.engine) as session:
+                    self._synced_subscriptions = repo.active_consumers(session)
+            if first:
+                await self._drop_feed_consumers()
+        if self._synced_subscriptions:
+            self._start_intake()
 
-    async def _recreate(self, issuer: str, product_id: str | None) -> None:
-        # The stream too: deleting it (by anyone in a shared account) deletes every consumer on it.
-        await self._ensure_consume_stream()
-        await self.request_follows(issuer, [product_id])
-        await ensure_consumer(
-            self.consume_js,
-            owner=self.did,
-            issuer=issuer,
-            product_id=product_id,
-            ack_wait=self.settings.ack_wait_seconds,
+    async def _ensure_intake(self) -> IntakeChange:
+        # The intake carries the filters of every active subscription; what the stream held already on the
+        # filters an update adds is read once (a filter added to a consumer delivers only what comes after).
+        async with self._intake_lock:
+            filters = [f for sub in self.subscriptions() for f in json.loads(sub.filter_subjects)]
+            change = await ensure_intake(
+                self.consume_js,
+                owner=self.did,
+                filters=filters,
+                ack_wait=self.settings.ack_wait_seconds,
+                stream=self.consume_stream,
+            )
+            if change.added:
+                await self._read_last_messages(change.added)
+        if not filters:
+            await self._stop_intake()
+        return change
+
+    async def _read_last_messages(self, filters: list[str]) -> None:
+        """Ingest the last message the stream holds on each subject of `filters` (status lists first: the
+        declarations verify against them)."""
+        found = await last_per_subject(
+            self.consume_js._nc,  # the context's connection and API prefix (nats-py keeps them private)
+            filters=filters,
             stream=self.consume_stream,
-            own_account=self.own_account,
+            api_prefix=getattr(self.consume_js, "_prefix", "$JS.API"),
         )
+        for message in sorted(found, key=lambda m: (not m.subject.startswith(STATUS_PREFIX + "."), m.seq)):
+            await self.ingestor.ingest_raw(message.data, subject=message.subject, stream_seq=message.seq)
+
+    async def _drop_feed_consumers(self) -> None:
+        # Before the intake a node had one consumer per subscription, named like the subscription's feed: a
+        # store carried over keeps them on the hub as assets and open pull requests. Deleted once per run.
+        with Session(self.engine) as session:
+            names = {sub.consumer for sub in repo.list_subscriptions(session, active_only=False)}
+        for name in sorted(names):
+            with contextlib.suppress(Exception):
+                await delete_consumer(self.consume_js, name=name, stream=self.consume_stream)
+
+    async def _recreate(self) -> None:
+        # The stream too: deleting it (by anyone in a shared account) deletes the intake with it.
+        await self._ensure_consume_stream()
+        for sub in self.subscriptions():
+            await self.request_follows(sub.issuer, [sub.product_id])
+        await self._ensure_intake()
 
     async def _retarget_subscriptions(self) -> None:
         # A subscription recorded before this node knew its NATS account (or under another one) lacks the
-        # buyer-only filter: it moves to the consumer of the current filters, the old consumer is deleted.
+        # buyer-only filter: it is recorded again under the current filters.
         with session_scope(self.engine) as session:
-            moved = retarget_subscriptions(session, owner=self.did, own_account=self.own_account)
-        for old in moved:
-            task = self._consumers.pop(old, None)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            with contextlib.suppress(Exception):
-                await delete_consumer(self.consume_js, name=old, stream=self.consume_stream)
+            retarget_subscriptions(session, owner=self.did, own_account=self.own_account)
 
     async def _ensure_consume_stream(self) -> None:
         limits = ExchangeLimits.of(self.settings)
@@ -205,13 +231,14 @@ class NodeFollowing(NodeState):
                 log.info("republish after reconnect not done: %r", exc)
 
     async def refresh_feeds(self) -> FeedsReport:
-        """Rebuild the feeds' health (one listing of the consumers) and write it to `run/feeds.json`."""
+        """Rebuild the feeds' health (one info of the intake consumer) and write it to `run/feeds.json`."""
         report = await self.feeds.refresh(
             js=self.consume_js,
             engine=self.engine,
             subscriptions=self.subscriptions(),
             connected=bool(self.nc.is_connected),
-            running={name: not task.done() for name, task in self._consumers.items()},
+            intake=self.intake,
+            running=self.intake in self._consumers and not self._consumers[self.intake].done(),
             retrying=self.ingestor.retries.retrying,
             stream=self.consume_stream,
         )
@@ -222,36 +249,46 @@ class NodeFollowing(NodeState):
         return report
 
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
-        """Follow `issuer` (all its products, or one): a durable consumer that first delivers each product's
-        current version, then every new one; survives restarts. Returns the consumer name."""
-        await self.request_follows(issuer, [product_id])
-        name, _ = await ensure_consumer(
-            self.consume_js,
-            owner=self.did,
-            issuer=issuer,
-            product_id=product_id,
-            ack_wait=self.settings.ack_wait_seconds,
-            stream=self.consume_stream,
-            own_account=self.own_account,
-        )
+        """Follow `issuer` (all its products, or one): the node's durable intake consumer takes its filters and
+        delivers each product's current version, then every new one; survives restarts. Returns the intake's
+        consumer name."""
+        await self.subscribe_all([(issuer, product_id)])
+        return self.intake
+
+    async def subscribe_all(self, follows: Sequence[tuple[str, str | None]]) -> list[str]:
+        """Follow each (issuer, product or None) of `follows` with one update of the intake's filters; returns
+        the feed names, in order."""
+        by_issuer: dict[str, list[str | None]] = {}
+        for issuer, product_id in follows:
+            by_issuer.setdefault(issuer, []).append(product_id)
+        for issuer, product_ids in by_issuer.items():  # one follow request per supplier, not per product
+            await self.request_follows(issuer, product_ids)
         with session_scope(self.engine) as session:
-            record_subscription(
-                session, owner=self.did, issuer=issuer, product_id=product_id, own_account=self.own_account
-            )
-        self._start_consumer(name, issuer, product_id)
-        return name
+            names = [
+                record_subscription(
+                    session,
+                    owner=self.did,
+                    issuer=issuer,
+                    product_id=product_id,
+                    own_account=self.own_account,
+                )
+                for issuer, product_id in follows
+            ]
+        await self._ensure_intake()
+        with Session(self.engine) as session:
+            self._synced_subscriptions = repo.active_consumers(session)
+        self._start_intake()
+        return names
 
     async def unsubscribe(self, issuer: str, product_id: str | None = None) -> bool:
-        """Stop following; deletes the durable consumer. False when there was no such subscription."""
-        name = subscription_consumer(self.did, issuer, product_id, own_account=self.own_account)
-        task = self._consumers.pop(name, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop following; the intake drops the subscription's filters (and is deleted with the last one).
+        False when there was no such subscription."""
+        name = feed_name(self.did, issuer, product_id, own_account=self.own_account)
         with session_scope(self.engine) as session:
             row = repo.deactivate_subscription(session, consumer=name)
-        await delete_consumer(self.consume_js, name=name, stream=self.consume_stream)
+        await self._ensure_intake()
+        with Session(self.engine) as session:
+            self._synced_subscriptions = repo.active_consumers(session)
         return row is not None
 
     def subscriptions(self) -> list[Subscription]:
@@ -259,13 +296,15 @@ class NodeFollowing(NodeState):
         with Session(self.engine) as session:
             return repo.list_subscriptions(session)
 
-    def _start_consumer(self, name: str, issuer: str, product_id: str | None) -> None:
+    @property
+    def intake(self) -> str:
+        """The name of this node's intake consumer."""
+        return intake_name(self.did)
+
+    def _start_intake(self) -> None:
+        name = self.intake
         if name in self._consumers and not self._consumers[name].done():
             return
-
-        def recreate() -> Awaitable[None]:
-            return self._recreate(issuer, product_id)
-
         self._consumers[name] = asyncio.create_task(
             run_consumer(
                 self.consume_js,
@@ -274,14 +313,23 @@ class NodeFollowing(NodeState):
                 ingestor=self.ingestor,
                 stop=self._stop,
                 batch=self.settings.fetch_batch,
-                # an idle feed wakes every few seconds only (a message or `stop` wakes it at once): a node
-                # follows one feed per supplier product, hundreds of them for an assembler
+                # an idle intake wakes every few seconds only (a message or `stop` wakes it at once)
                 fetch_timeout=IDLE_WAKE_SECONDS,
-                recreate=recreate,
+                recreate=self._recreate,
                 report=self.feeds.reporter(name),
             ),
             name=f"pcfx-consumer-{name}",
         )
+
+    async def _stop_intake(self) -> None:
+        task = self._consumers.get(self.intake)
+        if task is None or task is asyncio.current_task():  # the loop's own repair found nothing to follow
+            return
+        del self._consumers[self.intake]
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # Pulling ---------------------------------------------------------------------------------------------
     async def fetch_latest_raw(self, issuer: str, product_id: str, *, timeout: float = 2.0) -> bytes | None:
@@ -390,11 +438,11 @@ class NodeFollowing(NodeState):
                 await self.ingestor.ingest_raw(found[0], subject=subject, stream_seq=found[1])
 
 
-def subscription_consumer(
+def feed_name(
     owner: str, issuer: str, product_id: str | None = None, *, own_account: str | None = None
 ) -> str:
-    """The durable consumer name of `owner`'s subscription to `issuer` (all its products, or one);
-    `own_account`: the owner's NATS account (its buyer-only filter is part of the subscription)."""
+    """The name of `owner`'s subscription to `issuer` (all its products, or one), its key in the store and
+    in the feeds' health; `own_account`: the owner's NATS account (its buyer-only filter is part of it)."""
     return consumer_name(owner, subscription_filters(issuer, product_id, own_account=own_account))
 
 
@@ -407,7 +455,7 @@ def record_subscription(
     own_account: str | None = None,
 ) -> str:
     """Store `owner`'s subscription to `issuer` (all its products, or one) unless it is active already;
-    returns its consumer name. A running node starts consuming a stored subscription within seconds."""
+    returns its feed name. A running node adds a stored subscription to its intake within seconds."""
     filters = subscription_filters(issuer, product_id, own_account=own_account)
     name = consumer_name(owner, filters)
     if all(row.consumer != name for row in repo.list_subscriptions(session)):
@@ -419,11 +467,11 @@ def record_subscription(
 
 
 def retarget_subscriptions(session: Session, *, owner: str, own_account: str | None) -> list[str]:
-    """Record again, under the consumer of the current filters, every active subscription recorded with
-    other filters (its buyer-only filter missing or for another account); returns the old consumer names."""
+    """Record again, under the current filters, every active subscription recorded with other filters (its
+    buyer-only filter missing or for another account); returns the old feed names."""
     moved: list[str] = []
     for row in repo.list_subscriptions(session):
-        name = subscription_consumer(owner, row.issuer, row.product_id, own_account=own_account)
+        name = feed_name(owner, row.issuer, row.product_id, own_account=own_account)
         if name == row.consumer:
             continue
         repo.deactivate_subscription(session, consumer=row.consumer)

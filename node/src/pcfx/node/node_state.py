@@ -42,14 +42,17 @@ class NodeState:
     #: In leaf mode, the leaf's own JetStream domain: consumers read its replica of the hub stream there.
     js_local: JetStreamContext | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The consumer loop of the node's intake (`pcfx.node.bus.intake`), by the intake's name: one at most.
     _consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    #: Held while the intake's filters are brought in line with the subscriptions (sync, subscribe, repair).
+    _intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
     _issuer: Issuer | None = None
     feeds: FeedMonitor = field(default_factory=FeedMonitor)
     #: Suppliers (issuer, product or None) whose follow the network granted in this run.
     _followed: set[tuple[str, str | None]] = field(default_factory=set)
-    _synced_subscriptions: frozenset[str] | None = None  # consumers of the last subscription sync
+    _synced_subscriptions: frozenset[str] | None = None  # feeds of the last subscription sync
     #: Held from storing an own publication to sending it, and by the check of what the stream lost: the
     #: check never sees a version stored but not yet sent (and republishes it, or the one it replaces).
     _publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

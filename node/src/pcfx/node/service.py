@@ -39,7 +39,7 @@ from pcfx.node.bus.responder import serve_latest
 from pcfx.node.bus.server import EmbeddedNats, LeafRemote, NatsServerError
 from pcfx.node.bus.setup import ExchangeLimits, ensure_exchange
 from pcfx.node.config import Settings
-from pcfx.node.following import NodeFollowing, record_subscription, subscription_consumer
+from pcfx.node.following import NodeFollowing, feed_name, record_subscription
 from pcfx.node.health_tasks import start_health, stop_health, until_stopped
 from pcfx.node.keystore import KeyStore
 from pcfx.node.publishing import NodePublishing, PublishRefusedError, PublishResult
@@ -59,11 +59,11 @@ __all__ = [
     "Node",
     "PublishRefusedError",
     "PublishResult",
+    "feed_name",
     "record_subscription",
     "run_node",
     "running_nats_url",
     "runtime_url_file",
-    "subscription_consumer",
 ]
 
 log = logging.getLogger("pcfx.node")

@@ -1,5 +1,5 @@
-"""Durable pull consumers of a node's subscriptions (one per followed supplier or supplier product), and
-`BatchPuller`, which pulls their messages in batches."""
+"""The durable pull consumer of a node's subscriptions (its settings, checked against what the server holds;
+one per node: `pcfx.node.bus.intake`), and `BatchPuller`, which pulls its messages in batches."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
-from pcfx.protocol.subjects import STREAM_NAME, consumer_name, decl_filter, dto_filter, status_filter
+from pcfx.protocol.subjects import STREAM_NAME, decl_filter, dto_filter, status_filter
 
 __all__ = [
     "BatchPuller",
@@ -26,7 +26,6 @@ __all__ = [
     "consumer_config",
     "consumer_mismatch",
     "delete_consumer",
-    "ensure_consumer",
     "missing_part",
     "subscription_filters",
 ]
@@ -62,37 +61,6 @@ def consumer_config(name: str, filter_subjects: list[str], *, ack_wait: float = 
         max_ack_pending=1024,
         replay_policy=ReplayPolicy.INSTANT,
     )
-
-
-async def ensure_consumer(
-    js: JetStreamContext,
-    *,
-    owner: str,
-    issuer: str,
-    product_id: str | None = None,
-    ack_wait: float = 30.0,
-    stream: str = STREAM_NAME,
-    own_account: str | None = None,
-) -> tuple[str, list[str]]:
-    """Create the durable consumer of `owner`'s subscription if missing; returns (name, filter subjects).
-    `own_account`: the owner's NATS account, whose buyer-only branch of the issuer is followed too."""
-    filters = subscription_filters(issuer, product_id, own_account=own_account)
-    name = consumer_name(owner, filters)
-    wanted = consumer_config(name, filters, ack_wait=ack_wait)
-    try:
-        info = await js.consumer_info(stream, name)
-    except NotFoundError:
-        await js.add_consumer(stream, wanted)
-        return name, filters
-    differs = consumer_mismatch(info.config, wanted)
-    if differs is not None:
-        # Made or changed by someone else (a shared account lets anyone): push-based, another filter, a
-        # start that skips messages... Deliver and start policies cannot be updated: delete, create again.
-        log.warning("consumer %s has another configuration (%s): re-created", name, differs)
-        with contextlib.suppress(NotFoundError):
-            await js.delete_consumer(stream, name)
-        await js.add_consumer(stream, wanted)
-    return name, filters
 
 
 def consumer_mismatch(have: ConsumerConfig, wanted: ConsumerConfig) -> str | None:

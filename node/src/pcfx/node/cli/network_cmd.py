@@ -109,9 +109,9 @@ def init_command(
         typer.Option(
             "--company-consumers",
             min=1,
-            help="JetStream consumers of each company account: one per supplier product its node follows.",
+            help="JetStream consumers of each company account: its node needs one (its intake), whatever it follows.",
         ),
-    ] = 4096,
+    ] = 64,
 ) -> None:
     """Create a network: operator keys and JWT, SYS and NETWORK accounts, hub configs, trust registry v1."""
     from pcfx.node.network.operator import init_network

@@ -312,7 +312,9 @@ def subscribe_command(
         name = record_subscription(
             session, owner=settings.did, issuer=issuer, product_id=product, own_account=home_account(settings)
         )
-    console.print(f"subscribed to {issuer} {product or '(all products)'}: consumer {name}")
+    console.print(
+        f"subscribed to {issuer} {product or '(all products)'} (feed {name}): the running node adds it within seconds"
+    )
 
 
 def unsubscribe_command(
@@ -321,18 +323,18 @@ def unsubscribe_command(
     home: HomeOption = None,
     nats: NatsOption = None,
 ) -> None:
-    """Stop following a supplier (deletes the durable consumer when NATS is reachable)."""
+    """Stop following a supplier (the running node's intake consumer drops its filters when NATS is reachable)."""
     import asyncio
 
     from pcfx.node.sealing import home_account
-    from pcfx.node.service import running_nats_url, subscription_consumer
+    from pcfx.node.service import feed_name, running_nats_url
     from pcfx.node.store import repository as repo
 
     settings = home_settings(home)
     url = nats or running_nats_url(settings)
     if url is None:
         with store_session(settings) as session:
-            name = subscription_consumer(settings.did, issuer, product, own_account=home_account(settings))
+            name = feed_name(settings.did, issuer, product, own_account=home_account(settings))
             found = repo.deactivate_subscription(session, consumer=name) is not None
     else:
 

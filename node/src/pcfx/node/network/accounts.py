@@ -78,9 +78,9 @@ FOLLOWED_PREFIX = "pcfx.network.followed"
 
 _MIB = 1024 * 1024
 #: A company's JetStream quota: enough for its PCFX stream, KV bucket and consumers; no tenant starves others.
-#: A node has one consumer per followed supplier product: an assembler with hundreds of supplier products
-#: needs thousands (`pcfx network init --company-consumers`).
-COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "streams": 8, "consumer": 4096}
+#: A node needs one consumer, its intake, whatever it follows; the rest is room for a company's tools
+#: (`pcfx network init --company-consumers`).
+COMPANY_JETSTREAM = {"mem_storage": 64 * _MIB, "disk_storage": 1024 * _MIB, "streams": 8, "consumer": 64}
 #: Connections of one company (its node instances, tools) and leaf nodes; messages up to NATS's 1 MiB.
 COMPANY_LIMITS = {"conn": 32, "leaf": 4, "payload": _MIB}
 _NETWORK_JETSTREAM = {"mem_storage": 0, "disk_storage": 1024 * _MIB, "streams": 4, "consumer": 64}

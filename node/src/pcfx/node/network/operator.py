@@ -73,11 +73,11 @@ def init_network(
     now: datetime | None = None,
     company_disk_mib: int = 1024,
     company_mem_mib: int = 64,
-    company_consumers: int = 4096,
+    company_consumers: int = 64,
 ) -> NetworkState:
     """Create everything a new network needs in the layout's directory (which must not hold one yet).
     `company_disk_mib`/`company_mem_mib`: each company account's JetStream quota (reserved by the hub);
-    `company_consumers`: its consumers (one per supplier product its node follows)."""
+    `company_consumers`: its consumers (its node needs one, its intake)."""
     if layout.state_file.exists():
         raise NetworkError(f"{layout.root} already holds a network ({layout.state_file.name})")
     hosts = cluster_hosts or [host, host, host]

@@ -108,7 +108,7 @@ class NetworkState(_Model):
     #: its free disk) and memory, so the quota times the companies placed on a server must fit there.
     company_disk_mib: int = Field(default=1024, ge=1)
     company_mem_mib: int = Field(default=64, ge=1)
-    company_consumers: int = Field(default=4096, ge=1)
+    company_consumers: int = Field(default=64, ge=1)
     companies: dict[str, CompanyRecord] = Field(default_factory=dict)
 
     @property

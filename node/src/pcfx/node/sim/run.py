@@ -112,7 +112,6 @@ def check_quota_fits(companies: int, disk_mib: int, where: Path) -> None:
 async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the simulation `options` describe (see the module docstring); returns the figures, printing
     progress and results through `say`."""
-    products = build_graph(options.companies, options.products, options.tiers, options.seed)
     root = Path(tempfile.mkdtemp(prefix="pcfx-network-"))
     layout = NetworkLayout(root / "net")
     # A hub reserves every account's JetStream quota against its own store (75 % of free disk by default):
@@ -122,6 +121,7 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
     except SimError:
         shutil.rmtree(root, ignore_errors=True)
         raise
+    products = build_graph(options.companies, options.products, options.tiers, options.seed)
     port, leaf_port, route_port = free_ports(3)
     init_network(
         layout,

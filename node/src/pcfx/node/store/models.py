@@ -191,7 +191,9 @@ class StoreMeta(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """A supplier (and optionally one of its products) this node follows, and its durable consumer."""
+    """A supplier (and optionally one of its products) this node follows. `consumer` is the feed's name (a
+    digest of its filters, `pcfx.node.following.feed_name`): the node's one intake consumer carries every
+    active subscription's `filter_subjects` (before the intake it was each subscription's own consumer)."""
 
     __tablename__ = "subscription"  # pyright: ignore[reportAssignmentType]  # SQLModel stub: declared_attr
     __table_args__ = (UniqueConstraint("consumer", name="uq_subscription_consumer"),)

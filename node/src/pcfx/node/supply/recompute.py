@@ -165,16 +165,13 @@ class SupplyService:
 
     # Following suppliers -------------------------------------------------------------------------------
     async def follow_suppliers(self, product_id: str | None = None) -> list[str]:
-        """Subscribe to every supplier product the own inventories name (one or all products); returns the
-        consumer names. Company ids are mapped to DIDs through the trust registry."""
+        """Subscribe to every supplier product the own inventories name (one or all products), in one update of
+        the node's intake; returns the feed names. Company ids are mapped to DIDs through the trust registry."""
         products = [self.product(product_id)] if product_id else self.products()
         wanted = supplier_products((p.inventory for p in products), registry=self.registry)
-        by_supplier: dict[str, list[str]] = {}
-        for did, pid in wanted:
-            by_supplier.setdefault(did, []).append(pid)
-        for did, pids in by_supplier.items():  # one follow request per supplier, not per product
-            await self.node.request_follows(did, pids)
-        return [await self.node.subscribe(did, pid) for did, pid in wanted]
+        if not wanted:
+            return []
+        return await self.node.subscribe_all([(did, pid) for did, pid in wanted])
 
     # Declaring -----------------------------------------------------------------------------------------
     def access(self, product_id: str) -> repo.AccessPolicy:

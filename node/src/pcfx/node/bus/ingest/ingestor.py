@@ -40,6 +40,7 @@ from pcfx.node.bus.ingest.screening import (
 )
 from pcfx.node.bus.ingest.sealed import Inbox, Refusal, is_sealed, unseal
 from pcfx.node.bus.ingest.versions import apply_versions
+from pcfx.node.bus.intake import feed_key
 from pcfx.node.bus.verify_pool import WorkerDiedError
 from pcfx.node.store import repository as repo
 from pcfx.node.store.db import durable_session_scope
@@ -388,7 +389,7 @@ def _collector_paused() -> Iterator[None]:
 def _incoming(message: Msg) -> Incoming:
     try:
         meta = message.metadata
-        seq, delivered, feed = meta.sequence.stream, meta.num_delivered, meta.consumer
+        seq, delivered, consumer = meta.sequence.stream, meta.num_delivered, meta.consumer
     except Exception:
-        seq, delivered, feed = None, 1, None
-    return Incoming(bytes(message.data), message.subject, seq, delivered, feed)
+        seq, delivered, consumer = None, 1, None
+    return Incoming(bytes(message.data), message.subject, seq, delivered, feed_key(consumer, message.subject))

@@ -143,7 +143,7 @@ def backoff_delay(num_delivered: int, *, base: float = 0.5, cap: float = 30.0) -
 @dataclass
 class Incoming:
     """One message to decide: its bytes, subject, stream sequence (None off the stream), delivery count and
-    the consumer it came from (None off a consumer)."""
+    its feed: the consumer it came from and its supplier (`pcfx.node.bus.intake.feed_key`; None off a consumer)."""
 
     raw: bytes
     subject: str

@@ -1,4 +1,4 @@
-"""Subscriptions: the (issuer, product) streams this node follows, by durable consumer name."""
+"""Subscriptions: the (issuer, product) feeds this node follows, by feed name (`Subscription.consumer`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["active_consumers", "add_subscription", "deactivate_subscription", "l
 def add_subscription(
     session: Session, *, issuer: str, product_id: str | None, consumer: str, filter_subjects: Sequence[str]
 ) -> Subscription:
-    """Record a subscription (idempotent on the consumer name; re-activates an inactive one)."""
+    """Record a subscription (idempotent on the feed name; re-activates an inactive one)."""
     row = session.exec(select(Subscription).where(Subscription.consumer == consumer)).first()
     if row is None:
         row = Subscription(
@@ -39,8 +39,8 @@ def list_subscriptions(session: Session, *, active_only: bool = True) -> list[Su
 
 
 def active_consumers(session: Session) -> frozenset[str]:
-    """The consumer names of the active subscriptions: what a node checks every few seconds, so one column
-    and no ORM objects."""
+    """The feed names of the active subscriptions: what a node checks every few seconds, so one column and
+    no ORM objects."""
     query = select(Subscription.consumer).where(col(Subscription.active).is_(True))
     return frozenset(session.exec(query).all())
 
