@@ -3,13 +3,16 @@ registry in every home, and footprints derived from a PACT v3 sample."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import sys
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pcfx.node.config import Settings, load_settings
 from pcfx.node.home import init_home
@@ -18,6 +21,8 @@ from pcfx.node.keystore import KeyStore
 from pcfx.protocol.did import did_key, did_key_verification_method
 from pcfx.protocol.keys import generate_signing_key, public_multikey
 from pcfx.protocol.registry import Role, TrustRegistry, sign_registry
+
+T = TypeVar("T")
 
 # beside the clone; bench/mutation.py runs the tests from a copy further down (mutation/<group>/mutants/)
 REFERENCE = next(
@@ -172,3 +177,14 @@ async def eventually_async(check, *, timeout: float = 10.0, interval: float = 0.
             return False
         await asyncio.sleep(interval)
     return True
+
+
+async def within(what: str, awaitable: Awaitable[T], *, seconds: float = 60.0) -> T:
+    """`awaitable`'s result, or AssertionError "hung at <what>" after `seconds`, with every task's stack on
+    stderr: a hang fails the test and says where, instead of stopping the whole run."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise AssertionError(f"hung at {what} for {seconds} s") from None

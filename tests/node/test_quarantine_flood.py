@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from attack_kit import exchange
-from node_kit import eventually
+from node_kit import eventually, within
 from pcfx.node.service import Node
 from pcfx.node.store import repository as repo
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject
@@ -55,11 +55,12 @@ async def test_junk_back_after_a_restart_a_resubscription_and_a_republication_is
         await eventually(lambda: len(ex.quarantined()) == JUNK, timeout=30)
         # a restart: the durable consumer resumes where it was
         settings = ex.buyer.settings
-        await ex.buyer.stop()
-        ex.buyer = await Node.start(settings, nats_url=nats_server.url)
-        # a resubscription: a new consumer delivers the last message of every subject again
-        await ex.buyer.unsubscribe(ex.acme.did)
-        await ex.buyer.subscribe(ex.acme.did)
+        await within("stop", ex.buyer.stop())
+        ex.buyer = await within("start", Node.start(settings, nats_url=nats_server.url))
+        # a resubscription: the intake, deleted with the last subscription, delivers the last message of every
+        # subject again when it is made anew
+        await within("unsubscribe", ex.buyer.unsubscribe(ex.acme.did))
+        await within("subscribe", ex.buyer.subscribe(ex.acme.did))
         await _drained(ex.buyer, ex.consumer, at_least=JUNK)
         # the same junk published again: new stream messages, the same bytes
         for n, (subject, raw) in enumerate(junk):

@@ -19,7 +19,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import delete_consumer, subscription_filters
 from pcfx.node.bus.ingest import Action, Decision, run_consumer
-from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject
+from pcfx.node.bus.intake import IntakeChange, StoredMessage, ensure_intake, intake_name, last_per_subject
 from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import HEADER_STATUS
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
@@ -111,13 +111,23 @@ class NodeFollowing(NodeState):
 
     async def _read_last_messages(self, filters: list[str]) -> None:
         """Ingest the last message the stream holds on each subject of `filters` (status lists first: the
-        declarations verify against them)."""
-        found = await last_per_subject(
-            self.consume_js._nc,  # the context's connection and API prefix (nats-py keeps them private)
-            filters=filters,
-            stream=self.consume_stream,
-            api_prefix=getattr(self.consume_js, "_prefix", "$JS.API"),
-        )
+        declarations verify against them). A server without batched direct gets is asked subject by subject
+        for the filters without a wildcard."""
+        try:
+            found = await last_per_subject(
+                self.consume_js._nc,  # the context's connection and API prefix (nats-py keeps them private)
+                filters=filters,
+                stream=self.consume_stream,
+                api_prefix=getattr(self.consume_js, "_prefix", "$JS.API"),
+            )
+        except Exception as exc:
+            log.info("batched read of %d new filters failed (%r): read subject by subject", len(filters), exc)
+            found = []
+            for subject in (f for f in filters if "*" not in f):
+                with contextlib.suppress(Exception):
+                    message = await self.consume_js.get_last_msg(self.consume_stream, subject, direct=True)
+                    if message.data and message.seq is not None:
+                        found.append(StoredMessage(subject, bytes(message.data), message.seq))
         for message in sorted(found, key=lambda m: (not m.subject.startswith(STATUS_PREFIX + "."), m.seq)):
             await self.ingestor.ingest_raw(message.data, subject=message.subject, stream_seq=message.seq)
 
