@@ -14,6 +14,8 @@ from node_kit import eventually, make_network
 from pcfx.node.engine import parse_inventory
 from pcfx.node.service import Node
 from pcfx.node.supply import SupplyService
+from pcfx.node.supply.resolve import purchased_inputs, resolve_input, resolve_inputs
+from sqlalchemy import event
 from supply_kit import pack_inventory, steel_inventory
 
 STEEL = "urn:pcfx:product:steelco:hrc"
@@ -125,3 +127,35 @@ async def test_a_revoked_or_deprecated_supplier_declaration_sends_the_input_back
     (steel_input,) = after.inputs
     assert steel_input.source == "default-factor"
     assert steel_input.reason == f"the supplier's newest declaration {declared.declaration_id} is {state}"
+
+
+async def test_a_products_inputs_are_resolved_with_three_store_reads_and_the_same_outcome(
+    tmp_path, nats_server
+):
+    net = network(tmp_path)
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    (supplier, steel), (buyer, packs) = (
+        await start(steel_co, nats_server.url),
+        await start(pack_co, nats_server.url),
+    )
+    try:
+        steel.add_product(parse_inventory(steel_inventory()))
+        inventory = parse_inventory(pack_inventory(steel_co.company_id))
+        packs.add_product(inventory)
+        await packs.follow_suppliers()
+        await steel.declare(STEEL)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
+        statements: list[str] = []
+        event.listen(buyer.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        with buyer.session() as session:
+            together = resolve_inputs(session, inventory, registry=packs.registry)
+            reads = [s.split()[0] for s in statements if s != "BEGIN"]
+            one_by_one = [
+                resolve_input(session, item, registry=packs.registry) for item in purchased_inputs(inventory)
+            ]
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    assert [r.source for r in together] == ["supplier-declaration"]
+    assert [r.model_dump() for r in together] == [r.model_dump() for r in one_by_one]
+    assert reads == ["SELECT"] * 3  # the newest versions' ids, those rows, their receipts

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -330,6 +330,32 @@ def _unusable(row: Declaration, now: datetime) -> str | None:
     return None
 
 
+class _Lookup:
+    """The store reads resolving inputs needs: newest received versions and their receipts, read for all the
+    inputs of a product at once (`prefetch`: two queries and one, instead of two per input)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._newest: dict[tuple[str, str], Declaration] | None = None
+        self._receipts: dict[int, VerificationReceipt] = {}
+
+    def prefetch(self, items: Sequence[PurchasedInput], registry: TrustRegistry | None) -> None:
+        keys = {(did, i.supplier.product_id) for i in items for did in supplier_dids(i.supplier, registry)}
+        self._newest = repo.newest_declarations(self.session, keys=keys)
+        ids = [row.receipt_id for row in self._newest.values() if row.receipt_id is not None]
+        self._receipts = repo.get_receipts(self.session, receipt_ids=ids)
+
+    def candidates(self, supplier: SupplierRef, dids: list[str]) -> list[Declaration]:
+        if not dids or self._newest is None:
+            return _candidates(self.session, supplier, dids)
+        found = (self._newest.get((did, supplier.product_id)) for did in dids)
+        return [row for row in found if row is not None]
+
+    def receipt(self, receipt_id: int) -> VerificationReceipt | None:
+        found = self._receipts.get(receipt_id)
+        return found if found is not None else repo.get_receipt(self.session, receipt_id=receipt_id)
+
+
 def resolve_input(
     session: Session,
     item: PurchasedInput,
@@ -338,13 +364,18 @@ def resolve_input(
     now: datetime | None = None,
 ) -> InputResolution:
     """The value `item` uses: the supplier's latest valid verified declaration, else its default and why."""
-    now = now or datetime.now(UTC)
+    return _resolve(_Lookup(session), item, registry=registry, now=now or datetime.now(UTC))
+
+
+def _resolve(
+    lookup: _Lookup, item: PurchasedInput, *, registry: TrustRegistry | None, now: datetime
+) -> InputResolution:
     dids = supplier_dids(item.supplier, registry)
     if not dids and registry is not None:
         return default_resolution(
             item, f"company {item.supplier.company_id} is not in trust registry v{registry.version}"
         )
-    candidates = _candidates(session, item.supplier, dids)
+    candidates = lookup.candidates(item.supplier, dids)
     if not candidates:
         return default_resolution(
             item, f"no verified declaration of {item.supplier.product_id} received from the supplier"
@@ -362,7 +393,7 @@ def resolve_input(
     reason = _unusable(row, now)
     if reason is not None:
         return default_resolution(item, reason, declaration_id=row.declaration_id, issuer=row.issuer)
-    receipt_row = None if row.receipt_id is None else repo.get_receipt(session, receipt_id=row.receipt_id)
+    receipt_row = None if row.receipt_id is None else lookup.receipt(row.receipt_id)
     if receipt_row is None or not receipt_row.ok:
         return default_resolution(
             item,
@@ -424,6 +455,10 @@ def resolve_inputs(
     registry: TrustRegistry | None,
     now: datetime | None = None,
 ) -> list[InputResolution]:
-    """`resolve_input` for every purchased input of `inventory` that names a supplier product."""
+    """`resolve_input` for every purchased input of `inventory` that names a supplier product, with the
+    store read once for all of them."""
     items = purchased_inputs(inventory) if isinstance(inventory, Inventory) else list(inventory)
-    return [resolve_input(session, item, registry=registry, now=now) for item in items]
+    lookup = _Lookup(session)
+    lookup.prefetch(items, registry)
+    now = now or datetime.now(UTC)
+    return [_resolve(lookup, item, registry=registry, now=now) for item in items]

@@ -36,6 +36,7 @@ from pcfx.node.store.repository.declarations import (
     latest_declaration,
     list_declarations,
     newest_declaration,
+    newest_declarations,
     newest_own_on_subject,
     own_declarations_after,
     set_declaration_state,
@@ -68,7 +69,13 @@ from pcfx.node.store.repository.quarantine import (
     quarantine_totals,
     quarantined_digests,
 )
-from pcfx.node.store.repository.receipts import add_receipt, get_receipt, insert_receipts, receipt_row
+from pcfx.node.store.repository.receipts import (
+    add_receipt,
+    get_receipt,
+    get_receipts,
+    insert_receipts,
+    receipt_row,
+)
 from pcfx.node.store.repository.sealed import (
     add_sealed_delivery,
     mark_sealed_sent,
@@ -117,6 +124,7 @@ __all__ = [
     "get_meta",
     "get_quarantined",
     "get_receipt",
+    "get_receipts",
     "get_status_list",
     "insert_audit",
     "insert_declarations",
@@ -134,6 +142,7 @@ __all__ = [
     "list_subscriptions",
     "mark_sealed_sent",
     "newest_declaration",
+    "newest_declarations",
     "newest_own_on_subject",
     "newest_versions",
     "own_declarations_after",

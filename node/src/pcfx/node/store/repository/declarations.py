@@ -4,7 +4,7 @@ state changes, and the row builder the batch path shares."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +14,7 @@ from pcfx.node.store.facts import DeclarationFacts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
 from pcfx.node.store.repository.core import sha256_hex
 from sqlalchemy import bindparam, func
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "latest_declaration",
     "list_declarations",
     "newest_declaration",
+    "newest_declarations",
     "newest_own_on_subject",
     "own_declarations_after",
     "set_declaration_state",
@@ -62,6 +64,27 @@ def newest_declaration(
     return session.exec(_NEWEST, params=params).first()
 
 
+def newest_declarations(
+    session: Session, *, keys: Collection[tuple[str, str]], origin: Origin | str = Origin.RECEIVED
+) -> dict[tuple[str, str], Declaration]:
+    """`newest_declaration` of every (issuer, product id) in `keys` that has one, in two queries whatever
+    their number: the newest version's id per key (ROW_NUMBER, no bytes read), then those rows."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    params = {
+        "origin": str(origin),
+        "issuers": sorted({issuer for issuer, _ in wanted}),
+        "products": sorted({product for _, product in wanted}),
+    }
+    heads = session.connection().execute(_HEADS, params).all()
+    ids = [row.id for row in heads if (row.issuer, row.product_id) in wanted]
+    if not ids:
+        return {}
+    rows = session.exec(_BY_IDS, params={"ids": ids}).all()
+    return {(row.issuer, row.product_id): row for row in rows}
+
+
 # Built once: every ingested message and every recomputed input asks these, and building a statement (and
 # its cache key) costs more than running it on an indexed table.
 _BY_ID = select(Declaration).where(Declaration.declaration_id == bindparam("declaration_id"))
@@ -75,6 +98,28 @@ _NEWEST = (
     .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
     .limit(1)
 )
+_DECL = Declaration.__table__  # pyright: ignore[reportAttributeAccessIssue]  # SQLModel: the Core table
+_RANKED = (
+    core_select(
+        _DECL.c.id,
+        _DECL.c.issuer,
+        _DECL.c.product_id,
+        func.row_number()
+        .over(
+            partition_by=(_DECL.c.issuer, _DECL.c.product_id),
+            order_by=(_DECL.c.footprint_created.desc(), _DECL.c.id.desc()),
+        )
+        .label("rank"),
+    )
+    .where(
+        _DECL.c.origin == bindparam("origin"),
+        _DECL.c.issuer.in_(bindparam("issuers", expanding=True)),
+        _DECL.c.product_id.in_(bindparam("products", expanding=True)),
+    )
+    .subquery()
+)
+_HEADS = core_select(_RANKED.c.id, _RANKED.c.issuer, _RANKED.c.product_id).where(_RANKED.c.rank == 1)
+_BY_IDS = select(Declaration).where(col(Declaration.id).in_(bindparam("ids", expanding=True)))
 
 
 def latest_declaration(

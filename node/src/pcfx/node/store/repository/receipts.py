@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pcfx.node.store.models import VerificationReceipt, utcnow
 from pcfx.node.store.repository.core import RECEIPT, sha256_hex
-from sqlalchemy import insert
-from sqlmodel import Session
+from sqlalchemy import bindparam, insert
+from sqlmodel import Session, col, select
 
-__all__ = ["add_receipt", "get_receipt", "insert_receipts", "receipt_row"]
+__all__ = ["add_receipt", "get_receipt", "get_receipts", "insert_receipts", "receipt_row"]
 
 
 def add_receipt(
@@ -49,6 +49,17 @@ def add_receipt(
 def get_receipt(session: Session, *, receipt_id: int) -> VerificationReceipt | None:
     """A receipt by id."""
     return session.get(VerificationReceipt, receipt_id)
+
+
+def get_receipts(session: Session, *, receipt_ids: Collection[int]) -> dict[int, VerificationReceipt]:
+    """Receipts by id, in one query (ids without a receipt are left out)."""
+    if not receipt_ids:
+        return {}
+    rows = session.exec(_BY_IDS, params={"ids": sorted(set(receipt_ids))}).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+_BY_IDS = select(VerificationReceipt).where(col(VerificationReceipt.id).in_(bindparam("ids", expanding=True)))
 
 
 # Ingest batch path (SQLAlchemy Core): rows as plain dicts with what `add_receipt` stores, one INSERT a batch.
