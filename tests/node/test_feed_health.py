@@ -17,6 +17,7 @@ from pcfx.node.cli.app import app as cli
 from pcfx.node.feeds import FeedState, report_file
 from pcfx.node.service import Node
 from pcfx.protocol.subjects import STREAM_NAME, decl_subject
+from sqlalchemy import event
 from typer.testing import CliRunner
 
 runner = CliRunner(env={"COLUMNS": "250"})
@@ -218,3 +219,39 @@ async def test_a_refresh_asks_for_the_intake_once_and_reads_the_stream_only_for_
     assert first_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 3}
     assert idle_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 0}
     assert news_calls == {"consumers_info": 0, "consumer_info": 1, "get_msg": 1}  # steel's feed alone
+
+
+async def test_a_refresh_reads_the_store_again_only_for_suppliers_whose_messages_arrived(
+    tmp_path, nats_server
+):
+    net = make_network(tmp_path, ["Acme", "Initech", "Globex"])
+    acme, initech = net["Acme"], net["Initech"]
+    settings = net["Globex"].settings.model_copy(update={"feed_health_seconds": 3600.0})
+    suppliers = [await Node.start(c.settings, nats_url=nats_server.url) for c in (acme, initech)]
+    buyer = await Node.start(settings, nats_url=nats_server.url)
+    try:
+        for company in (acme, initech):
+            await buyer.subscribe(company.did)
+        for node, company in zip(suppliers, (acme, initech), strict=True):
+            await node.publish(company.declaration("steel", created=NOW - timedelta(hours=1)))
+        await eventually(lambda: all(buyer.latest(c.did, c.product("steel")) for c in (acme, initech)))
+        await drained(buyer.js, buyer.intake)
+        statements: list[str] = []
+        event.listen(buyer.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+        async def store_reads() -> int:
+            statements.clear()
+            await buyer.refresh_feeds()
+            return sum(1 for s in statements if s.startswith("SELECT"))
+
+        first = await store_reads()
+        idle = await store_reads()
+        await suppliers[0].publish(acme.declaration("steel", created=NOW))
+        await eventually(lambda: buyer.latest(acme.did, acme.product("steel")).footprint_created >= NOW)
+        news = await store_reads()
+    finally:
+        await buyer.stop()
+        for node in suppliers:
+            await node.stop()
+    # the subscriptions, then per feed read: its last verified version and its rejections since
+    assert (first, idle, news) == (1 + 2 * 2, 1, 1 + 2)

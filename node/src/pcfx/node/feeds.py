@@ -27,7 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import missing_part
-from pcfx.node.bus.ingest import Decision, Incoming
+from pcfx.node.bus.ingest import Decision, Incoming, StoredEvent
 from pcfx.node.store import repository as repo
 from pcfx.node.store.models import Subscription, utcnow
 from pcfx.protocol.subjects import (
@@ -195,6 +195,9 @@ class FeedMonitor:
         self._trackers: dict[str, FeedTracker] = {}
         #: when messages last came, by supplier (its subject token) and by subject
         self._last_message: dict[str, datetime] = {}
+        self._changed: dict[str, datetime] = {}  # by supplier: when its stored declarations last changed
+        #: each feed's store view: (marker it was read at, when, the view)
+        self._store_views: dict[str, tuple[tuple[datetime | None, datetime | None], float, FeedHealth]] = {}
         self.report = FeedsReport(checked_at=utcnow(), source="node", feeds=[])
         #: Called with each refreshed report (the node's metrics: lag per feed).
         self.observers: list[Callable[[FeedsReport], None]] = []
@@ -246,10 +249,9 @@ class FeedMonitor:
         feeds = []
         for sub in subscriptions:
             tracker = self.tracker(sub.consumer)
-            with Session(engine) as session:
-                health = _from_store(session, sub)
-            notes = list(consumer.notes)
             token = subject_token(sub.issuer)
+            health = self._store_view(engine, sub, token)
+            notes = list(consumer.notes)
             verified = health.last_verified
             if connected and verified is not None and verified.stream_seq is not None and not verified.sealed:
                 arrived = self._last_message.get(decl_subject(sub.issuer, verified.product_id))
@@ -290,6 +292,24 @@ class FeedMonitor:
             observer(self.report)
         return self.report
 
+    def stored(self, event: StoredEvent) -> None:
+        """An `Ingestor` listener: a supplier's stored declarations changed (a pull too, not only deliveries)."""
+        self._changed[subject_token(event.issuer)] = utcnow()
+
+    def _store_view(self, engine: Engine, sub: Subscription, token: str) -> FeedHealth:
+        # The store's view of a feed changes only when its supplier's messages arrive or its declarations are
+        # stored (a pull); read again then, or after STORE_VIEW_SECONDS (rejections of a pull, clock-based
+        # states): at hundreds of feeds, two store reads per feed every refresh were most of a refresh's cost.
+        marker = (self._last_message.get(token), self._changed.get(token))
+        now = time.monotonic()
+        cached = self._store_views.get(sub.consumer)
+        if cached is not None and cached[0] == marker and now - cached[1] < STORE_VIEW_SECONDS:
+            return cached[2]
+        with Session(engine) as session:
+            health = _from_store(session, sub)
+        self._store_views[sub.consumer] = (marker, now, health)
+        return health
+
     def write(self, path: Path) -> None:
         """Write the report for `pcfx status` (atomically: a reader never sees half a file)."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +318,9 @@ class FeedMonitor:
         partial.replace(path)
 
 
+#: a feed's store view (last verified version, rejections) is read again after this long even when nothing
+#: arrived from its supplier
+STORE_VIEW_SECONDS = 60.0
 #: a verified version found in the stream is looked for again after this long even when nothing new was
 #: delivered on its feed (a purge delivers nothing)
 EVICTION_RECHECK_SECONDS = 300.0

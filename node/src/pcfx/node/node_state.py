@@ -75,6 +75,7 @@ class NodeState:
     def __post_init__(self) -> None:
         # Every batch the ingestor decides tells the feeds' health when their consumer last delivered.
         self.ingestor.observers.append(self.feeds.observe)
+        self.ingestor.add_listener(self.feeds.stored)
         self.ingestor.observers.append(self.metrics.observe_batch)
         self.ingestor.on_verify = self.metrics.observe_verify
         self.feeds.observers.append(self.metrics.observe_feeds)

@@ -53,7 +53,8 @@ from sqlmodel import Session
 
 __all__ = ["BatchObserver", "Ingestor"]
 
-#: Called after each acknowledged batch with its messages and decisions, in order (feed health).
+#: Called after each committed batch, before its acknowledgements, with its messages and decisions, in order
+#: (feed health, metrics).
 BatchObserver = Callable[[Sequence[Incoming], Sequence[Decision]], None]
 #: Called once per verified batch with where it was verified ("process" or "workers"), its size and seconds.
 VerifyObserver = Callable[[str, int, float], None]
@@ -325,6 +326,12 @@ class Ingestor:
         decisions: list[Decision],
         events: list[StoredEvent],
     ) -> list[Decision]:
+        # Observers first: what a batch committed is known to the feeds' health before anything awaits.
+        for observer in self.observers:
+            try:
+                observer(items, decisions)
+            except Exception:
+                log.exception("batch observer failed")
         # Acks are published without waiting for the server's confirmation: a lost ack only causes a
         # redelivery, which is recognised as a duplicate.
         for message, decision in zip(messages, decisions, strict=True):
@@ -340,11 +347,6 @@ class Ingestor:
         settle = self.retries.settle
         for item, decision in zip(items, decisions, strict=True):
             settle(item, decision)
-        for observer in self.observers:
-            try:
-                observer(items, decisions)
-            except Exception:
-                log.exception("batch observer failed")
         await self._notify(events)
         return decisions
 
