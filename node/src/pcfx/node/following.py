@@ -88,7 +88,7 @@ class NodeFollowing(NodeState):
                     self._synced_subscriptions = repo.active_consumers(session)
             if first:
                 await self._drop_feed_consumers()
-        if self._synced_subscriptions:
+        if seen:  # when the intake could not be ensured, its loop reports the feeds stalled and repairs it
             self._start_intake()
 
     async def _ensure_intake(self) -> IntakeChange:
