@@ -192,3 +192,36 @@ async def test_the_feeds_report_names_the_intake_for_every_feed(tmp_path, nats_s
         await buyer.stop()
     assert [feed.consumer for feed in report.feeds] == [buyer.intake] * followed
     assert {feed.issuer for feed in report.feeds} == {net[name].did for name in names}
+
+
+async def test_a_read_over_the_servers_limit_of_subjects_is_refused_not_cut_short(nats_server):
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js)
+        for n in range(1_030):  # the server answers at most 1,024 subjects in one batched read
+            await js.publish(decl_subject(ACME, f"urn:pcfx:product:acme:p{n}"), b"v")
+        with pytest.raises(RuntimeError, match="direct get"):
+            await last_per_subject(nc, filters=[decl_filter(ACME)])
+        one = await last_per_subject(nc, filters=[decl_subject(ACME, "urn:pcfx:product:acme:p7")])
+    finally:
+        await nc.close()
+    assert [m.data for m in one] == [b"v"]
+
+
+async def test_a_commands_node_records_and_updates_the_intake_but_never_pulls_from_it(tmp_path, nats_server):
+    net = make_network(tmp_path, ["Acme", "Globex"])
+    acme = net["Acme"]
+    running = await Node.start(net["Globex"].settings, nats_url=nats_server.url)
+    try:
+        command = await Node.start(net["Globex"].settings, nats_url=nats_server.url, consume=False)
+        try:
+            await command.subscribe(acme.did)
+            loops = dict(command._consumers)
+            filters = (await command.js.consumer_info(STREAM_NAME, command.intake)).config.filter_subjects
+        finally:
+            await command.stop()
+    finally:
+        await running.stop()
+    assert loops == {}  # the running node's intake loop delivers; a second puller would take its messages
+    assert sorted(filters or []) == sorted(subscription_filters(acme.did, own_account=running.own_account))

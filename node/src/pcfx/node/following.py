@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import delete_consumer, subscription_filters
 from pcfx.node.bus.ingest import Action, Decision, run_consumer
-from pcfx.node.bus.intake import IntakeChange, StoredMessage, ensure_intake, intake_name, last_per_subject
+from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject
 from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import HEADER_STATUS
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
@@ -75,27 +76,27 @@ class NodeFollowing(NodeState):
         # check that runs every few seconds reads the feed names alone.
         with Session(self.engine) as session:
             seen = repo.active_consumers(session)
-        if seen != self._synced_subscriptions:
+        if seen != self._synced_subscriptions or self._unread_filters:
             first = self._synced_subscriptions is None
             await self._retarget_subscriptions()
             try:
-                await self._ensure_intake()
+                # After a start, what the stream holds on every filter is read once more: a read cut short
+                # (a crash, a stop) after its filter was added is not lost.
+                await self._ensure_intake(read_all=first)
             except Exception as exc:
                 # The loop started below reports the feeds stalled and keeps re-creating what is missing.
                 log.warning("intake not ensured: %r", exc)
-            else:
-                with Session(self.engine) as session:
-                    self._synced_subscriptions = repo.active_consumers(session)
             if first:
                 await self._drop_feed_consumers()
         if seen:  # when the intake could not be ensured, its loop reports the feeds stalled and repairs it
             self._start_intake()
 
-    async def _ensure_intake(self) -> IntakeChange:
+    async def _ensure_intake(self, *, read_all: bool = False) -> IntakeChange:
         # The intake carries the filters of every active subscription; what the stream held already on the
         # filters an update adds is read once (a filter added to a consumer delivers only what comes after).
         async with self._intake_lock:
-            filters = [f for sub in self.subscriptions() for f in json.loads(sub.filter_subjects)]
+            subscriptions = self.subscriptions()
+            filters = [f for sub in subscriptions for f in json.loads(sub.filter_subjects)]
             change = await ensure_intake(
                 self.consume_js,
                 owner=self.did,
@@ -103,31 +104,35 @@ class NodeFollowing(NodeState):
                 ack_wait=self.settings.ack_wait_seconds,
                 stream=self.consume_stream,
             )
-            if change.added:
-                await self._read_last_messages(change.added)
+            # the set this update carries: a subscription recorded meanwhile is picked up by the next sync
+            self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
+            unread = set(change.merged if read_all and not change.created else change.added)
+            self._unread_filters = (self._unread_filters | unread) & set(change.merged)
+            if self._unread_filters and change.created:
+                self._unread_filters.clear()  # a new intake starts with the last message of every subject
+            if self._unread_filters:
+                await self._read_last_messages(sorted(self._unread_filters))
+                self._unread_filters.clear()
         if not filters:
             await self._stop_intake()
         return change
 
     async def _read_last_messages(self, filters: list[str]) -> None:
-        """Ingest the last message the stream holds on each subject of `filters` (status lists first: the
-        declarations verify against them). A server without batched direct gets is asked subject by subject
-        for the filters without a wildcard."""
+        """Ingest the last message the stream holds on each subject of `filters`, status lists first (the
+        declarations verify against them). Asked in one request, else filter by filter."""
+        read = functools.partial(
+            last_per_subject,
+            self.consume_js._nc,  # the context's connection and API prefix (nats-py keeps them private)
+            stream=self.consume_stream,
+            api_prefix=getattr(self.consume_js, "_prefix", "$JS.API"),
+        )
         try:
-            found = await last_per_subject(
-                self.consume_js._nc,  # the context's connection and API prefix (nats-py keeps them private)
-                filters=filters,
-                stream=self.consume_stream,
-                api_prefix=getattr(self.consume_js, "_prefix", "$JS.API"),
-            )
-        except Exception as exc:
-            log.info("batched read of %d new filters failed (%r): read subject by subject", len(filters), exc)
+            found = await read(filters=filters)
+        except Exception as exc:  # too many subjects at once (the server answers 1,024 at most), a cut batch
+            log.info("batched read of %d new filters failed (%r): read filter by filter", len(filters), exc)
             found = []
-            for subject in (f for f in filters if "*" not in f):
-                with contextlib.suppress(Exception):
-                    message = await self.consume_js.get_last_msg(self.consume_stream, subject, direct=True)
-                    if message.data and message.seq is not None:
-                        found.append(StoredMessage(subject, bytes(message.data), message.seq))
+            for one in filters:
+                found += await read(filters=[one])
         for message in sorted(found, key=lambda m: (not m.subject.startswith(STATUS_PREFIX + "."), m.seq)):
             await self.ingestor.ingest_raw(message.data, subject=message.subject, stream_seq=message.seq)
 
@@ -144,7 +149,10 @@ class NodeFollowing(NodeState):
         # The stream too: deleting it (by anyone in a shared account) deletes the intake with it.
         await self._ensure_consume_stream()
         for sub in self.subscriptions():
-            await self.request_follows(sub.issuer, [sub.product_id])
+            try:
+                await self.request_follows(sub.issuer, [sub.product_id])
+            except Exception as exc:  # one supplier refused or unreachable: the others' feeds are repaired
+                log.warning("follow of %s not renewed: %r", sub.issuer, exc)
         await self._ensure_intake()
 
     async def _retarget_subscriptions(self) -> None:
@@ -285,8 +293,6 @@ class NodeFollowing(NodeState):
                 for issuer, product_id in follows
             ]
         await self._ensure_intake()
-        with Session(self.engine) as session:
-            self._synced_subscriptions = repo.active_consumers(session)
         self._start_intake()
         return names
 
@@ -297,8 +303,6 @@ class NodeFollowing(NodeState):
         with session_scope(self.engine) as session:
             row = repo.deactivate_subscription(session, consumer=name)
         await self._ensure_intake()
-        with Session(self.engine) as session:
-            self._synced_subscriptions = repo.active_consumers(session)
         return row is not None
 
     def subscriptions(self) -> list[Subscription]:
@@ -313,6 +317,8 @@ class NodeFollowing(NodeState):
 
     def _start_intake(self) -> None:
         name = self.intake
+        if not self._consuming:  # a command's node: the running node's intake delivers, not this one
+            return
         if name in self._consumers and not self._consumers[name].done():
             return
         self._consumers[name] = asyncio.create_task(

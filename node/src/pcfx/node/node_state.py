@@ -46,6 +46,10 @@ class NodeState:
     _consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     #: Held while the intake's filters are brought in line with the subscriptions (sync, subscribe, repair).
     _intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Whether this node runs its intake's loop (a command's short-lived node records and updates, no more).
+    _consuming: bool = True
+    #: Filters added to the intake whose earlier messages are not read yet (read again at the next sync).
+    _unread_filters: set[str] = field(default_factory=set)
     _responder: Any = None
     _watcher: asyncio.Task[None] | None = None
     _issuer: Issuer | None = None

@@ -145,6 +145,7 @@ class Node(NodePublishing, NodeFollowing):
             raise
         ingestor = Ingestor(engine=engine, verifier=verifier, max_bytes=settings.max_declaration_bytes)
         node = cls(settings, engine, nc, js, kv, ingestor, verifier, embedded, js_local)
+        node._consuming = consume
         try:
             # the embedded server supervised from now on; readiness checked by a node that consumes
             await start_health(node, checks=consume)

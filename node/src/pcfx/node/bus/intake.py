@@ -8,13 +8,17 @@ requests open. The intake is one asset and two open requests per node, whatever 
 
 What this costs, and how it is paid:
 - a consumer's filters can change, its start cannot: a filter added to a running intake delivers only what
-  arrives after the change (the server hands over what it held on an added filter only with the next message
-  or pull request). What the stream held already on the new subjects is read at once (the last message of
-  each subject, `last_per_subject`) and ingested like any other message; its later delivery is a duplicate;
+  lies past the intake's position in the stream (which its info does not tell: the last delivered sequence
+  can lag behind what it skipped). What the stream holds on the new subjects is read at once, whole (the
+  last message of each subject, `last_per_subject`), and ingested like any other message, verified first.
+  A version older than the one read that still lies ahead of the intake is refused when it comes (the
+  downgrade rule): only when a supplier revised a newly followed product twice while the intake lagged;
 - the filters of one consumer must not overlap (the server refuses it): `merge_filters` drops those another
   one covers, and the status lists of a supplier followed for two products are one filter;
 - the ack-pending slots are shared: retries of declarations waiting for a status list are bounded per
-  supplier (`feed_key`), so one supplier's flood cannot hold every slot."""
+  supplier (`feed_key`), so one supplier's flood cannot hold every slot. Its flood still delays the other
+  feeds' messages behind it in the one consumer (each company's publishing is bounded by its account's
+  JetStream quota)."""
 
 from __future__ import annotations
 
@@ -79,11 +83,13 @@ def feed_key(consumer: str | None, subject: str) -> str | None:
 @dataclass(frozen=True)
 class IntakeChange:
     """What `ensure_intake` did: the consumer's name, whether it was made anew (it then starts with the
-    last message of every subject), and the filters added to an existing one (to be read once)."""
+    last message of every subject), the filters added to an existing one (to be read once) and the filters
+    it carries now."""
 
     name: str
     created: bool
     added: list[str]
+    merged: list[str]
 
 
 async def ensure_intake(
@@ -106,19 +112,20 @@ async def ensure_intake(
         if info is not None:
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream, name)
-        return IntakeChange(name, False, [])
+        return IntakeChange(name, False, [], [])
     wanted = consumer_config(name, wanted_filters, ack_wait=ack_wait)
     if info is None:
         await js.add_consumer(stream, wanted)
-        return IntakeChange(name, True, [])
+        return IntakeChange(name, True, [], wanted_filters)
     have = info.config.filter_subjects or ([info.config.filter_subject] if info.config.filter_subject else [])
     if consumer_mismatch(info.config, wanted) is None:
-        return IntakeChange(name, False, [])
+        return IntakeChange(name, False, [], wanted_filters)
     same_filters = info.config.evolve(filter_subjects=wanted_filters, filter_subject=None)
     if consumer_mismatch(same_filters, wanted) is None:
         # Only the filters changed: updated in place (create-or-update of a named consumer keeps its position).
         await js.add_consumer(stream, wanted)
-        return IntakeChange(name, False, [f for f in wanted_filters if not any(covers(h, f) for h in have)])
+        added = [f for f in wanted_filters if not any(covers(h, f) for h in have)]
+        return IntakeChange(name, False, added, wanted_filters)
     # Made or changed by someone else (a shared account lets anyone): push-based, a start that skips
     # messages... Deliver and start policies cannot be updated: delete, create again.
     log.warning(
@@ -127,7 +134,7 @@ async def ensure_intake(
     with contextlib.suppress(NotFoundError):
         await js.delete_consumer(stream, name)
     await js.add_consumer(stream, wanted)
-    return IntakeChange(name, True, [])
+    return IntakeChange(name, True, [], wanted_filters)
 
 
 @dataclass(frozen=True)
@@ -145,10 +152,13 @@ async def last_per_subject(
     filters: list[str],
     stream: str = STREAM_NAME,
     api_prefix: str = "$JS.API",
+    upto: int | None = None,
     timeout: float = 5.0,
 ) -> list[StoredMessage]:
-    """The last message of every subject `filters` match, oldest first (one JetStream batched direct get,
-    `multi_last`, NATS >= 2.11; the stream allows direct gets). UNVERIFIED bytes: ingest them."""
+    """The last message of every subject `filters` match, at or below stream sequence `upto` when given,
+    oldest first (one JetStream batched direct get, `multi_last`, NATS >= 2.11; the stream allows direct
+    gets). UNVERIFIED bytes: ingest them. RuntimeError when the server refuses (over 1,024 subjects) or cuts
+    the batch short."""
     if not filters:
         return []
     inbox = nc.new_inbox()
@@ -159,7 +169,10 @@ async def last_per_subject(
 
     sub = await nc.subscribe(inbox, cb=collect)
     try:
-        request = json.dumps({"multi_last": filters}).encode()
+        body: dict[str, object] = {"multi_last": filters}
+        if upto is not None:
+            body["up_to_seq"] = upto
+        request = json.dumps(body).encode()
         await nc.publish(f"{api_prefix}.DIRECT.GET.{stream}", request, reply=inbox)
         found = await _read_batch(replies, timeout)
     finally:
@@ -175,7 +188,12 @@ async def _read_batch(replies: asyncio.Queue[Msg], timeout: float) -> list[Store
         headers = message.headers or {}
         status = headers.get("Status")
         if status is not None and not message.data:
-            if status in ("204", "404"):  # end of the batch; nothing matched
+            if status == "404":  # nothing matched
+                return batch
+            if status == "204":  # end of the batch: complete unless the server says more were left
+                left = headers.get("Nats-Num-Pending", "0")
+                if left.isdigit() and int(left) > 0:
+                    raise RuntimeError(f"direct get cut short: {left} more message(s)")
                 return batch
             raise RuntimeError(f"direct get refused: {status} {headers.get('Description', '')}".strip())
         subject, seq = headers.get("Nats-Subject"), headers.get("Nats-Sequence")
