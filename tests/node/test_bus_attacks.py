@@ -62,6 +62,26 @@ async def test_a_consumer_replaced_by_someone_elses_push_consumer_is_recreated_a
     )
 
 
+async def test_an_intake_narrowed_by_someone_else_is_restored_by_the_next_health_refresh(
+    tmp_path, nats_server
+):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        js = ex.hostile.jetstream()
+        info = await js.consumer_info(STREAM_NAME, ex.consumer)
+        # Pulls still succeed, so the loop sees nothing wrong: only the status lists keep coming.
+        narrowed = info.config.evolve(
+            filter_subjects=[f for f in info.config.filter_subjects or [] if ".status." in f]
+        )
+        await js.add_consumer(STREAM_NAME, narrowed)
+        await ex.buyer.refresh_feeds()
+        restored = await js.consumer_info(STREAM_NAME, ex.consumer)
+        newer = await ex.new_version()
+        notes = list(ex.buyer.feeds.tracker(ex.consumer).notes)
+    assert sorted(restored.config.filter_subjects or []) == sorted(info.config.filter_subjects or [])
+    assert ex.buyer.latest(ex.acme.did, ex.acme.product("steel")).declaration_id == newer
+    assert any("configured otherwise (filter_subjects" in note for note in notes)
+
+
 async def test_a_stream_deleted_by_someone_else_is_recreated_with_the_consumer(tmp_path, nats_server):
     async with exchange(tmp_path, nats_server.url) as ex:
         await ex.hostile.jetstream().delete_stream(STREAM_NAME)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerInfo
+from nats.js.api import ConsumerConfig, ConsumerInfo
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import missing_part
 from pcfx.node.bus.ingest import Decision, Incoming, StoredEvent
@@ -122,6 +122,8 @@ class FeedMonitor:
         #: each feed's store view: (marker it was read at, when, the view)
         self._store_views: dict[str, tuple[tuple[datetime | None, datetime | None], float, FeedHealth]] = {}
         self.report = FeedsReport(checked_at=utcnow(), source="node", feeds=[])
+        #: The intake's configuration as the last refresh found it (None: not found or not asked).
+        self.intake_config: ConsumerConfig | None = None
         #: Called with each refreshed report (the node's metrics: lag per feed).
         self.observers: list[Callable[[FeedsReport], None]] = []
 
@@ -167,6 +169,7 @@ class FeedMonitor:
             except Exception as exc:
                 log.debug("stream info failed: %r", exc)
             info, problem = await _consumer_info(js, intake, stream)
+        self.intake_config = None if info is None else info.config
         consumer = self.tracker(intake)
         lag = None if info is None else _lag(info, stream_last)
         feeds = []

@@ -1,28 +1,22 @@
 """A company node's following side: subscriptions to suppliers, all delivered by the node's one durable
-intake consumer (`pcfx.node.bus.intake`: its filters follow the subscriptions; re-created when deleted under
-the node), their health (`pcfx.node.feeds`), on-demand pulls of a
-supplier's latest declaration (each source verified, the next tried when one fails), and the stored
-subscription records."""
+intake consumer (`pcfx.node.bus.intake`: its filters follow the subscriptions; re-created when deleted or
+altered under the node), their health (`pcfx.node.feeds`) and the stored subscription records. On-demand
+pulls are `pcfx.node.pulling`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import NotFoundError
-from pcfx.node.bus.consumers import delete_consumer, subscription_filters
-from pcfx.node.bus.ingest import Action, Decision, run_consumer
-from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject
+from pcfx.node.bus.consumers import consumer_config, consumer_mismatch, delete_consumer, subscription_filters
+from pcfx.node.bus.ingest import run_consumer
+from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject, merge_filters
 from pcfx.node.bus.replica import ensure_replica
-from pcfx.node.bus.responder import HEADER_STATUS
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
 from pcfx.node.feeds import FeedsReport, report_file
 from pcfx.node.node_state import NodeState
@@ -31,17 +25,11 @@ from pcfx.node.store.db import session_scope
 from pcfx.node.store.models import Subscription
 from pcfx.protocol.subjects import (
     STATUS_PREFIX,
-    STREAM_NAME,
     consumer_name,
-    decl_subject,
-    latest_key,
-    req_subject,
-    status_subject,
 )
 from sqlmodel import Session
 
 __all__ = [
-    "PULL_SOURCES",
     "FollowRefusedError",
     "NodeFollowing",
     "feed_name",
@@ -51,8 +39,6 @@ __all__ = [
 
 log = logging.getLogger("pcfx.node")
 
-#: Where `pull` looks, in order: the issuer's node, the stream's last message on the subject, the KV entry.
-PULL_SOURCES = ("request-reply", "stream", "kv")
 #: Seconds between two checks that the node's own publications are still on the stream (the feeds' health
 #: is refreshed every `feed_health_seconds`).
 OWN_CHECK_SECONDS = 60.0
@@ -250,21 +236,40 @@ class NodeFollowing(NodeState):
 
     async def refresh_feeds(self) -> FeedsReport:
         """Rebuild the feeds' health (one info of the intake consumer) and write it to `run/feeds.json`."""
+        subscriptions = self.subscriptions()
         report = await self.feeds.refresh(
             js=self.consume_js,
             engine=self.engine,
-            subscriptions=self.subscriptions(),
+            subscriptions=subscriptions,
             connected=bool(self.nc.is_connected),
             intake=self.intake,
             running=self.intake in self._consumers and not self._consumers[self.intake].done(),
             retrying=self.ingestor.retries.retrying,
             stream=self.consume_stream,
         )
+        if self._consuming and await self._intake_altered(subscriptions):
+            report = await self.refresh_feeds()
         try:
             self.feeds.write(report_file(self.settings.home))
         except OSError as exc:
             log.info("feeds report not written: %r", exc)
         return report
+
+    async def _intake_altered(self, subscriptions: Sequence[Subscription]) -> bool:
+        """Pulls still succeed from an intake someone narrowed or re-made (a shared account lets anyone): the
+        refresh compares its configuration with the subscriptions' and re-creates it; True when it did."""
+        have = self.feeds.intake_config
+        if have is None:
+            return False
+        filters = [f for sub in subscriptions for f in json.loads(sub.filter_subjects)]
+        wanted = consumer_config(self.intake, merge_filters(filters), ack_wait=self.settings.ack_wait_seconds)
+        differs = consumer_mismatch(have, wanted)
+        if differs is None:
+            return False
+        log.warning("intake %s has another configuration (%s): re-created", self.intake, differs)
+        self.feeds.tracker(self.intake).resumed(f"re-created: it was configured otherwise ({differs})")
+        await self._ensure_intake(read_all=True)
+        return True
 
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
         """Follow `issuer` (all its products, or one): the node's durable intake consumer takes its filters and
@@ -346,112 +351,6 @@ class NodeFollowing(NodeState):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    # Pulling ---------------------------------------------------------------------------------------------
-    async def fetch_latest_raw(self, issuer: str, product_id: str, *, timeout: float = 2.0) -> bytes | None:
-        """The first bytes any source has of the issuer's latest declaration, UNVERIFIED: request-reply to
-        the issuer's node, else the stream's last message on the subject, else the KV entry."""
-        for source in PULL_SOURCES:
-            found = await self._read_source(source, issuer, product_id, timeout)
-            if found is not None:
-                return found[0]
-        return None
-
-    async def pull(self, issuer: str, product_id: str, *, timeout: float = 2.0) -> Decision | None:
-        """Fetch the latest declaration on demand and ingest it (verify -> store); None when no source has
-        one. Each source's answer is verified like a stream message; when it is refused (junk, another
-        issuer's declaration...) the next source is tried. The decision's `source` names the source whose
-        answer was accepted; when every answer was refused, its reason lists each source's."""
-        subject = decl_subject(issuer, product_id)
-        try:  # in a network, the request service of this product is imported on a follow that names it
-            await self.request_follows(issuer, [product_id])
-        except Exception as exc:
-            log.info(
-                "pull of %s: follow not granted (%s); the stream and the KV are still asked", subject, exc
-            )
-        refused: list[tuple[str, Decision]] = []
-        for source in PULL_SOURCES:
-            found = await self._read_source(source, issuer, product_id, timeout)
-            if found is None:
-                continue
-            raw, seq = found
-            await self._pull_status_lists(issuer, raw)
-            decided = await self.ingestor.ingest_raw(raw, subject=subject, stream_seq=seq)
-            decision = dataclasses.replace(decided, source=source)
-            if decision.action is Action.ACK:
-                if refused:
-                    log.warning(
-                        "pull of %s: %s; accepted the %s's answer",
-                        subject,
-                        "; ".join(f"{s} refused: {d.reason}" for s, d in refused),
-                        source,
-                    )
-                return decision
-            refused.append((source, decision))
-        if not refused:
-            return None
-        last = refused[-1][1]
-        reasons = "; ".join(f"{source}: {d.reason}" for source, d in refused)
-        return dataclasses.replace(last, reason=reasons, source=None)
-
-    async def _read_source(
-        self, source: str, issuer: str, product_id: str, timeout: float
-    ) -> tuple[bytes, int | None] | None:
-        # (bytes, stream sequence when read from the stream), or None
-        reads: dict[str, Callable[[], Awaitable[tuple[bytes, int | None] | None]]] = {
-            "request-reply": lambda: self._ask_issuer(issuer, product_id, timeout),
-            "stream": lambda: self._last_on_stream(decl_subject(issuer, product_id)),
-            "kv": lambda: self._kv_entry(issuer, product_id),
-        }
-        try:
-            return await reads[source]()
-        except Exception as exc:  # a source that cannot answer is skipped, never fatal to the pull
-            log.info("pull from %s failed: %r", source, exc)
-            return None
-
-    async def _ask_issuer(self, issuer: str, product_id: str, timeout: float) -> tuple[bytes, None] | None:
-        try:
-            reply = await self.nc.request(req_subject(issuer, product_id), b"", timeout=timeout)
-        except (TimeoutError, NoRespondersError, NatsTimeoutError):
-            return None
-        if (reply.headers or {}).get(HEADER_STATUS) == "200" and reply.data:
-            return bytes(reply.data), None
-        return None
-
-    async def _last_on_stream(self, subject: str) -> tuple[bytes, int | None] | None:
-        try:
-            message = await self.js.get_last_msg(STREAM_NAME, subject, direct=True)
-        except NotFoundError:
-            return None
-        return (bytes(message.data), message.seq) if message.data else None
-
-    async def _kv_entry(self, issuer: str, product_id: str) -> tuple[bytes, None] | None:
-        try:
-            entry = await self.kv.get(latest_key(issuer, product_id))
-        except (NotFoundError, KeyError):
-            return None
-        return (bytes(entry.value), None) if entry.value else None
-
-    async def _pull_status_lists(self, issuer: str, raw: bytes) -> None:
-        # The declaration can only verify with its status lists; fetch the current ones from the stream.
-        try:
-            entries = json.loads(raw).get("credentialStatus") or []
-        except (ValueError, AttributeError):
-            return
-        urls = {
-            e.get("statusListCredential")
-            for e in (entries if isinstance(entries, list) else [entries])
-            if isinstance(e, dict)
-        }
-        for url in sorted(u for u in urls if isinstance(u, str) and u):
-            try:
-                subject = status_subject(issuer, url)
-                found = await self._last_on_stream(subject)
-            except Exception as exc:
-                log.info("status list %s not fetched: %r", url, exc)
-                continue
-            if found is not None:
-                await self.ingestor.ingest_raw(found[0], subject=subject, stream_seq=found[1])
 
 
 def feed_name(

@@ -10,8 +10,8 @@ Use from code (the demo runs several in one process against one embedded server)
     node.add_listener(callback)                               # called after each new verified version
     await node.stop()
 
-The publishing side is `pcfx.node.publishing`, subscriptions and pulls `pcfx.node.following`; `Node` combines
-both with the lifecycle and the reads below.
+The publishing side is `pcfx.node.publishing`, subscriptions `pcfx.node.following`, pulls `pcfx.node.pulling`; `Node` combines
+them with the lifecycle and the reads below.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ from pcfx.node.bus.responder import serve_latest
 from pcfx.node.bus.server import EmbeddedNats, LeafRemote, NatsServerError
 from pcfx.node.bus.setup import ExchangeLimits, ensure_exchange
 from pcfx.node.config import Settings
-from pcfx.node.following import NodeFollowing, feed_name, record_subscription
+from pcfx.node.following import feed_name, record_subscription
 from pcfx.node.health_tasks import start_health, stop_health, until_stopped
 from pcfx.node.keystore import KeyStore
 from pcfx.node.publishing import NodePublishing, PublishRefusedError, PublishResult
+from pcfx.node.pulling import NodePulling
 from pcfx.node.service_runtime import release_run_dir, run_dir, write_run_urls
 from pcfx.node.store import repository as repo
 from pcfx.node.store.checks import open_node_store
@@ -70,7 +71,7 @@ log = logging.getLogger("pcfx.node")
 
 
 @dataclass
-class Node(NodePublishing, NodeFollowing):
+class Node(NodePublishing, NodePulling):
     """One company node. Create with `await Node.start(settings, ...)`; every method is safe to call from the
     node's event loop only. Its fields are `NodeState`'s; publishing and following come from the two bases."""
 
