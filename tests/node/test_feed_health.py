@@ -81,6 +81,17 @@ async def test_pcfx_status_names_a_stalled_feeds_reason_and_exits_1(tmp_path, na
     assert result.exit_code == 1 and "stalled: consumer missing" in result.output
 
 
+async def test_pcfx_status_prints_a_note_of_the_shared_intake_once(tmp_path, nats_server):
+    async with exchange(tmp_path, nats_server.url) as ex:
+        await ex.buyer.subscribe(ex.initech.did)
+        ex.buyer.feeds.tracker(ex.consumer).resumed("recovered from: consumer missing")
+        report = await ex.buyer.refresh_feeds()
+        result = runner.invoke(cli, ["status", "--home", str(ex.buyer.settings.home)])
+    assert len(report.feeds) == 2 and all(f.consumer == ex.consumer for f in report.feeds)
+    lines = [line for line in result.output.splitlines() if "recovered from: consumer missing" in line]
+    assert len(lines) == 1 and f"intake {ex.consumer}" in lines[0]
+
+
 def test_pcfx_status_without_a_running_node_shows_what_the_store_knows(tmp_path):
     globex = make_network(tmp_path, ["Acme", "Globex"])["Globex"]
     home = str(globex.settings.home)

@@ -63,7 +63,7 @@ def _print_table(report: FeedsReport) -> None:
         "last verified",
         "created",
         "last message",
-        "behind",
+        "intake behind",
         "rejected",
         title=f"feeds at {_when(report.checked_at)} ({source})",
     )
@@ -82,9 +82,16 @@ def _print_table(report: FeedsReport) -> None:
     console.print(table)
     if not report.feeds:
         console.print("no subscriptions: `pcfx subscribe` or `pcfx follow-suppliers`")
+    # Every feed comes through the node's one intake consumer: what is said of the intake is printed once.
+    shown: set[str] = set()
     for feed in report.feeds:
         for note in feed.notes:
-            console.print(f"  {short(feed.consumer, 40)}: {note}")
+            if note in shown:
+                continue
+            shown.add(note)
+            shared = sum(note in other.notes for other in report.feeds) > 1
+            where = f"intake {feed.consumer}" if shared else short(feed.product_id or feed.issuer, 40)
+            console.print(f"  {where}: {note}")
 
 
 def _when(instant: datetime | None) -> str:
