@@ -7,11 +7,15 @@ Steel maker: 1 t of coil = 1800 kg CO2e, declared per 1000 kilogram. Pack maker:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from node_kit import eventually, make_network
-from pcfx.node.engine import parse_inventory
+from pcfx.node.engine import Inventory, parse_inventory
 from pcfx.node.service import Node
 from pcfx.node.supply import SupplyService
 from pcfx.node.supply.resolve import purchased_inputs, resolve_input, resolve_inputs
@@ -99,29 +103,47 @@ async def test_a_company_outside_the_trust_registry_keeps_the_default(tmp_path, 
     assert steel_input.reason == "company urn:pcfx:uscc:91110000999999999X is not in trust registry v1"
 
 
+@dataclass
+class Held:
+    """SteelCo declared its coil and PackCo, following it, holds the verified declaration."""
+
+    steel_co: Any
+    supplier: Node
+    buyer: Node
+    packs: SupplyService
+    inventory: Inventory
+    pack: Any
+    declared: Any
+
+
+@contextlib.asynccontextmanager
+async def steel_held(tmp_path, url) -> AsyncIterator[Held]:
+    net = network(tmp_path)
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    (supplier, steel), (buyer, packs) = await start(steel_co, url), await start(pack_co, url)
+    try:
+        steel.add_product(parse_inventory(steel_inventory()))
+        inventory = parse_inventory(pack_inventory(steel_co.company_id))
+        pack = packs.add_product(inventory)
+        await packs.follow_suppliers()
+        declared = await steel.declare(STEEL)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
+        yield Held(steel_co, supplier, buyer, packs, inventory, pack, declared)
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+
+
 @pytest.mark.parametrize("action", ["revoke", "deprecate"])
 async def test_a_revoked_or_deprecated_supplier_declaration_sends_the_input_back_to_its_default(
     tmp_path, nats_server, action
 ):
-    net = network(tmp_path)
-    steel_co, pack_co = net["SteelCo"], net["PackCo"]
-    (supplier, steel), (buyer, packs) = (
-        await start(steel_co, nats_server.url),
-        await start(pack_co, nats_server.url),
-    )
-    try:
-        steel.add_product(parse_inventory(steel_inventory()))
-        pack = packs.add_product(parse_inventory(pack_inventory(steel_co.company_id)))
-        await packs.follow_suppliers()
-        declared = await steel.declare(STEEL)
-        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
-        before = packs.compute(pack)
-        await getattr(supplier, action)(declared.declaration_id)
-        await eventually(lambda: buyer.latest(steel_co.did, STEEL) is None)
-        after = packs.compute(pack)
-    finally:
-        await buyer.stop()
-        await supplier.stop()
+    async with steel_held(tmp_path, nats_server.url) as held:
+        declared = held.declared
+        before = held.packs.compute(held.pack)
+        await getattr(held.supplier, action)(declared.declaration_id)
+        await eventually(lambda: held.buyer.latest(held.steel_co.did, STEEL) is None)
+        after = held.packs.compute(held.pack)
     state = {"revoke": "revoked", "deprecate": "deprecated"}[action]
     assert (before.total, after.total) == (Decimal("1.9"), Decimal("2.25"))
     (steel_input,) = after.inputs
@@ -132,30 +154,16 @@ async def test_a_revoked_or_deprecated_supplier_declaration_sends_the_input_back
 async def test_a_products_inputs_are_resolved_with_three_store_reads_and_the_same_outcome(
     tmp_path, nats_server
 ):
-    net = network(tmp_path)
-    steel_co, pack_co = net["SteelCo"], net["PackCo"]
-    (supplier, steel), (buyer, packs) = (
-        await start(steel_co, nats_server.url),
-        await start(pack_co, nats_server.url),
-    )
-    try:
-        steel.add_product(parse_inventory(steel_inventory()))
-        inventory = parse_inventory(pack_inventory(steel_co.company_id))
-        packs.add_product(inventory)
-        await packs.follow_suppliers()
-        await steel.declare(STEEL)
-        await eventually(lambda: buyer.latest(steel_co.did, STEEL))
+    async with steel_held(tmp_path, nats_server.url) as held:
+        registry, inventory = held.packs.registry, held.inventory
         statements: list[str] = []
-        event.listen(buyer.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-        with buyer.session() as session:
-            together = resolve_inputs(session, inventory, registry=packs.registry)
+        event.listen(held.buyer.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        with held.buyer.session() as session:
+            together = resolve_inputs(session, inventory, registry=registry)
             reads = [s.split()[0] for s in statements if s != "BEGIN"]
             one_by_one = [
-                resolve_input(session, item, registry=packs.registry) for item in purchased_inputs(inventory)
+                resolve_input(session, item, registry=registry) for item in purchased_inputs(inventory)
             ]
-    finally:
-        await buyer.stop()
-        await supplier.stop()
     assert [r.source for r in together] == ["supplier-declaration"]
     assert [r.model_dump() for r in together] == [r.model_dump() for r in one_by_one]
     assert reads == ["SELECT"] * 3  # the newest versions' ids, those rows, their receipts

@@ -117,7 +117,8 @@ class FeedMonitor:
     def __init__(self) -> None:
         self._trackers: dict[str, FeedTracker] = {}
         #: when messages last came, by supplier (its subject token) and by subject
-        self._last_message: dict[str, datetime] = {}
+        self._last_by_supplier: dict[str, datetime] = {}
+        self._last_by_subject: dict[str, datetime] = {}
         self._changed: dict[str, datetime] = {}  # by supplier: when its stored declarations last changed
         #: each feed's store view: (marker it was read at, when, the view)
         self._store_views: dict[str, tuple[tuple[datetime | None, datetime | None], float, FeedHealth]] = {}
@@ -143,8 +144,8 @@ class FeedMonitor:
         now = utcnow()
         for item in items:
             if item.feed is not None:
-                self._last_message[item.feed.rpartition("/")[2]] = now
-                self._last_message[item.subject] = now
+                self._last_by_supplier[item.feed.rpartition("/")[2]] = now
+                self._last_by_subject[item.subject] = now
 
     async def refresh(
         self,
@@ -180,7 +181,7 @@ class FeedMonitor:
             notes = list(consumer.notes)
             verified = health.last_verified
             if connected and verified is not None and verified.stream_seq is not None and not verified.sealed:
-                arrived = self._last_message.get(decl_subject(sub.issuer, verified.product_id))
+                arrived = self._last_by_subject.get(decl_subject(sub.issuer, verified.product_id))
                 evicted = await _eviction_note(js, tracker, sub, verified, arrived, stream)
                 if evicted:
                     notes.append(evicted)
@@ -206,7 +207,7 @@ class FeedMonitor:
                         "state": state,
                         "reason": reason,
                         "lag": lag,
-                        "last_message_at": self._last_message.get(token) or health.last_message_at,
+                        "last_message_at": self._last_by_supplier.get(token) or health.last_message_at,
                         "retrying": retrying(f"{intake}/{token}"),
                         "missed_deliveries": consumer.missed,
                         "notes": notes,
@@ -226,7 +227,7 @@ class FeedMonitor:
         # The store's view of a feed changes only when its supplier's messages arrive or its declarations are
         # stored (a pull); read again then, or after STORE_VIEW_SECONDS (rejections of a pull, clock-based
         # states): at hundreds of feeds, two store reads per feed every refresh were most of a refresh's cost.
-        marker = (self._last_message.get(token), self._changed.get(token))
+        marker = (self._last_by_supplier.get(token), self._changed.get(token))
         now = time.monotonic()
         cached = self._store_views.get(sub.consumer)
         if cached is not None and cached[0] == marker and now - cached[1] < STORE_VIEW_SECONDS:

@@ -13,9 +13,9 @@ import logging
 import time
 from collections.abc import Sequence
 
-from pcfx.node.bus.consumers import consumer_config, consumer_mismatch, delete_consumer, subscription_filters
-from pcfx.node.bus.ingest import run_consumer
-from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_name, last_per_subject, merge_filters
+from pcfx.node.bus.consumers import consumer_mismatch, delete_consumer, subscription_filters
+from pcfx.node.bus.ingest import Incoming, run_consumer
+from pcfx.node.bus.intake import IntakeChange, ensure_intake, intake_config, intake_name, last_per_subject
 from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.setup import ExchangeLimits, ensure_stream
 from pcfx.node.feeds import FeedsReport, report_file
@@ -66,9 +66,7 @@ class NodeFollowing(NodeState):
             first = self._synced_subscriptions is None
             await self._retarget_subscriptions()
             try:
-                # After a start, what the stream holds on every filter is read once more: a read cut short
-                # (a crash, a stop) after its filter was added is not lost.
-                await self._ensure_intake(read_all=first)
+                await self._ensure_intake()
             except Exception as exc:
                 # The loop started below reports the feeds stalled and keeps re-creating what is missing.
                 log.warning("intake not ensured: %r", exc)
@@ -77,12 +75,12 @@ class NodeFollowing(NodeState):
         if seen:  # when the intake could not be ensured, its loop reports the feeds stalled and repairs it
             self._start_intake()
 
-    async def _ensure_intake(self, *, read_all: bool = False) -> IntakeChange:
+    async def _ensure_intake(self) -> IntakeChange:
         # The intake carries the filters of every active subscription; what the stream held already on the
         # filters an update adds is read once (a filter added to a consumer delivers only what comes after).
         async with self._intake_lock:
             subscriptions = self.subscriptions()
-            filters = [f for sub in subscriptions for f in json.loads(sub.filter_subjects)]
+            filters = _filters_of(subscriptions)
             change = await ensure_intake(
                 self.consume_js,
                 owner=self.did,
@@ -92,8 +90,7 @@ class NodeFollowing(NodeState):
             )
             # the set this update carries: a subscription recorded meanwhile is picked up by the next sync
             self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
-            unread = set(change.merged if read_all and not change.created else change.added)
-            self._unread_filters = (self._unread_filters | unread) & set(change.merged)
+            self._unread_filters = (self._unread_filters | set(change.added)) & set(change.merged)
             if self._unread_filters and change.created:
                 self._unread_filters.clear()  # a new intake starts with the last message of every subject
             if self._unread_filters:
@@ -119,8 +116,8 @@ class NodeFollowing(NodeState):
             found = []
             for one in filters:
                 found += await read(filters=[one])
-        for message in sorted(found, key=lambda m: (not m.subject.startswith(STATUS_PREFIX + "."), m.seq)):
-            await self.ingestor.ingest_raw(message.data, subject=message.subject, stream_seq=message.seq)
+        ordered = sorted(found, key=lambda m: (not m.subject.startswith(STATUS_PREFIX + "."), m.seq))
+        await self.ingestor.ingest_read([Incoming(m.data, m.subject, m.seq, 1) for m in ordered])
 
     async def _drop_feed_consumers(self) -> None:
         # Before the intake a node had one consumer per subscription, named like the subscription's feed: a
@@ -261,14 +258,13 @@ class NodeFollowing(NodeState):
         have = self.feeds.intake_config
         if have is None:
             return False
-        filters = [f for sub in subscriptions for f in json.loads(sub.filter_subjects)]
-        wanted = consumer_config(self.intake, merge_filters(filters), ack_wait=self.settings.ack_wait_seconds)
+        wanted = intake_config(self.did, _filters_of(subscriptions), ack_wait=self.settings.ack_wait_seconds)
         differs = consumer_mismatch(have, wanted)
         if differs is None:
             return False
         log.warning("intake %s has another configuration (%s): re-created", self.intake, differs)
         self.feeds.tracker(self.intake).resumed(f"re-created: it was configured otherwise ({differs})")
-        await self._ensure_intake(read_all=True)
+        await self._ensure_intake()
         return True
 
     async def subscribe(self, issuer: str, product_id: str | None = None) -> str:
@@ -351,6 +347,11 @@ class NodeFollowing(NodeState):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _filters_of(subscriptions: Sequence[Subscription]) -> list[str]:
+    """Every filter subject of `subscriptions` (what the intake carries, once merged)."""
+    return [f for sub in subscriptions for f in json.loads(sub.filter_subjects)]
 
 
 def feed_name(

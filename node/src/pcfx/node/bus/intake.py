@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
 from pcfx.node.bus.consumers import consumer_config, consumer_mismatch
 from pcfx.protocol.subjects import DTO_PREFIX, STREAM_NAME, TOKEN_HASH_CHARS, subject_token
@@ -42,6 +43,7 @@ __all__ = [
     "covers",
     "ensure_intake",
     "feed_key",
+    "intake_config",
     "intake_name",
     "last_per_subject",
     "merge_filters",
@@ -80,6 +82,11 @@ def feed_key(consumer: str | None, subject: str) -> str | None:
     return f"{consumer}/{parts[issuer_at]}" if len(parts) > issuer_at else consumer
 
 
+def intake_config(owner: str, filters: Iterable[str], *, ack_wait: float = 30.0) -> ConsumerConfig:
+    """The configuration `owner`'s intake must have to carry `filters` (merged)."""
+    return consumer_config(intake_name(owner), merge_filters(filters), ack_wait=ack_wait)
+
+
 @dataclass(frozen=True)
 class IntakeChange:
     """What `ensure_intake` did: the consumer's name, whether it was made anew (it then starts with the
@@ -102,8 +109,8 @@ async def ensure_intake(
 ) -> IntakeChange:
     """Make `owner`'s intake carry exactly `filters` (merged): created when missing, its filters updated in
     place, re-created when someone changed what cannot be updated; deleted when no filter is left."""
-    name = intake_name(owner)
-    wanted_filters = merge_filters(filters)
+    name, wanted = intake_name(owner), intake_config(owner, filters, ack_wait=ack_wait)
+    wanted_filters = wanted.filter_subjects or []
     try:
         info = await js.consumer_info(stream, name)
     except NotFoundError:
@@ -113,7 +120,6 @@ async def ensure_intake(
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream, name)
         return IntakeChange(name, False, [], [])
-    wanted = consumer_config(name, wanted_filters, ack_wait=ack_wait)
     if info is None:
         await js.add_consumer(stream, wanted)
         return IntakeChange(name, True, [], wanted_filters)
@@ -152,11 +158,9 @@ async def last_per_subject(
     filters: list[str],
     stream: str = STREAM_NAME,
     api_prefix: str = "$JS.API",
-    upto: int | None = None,
     timeout: float = 5.0,
 ) -> list[StoredMessage]:
-    """The last message of every subject `filters` match, at or below stream sequence `upto` when given,
-    oldest first (one JetStream batched direct get, `multi_last`, NATS >= 2.11; the stream allows direct
+    """The last message of every subject `filters` match, oldest first (one JetStream batched direct get, `multi_last`, NATS >= 2.11; the stream allows direct
     gets). UNVERIFIED bytes: ingest them. RuntimeError when the server refuses (over 1,024 subjects) or cuts
     the batch short."""
     if not filters:
@@ -169,10 +173,7 @@ async def last_per_subject(
 
     sub = await nc.subscribe(inbox, cb=collect)
     try:
-        body: dict[str, object] = {"multi_last": filters}
-        if upto is not None:
-            body["up_to_seq"] = upto
-        request = json.dumps(body).encode()
+        request = json.dumps({"multi_last": filters}).encode()
         await nc.publish(f"{api_prefix}.DIRECT.GET.{stream}", request, reply=inbox)
         found = await _read_batch(replies, timeout)
     finally:

@@ -353,10 +353,15 @@ class Ingestor:
     async def ingest_raw(self, raw: bytes, *, subject: str, stream_seq: int | None = None) -> Decision:
         """Decide one message that did not come from a consumer (request-reply pull, direct get, KV read);
         `stream_seq` when it was read from the stream."""
+        return (await self.ingest_read([Incoming(raw, subject, stream_seq, 1)]))[0]
+
+    async def ingest_read(self, items: Sequence[Incoming]) -> list[Decision]:
+        """Decide, in order and in one transaction, messages read from the stream or asked for rather than
+        delivered by a consumer (nothing to acknowledge)."""
         async with self._lock:
-            decisions, events = self.decide_batch([Incoming(raw, subject, stream_seq, 1)])
+            decisions, events = self.decide_batch(items)
         await self._notify(events)
-        return decisions[0]
+        return decisions
 
     async def _notify(self, events: Sequence[StoredEvent]) -> None:
         for event in events:

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pcfx.node.store.models import AuditEntry, Declaration, QuarantinedMessage, VerificationReceipt
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Subquery, Table, func
+from sqlalchemy import select as core_select
 
-__all__ = ["AUDIT", "DECL", "IN_CHUNK", "QUARANTINE", "RECEIPT", "chunks", "sha256_hex"]
+__all__ = ["AUDIT", "DECL", "IN_CHUNK", "QUARANTINE", "RECEIPT", "chunks", "newest_ranked", "sha256_hex"]
 
 
 def sha256_hex(raw: bytes) -> str:
@@ -32,3 +33,23 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any
     """`values` in slices of at most `size` (one IN list each)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def newest_ranked(*conditions: ColumnElement[bool]) -> Subquery:
+    """The declarations `conditions` select as (id, issuer, product_id, rank), ranked newest first within
+    their (issuer, product): rank 1 is the newest version, in the order of `newest_declaration`."""
+    return (
+        core_select(
+            DECL.c.id,
+            DECL.c.issuer,
+            DECL.c.product_id,
+            func.row_number()
+            .over(
+                partition_by=(DECL.c.issuer, DECL.c.product_id),
+                order_by=(DECL.c.footprint_created.desc(), DECL.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(*conditions)
+        .subquery()
+    )

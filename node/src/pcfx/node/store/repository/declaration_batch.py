@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 from pcfx.node.store.models import DeclarationState, Origin
-from pcfx.node.store.repository.core import DECL, chunks
-from sqlalchemy import bindparam, func, insert, update
+from pcfx.node.store.repository.core import DECL, chunks, newest_ranked
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
@@ -93,18 +93,8 @@ def newest_versions(
     connection = session.connection()
     for issuer, products in by_issuer.items():
         for chunk in chunks(products):
-            ranked = (
-                core_select(
-                    DECL.c.id,
-                    func.row_number()
-                    .over(
-                        partition_by=(DECL.c.issuer, DECL.c.product_id),
-                        order_by=(DECL.c.footprint_created.desc(), DECL.c.id.desc()),
-                    )
-                    .label("rank"),
-                )
-                .where(DECL.c.origin == str(origin), DECL.c.issuer == issuer, DECL.c.product_id.in_(chunk))
-                .subquery()
+            ranked = newest_ranked(
+                DECL.c.origin == str(origin), DECL.c.issuer == issuer, DECL.c.product_id.in_(chunk)
             )
             query = (
                 core_select(

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from pcfx.node.store.facts import DeclarationFacts
 from pcfx.node.store.models import Declaration, DeclarationState, Origin, utcnow
-from pcfx.node.store.repository.core import sha256_hex
+from pcfx.node.store.repository.core import DECL, newest_ranked, sha256_hex
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
@@ -98,25 +98,10 @@ _NEWEST = (
     .order_by(col(Declaration.footprint_created).desc(), col(Declaration.id).desc())
     .limit(1)
 )
-_DECL = Declaration.__table__  # pyright: ignore[reportAttributeAccessIssue]  # SQLModel: the Core table
-_RANKED = (
-    core_select(
-        _DECL.c.id,
-        _DECL.c.issuer,
-        _DECL.c.product_id,
-        func.row_number()
-        .over(
-            partition_by=(_DECL.c.issuer, _DECL.c.product_id),
-            order_by=(_DECL.c.footprint_created.desc(), _DECL.c.id.desc()),
-        )
-        .label("rank"),
-    )
-    .where(
-        _DECL.c.origin == bindparam("origin"),
-        _DECL.c.issuer.in_(bindparam("issuers", expanding=True)),
-        _DECL.c.product_id.in_(bindparam("products", expanding=True)),
-    )
-    .subquery()
+_RANKED = newest_ranked(
+    DECL.c.origin == bindparam("origin"),
+    DECL.c.issuer.in_(bindparam("issuers", expanding=True)),
+    DECL.c.product_id.in_(bindparam("products", expanding=True)),
 )
 _HEADS = core_select(_RANKED.c.id, _RANKED.c.issuer, _RANKED.c.product_id).where(_RANKED.c.rank == 1)
 _BY_IDS = select(Declaration).where(col(Declaration.id).in_(bindparam("ids", expanding=True)))
