@@ -225,3 +225,37 @@ async def test_a_commands_node_records_and_updates_the_intake_but_never_pulls_fr
         await running.stop()
     assert loops == {}  # the running node's intake loop delivers; a second puller would take its messages
     assert sorted(filters or []) == sorted(subscription_filters(acme.did, own_account=running.own_account))
+
+
+async def test_a_follow_whose_read_was_cut_short_is_read_when_the_node_starts_again(
+    tmp_path, nats_server, monkeypatch
+):
+    net = make_network(tmp_path, ["Acme", "Initech", "Globex"])
+    acme, initech = net["Acme"], net["Initech"]
+    supplier = await Node.start(acme.settings, nats_url=nats_server.url)
+    try:
+        await supplier.publish(acme.declaration("steel", created=NOW - timedelta(hours=1)))
+        buyer = await Node.start(net["Globex"].settings, nats_url=nats_server.url)
+        try:
+            await buyer.subscribe(initech.did)  # the intake exists: following Acme updates its filters
+
+            async def killed(filters: list[str]) -> None:
+                raise RuntimeError("node killed after the intake's update, before the read")
+
+            monkeypatch.setattr(buyer, "_read_last_messages", killed)
+            with pytest.raises(RuntimeError, match="killed"):
+                await buyer.subscribe(acme.did)
+            missed = buyer.latest(acme.did, acme.product("steel"))
+        finally:
+            await buyer.stop()
+        # The hub's intake carries Acme's filters now, and will deliver only what comes next; the store
+        # records that what the stream held on them was never read.
+        buyer = await Node.start(net["Globex"].settings, nats_url=nats_server.url)
+        try:
+            found = await eventually(lambda: buyer.latest(acme.did, acme.product("steel")))
+        finally:
+            await buyer.stop()
+    finally:
+        await supplier.stop()
+    assert missed is None
+    assert found is not None

@@ -42,6 +42,9 @@ log = logging.getLogger("pcfx.node")
 #: Seconds between two checks that the node's own publications are still on the stream (the feeds' health
 #: is refreshed every `feed_health_seconds`).
 OWN_CHECK_SECONDS = 60.0
+#: The store meta key of the intake filters whose earlier messages were read (a JSON list): recorded after
+#: the read, so a filter the hub's intake carries but the store does not was not read and is read at start.
+READ_FILTERS_KEY = "intake.read_filters"
 #: How long an idle consumer loop waits before checking its pull requests again.
 IDLE_WAKE_SECONDS = 5.0
 #: After a reconnect, republish the node's current state this many seconds later, each in turn: a hub
@@ -90,15 +93,34 @@ class NodeFollowing(NodeState):
             )
             # the set this update carries: a subscription recorded meanwhile is picked up by the next sync
             self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
-            self._unread_filters = (self._unread_filters | set(change.added)) & set(change.merged)
-            if self._unread_filters and change.created:
-                self._unread_filters.clear()  # a new intake starts with the last message of every subject
-            if self._unread_filters:
-                await self._read_last_messages(sorted(self._unread_filters))
-                self._unread_filters.clear()
+            merged = set(change.merged)
+            if change.created:
+                unread: set[str] = set()  # a new intake starts with the last message of every subject
+            else:
+                # Added now, or added before and not read yet: by this run (a failed read), or by one that
+                # stopped between the update and the read (the store records what was read, not the hub).
+                recorded = self._read_filters()
+                earlier = set() if recorded is None else merged - recorded
+                unread = (self._unread_filters | set(change.added) | earlier) & merged
+            self._unread_filters = unread
+            if unread:
+                await self._read_last_messages(sorted(unread))
+            self._unread_filters = set()
+            self._record_read_filters(merged)
         if not filters:
             await self._stop_intake()
         return change
+
+    def _read_filters(self) -> set[str] | None:
+        """The intake's filters whose earlier messages were read, as the store recorded them (None: never)."""
+        with Session(self.engine) as session:
+            value = repo.get_meta(session, key=READ_FILTERS_KEY)
+        return None if value is None else set(json.loads(value))
+
+    def _record_read_filters(self, filters: set[str]) -> None:
+        if filters != self._read_filters():
+            with session_scope(self.engine) as session:
+                repo.set_meta(session, key=READ_FILTERS_KEY, value=json.dumps(sorted(filters)))
 
     async def _read_last_messages(self, filters: list[str]) -> None:
         """Ingest the last message the stream holds on each subject of `filters`, status lists first (the
