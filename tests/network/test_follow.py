@@ -12,6 +12,7 @@ import pytest
 from nats.js.api import StreamConfig
 from network_kit import connect, onboard
 from pcfx.node.keystore import KeyStore
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import FollowError
 from pcfx.node.network.follow import FollowRefused, check_follow_request, request_follow
 from pcfx.node.network.serve import NetworkService
@@ -119,7 +120,7 @@ async def test_a_buyer_only_declaration_reaches_that_buyer_and_no_other_follower
 
 
 def _account(network_dir, slug: str) -> str:
-    return load_state(network_dir).companies[slug].account
+    return CompanyDirectory.at(network_dir.root).get(slug).account
 
 
 async def test_a_buyer_that_follows_a_product_can_request_it_from_the_supplier(network, tmp_path):
@@ -155,7 +156,7 @@ async def test_the_grant_names_the_imports_and_the_state_keeps_them(network, net
         f"pcfx.v1.dto.{globex.record.account}.{token}.>",
         req_subject(acme.record.did, PRODUCT),
     ]
-    assert load_state(network_dir).companies["globex"].follows == {acme.record.did: [PRODUCT]}
+    assert CompanyDirectory.at(network_dir.root).get("globex").follows == {acme.record.did: [PRODUCT]}
 
 
 async def test_a_request_signed_by_a_key_not_registered_for_the_buyer_is_refused(network, tmp_path):
@@ -245,6 +246,6 @@ async def test_a_request_signed_long_ago_is_refused(network_dir, sys_nc, tmp_pat
             f"pcfx.network.follow.{globex.record.account}",
             canonicalize(signed),
             registry=registry,
-            state=state,
+            directory=CompanyDirectory.at(network_dir.root),
             now=datetime.now(UTC) + timedelta(hours=1),
         )

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from network_kit import connect, onboard, refused
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.lifecycle import revoke_company, suspend_company, unsuspend_company
 from pcfx.node.network.state import CompanyState, load_state
@@ -30,7 +31,7 @@ async def test_a_connected_company_is_disconnected_within_seconds_of_suspension(
     assert "maximum account active connections exceeded" in (
         await refused(running_hub.urls, acme.folder / "node.creds") or ""
     )
-    assert load_state(network_dir).companies["acme"].state is CompanyState.SUSPENDED
+    assert CompanyDirectory.at(network_dir.root).get("acme").state is CompanyState.SUSPENDED
 
 
 async def test_an_unsuspended_company_connects_again(network_dir, running_hub, sys_nc, tmp_path):
@@ -55,7 +56,7 @@ async def test_a_revoked_companys_users_cannot_connect(network_dir, running_hub,
         assert (
             "authorization violation" in (await refused(running_hub.urls, acme.folder / creds) or "").lower()
         )
-    assert load_state(network_dir).companies["acme"].state is CompanyState.REVOKED
+    assert CompanyDirectory.at(network_dir.root).get("acme").state is CompanyState.REVOKED
 
 
 async def test_revocation_publishes_a_registry_version_with_the_companys_keys_revoked(

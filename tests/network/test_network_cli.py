@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from network_kit import free_block
 from pcfx.node.cli.app import app
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.state import load_state
 from pcfx.node.network.up import start_hub
@@ -106,7 +107,7 @@ def test_push_rebuilds_a_resolver_directory_from_the_stored_accounts(runner, tmp
         expected = {
             state.system_account,
             state.network_account,
-            *(r.account for r in state.companies.values()),
+            *CompanyDirectory.at(layout.root).accounts(),
         }
         assert {p.stem for p in (layout.hub_data / "jwt").glob("*.jwt")} == expected
     finally:

@@ -14,8 +14,8 @@ from company_nodes import company_home
 from node_kit import Company, eventually
 from pcfx.node.bus.verifier import load_registry
 from pcfx.node.network.accounts import follow_subject
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.serve import NetworkService
-from pcfx.node.network.state import load_state
 from pcfx.node.service import Node
 from pcfx.protocol.registry import verify_registry
 
@@ -183,6 +183,8 @@ async def test_a_buyer_following_several_products_of_one_supplier_asks_the_netwo
             await globex.subscribe(acme_settings.did, product)
         await network_nc.flush()
         assert len(asked) == 1
-        assert load_state(network_dir).companies["globex"].follows[acme_settings.did] == sorted(products)
+        assert CompanyDirectory.at(network_dir.root).get("globex").follows[acme_settings.did] == sorted(
+            products
+        )
     finally:
         await globex.stop()

@@ -12,6 +12,7 @@ from nats.js.api import KeyValueConfig, StreamConfig
 from network_kit import company_keys, connect, onboard
 from pcfx.node.keystore import KeyStore
 from pcfx.node.network.connect import sys_connection
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.jwt import check_account_jwt
 from pcfx.node.network.onboard import Admission, onboard_companies, onboard_company, onboard_many
@@ -156,7 +157,7 @@ async def test_a_company_id_bound_to_another_company_is_refused_and_nothing_is_p
             company_ids=["urn:pcfx:uscc:91110000PCFXTEST1A"],  # acme's
             nc=sys_nc,
         )
-    assert list(load_state(network_dir).companies) == ["acme"]
+    assert [r.slug for r in CompanyDirectory.at(network_dir.root).records()] == ["acme"]
 
 
 async def test_a_node_that_connects_later_reads_the_current_registry(
@@ -217,7 +218,7 @@ async def test_a_batch_with_one_refused_company_admits_none_and_pushes_nothing(n
     ]
     with pytest.raises(NetworkError, match="a company id may be bound to one DID only"):
         await onboard_companies(network_dir, admissions, nc=sys_nc)
-    assert list(load_state(network_dir).companies) == ["acme"]
+    assert [r.slug for r in CompanyDirectory.at(network_dir.root).records()] == ["acme"]
     assert (
         verify_registry(
             network_dir.registry_file.read_bytes(), load_state(network_dir).registry_operator_key
@@ -229,9 +230,9 @@ async def test_a_batch_with_one_refused_company_admits_none_and_pushes_nothing(n
 
 async def test_onboard_many_times_each_onboarding_and_every_account_takes(network_dir, sys_nc, tmp_path):
     durations = await onboard_many(network_dir, 5, workdir=tmp_path / "bench", nc=sys_nc)
-    state = load_state(network_dir)
-    assert len(durations) == len(state.companies) == 5 and all(d > 0 for d in durations)
-    for record in state.companies.values():
+    records = CompanyDirectory.at(network_dir.root).records()
+    assert len(durations) == len(records) == 5 and all(d > 0 for d in durations)
+    for record in records:
         assert (
             await lookup_account(sys_nc, record.account)
             == network_dir.account_jwt(record.account).read_text().strip()
@@ -244,7 +245,7 @@ async def test_a_signing_seed_readable_by_others_is_refused_and_nothing_changes(
     network_dir.signing_seed.chmod(0o644)
     with pytest.raises(NetworkError, match=r"signing\.nk is readable by group/others; chmod 600 it"):
         await onboard(network_dir, tmp_path, "acme", sys_nc)
-    assert load_state(network_dir).companies == {}
+    assert CompanyDirectory.at(network_dir.root).records() == []
     assert len(list(network_dir.accounts_dir.glob("*.nk"))) == 2  # SYS and NETWORK only
 
 

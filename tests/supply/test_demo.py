@@ -19,8 +19,7 @@ from pcfx.node.cli.app import app
 from pcfx.node.demo.facts import DemoFacts, Refusal
 from pcfx.node.demo.network import CHAIN
 from pcfx.node.demo.scenario import run_demo
-from pcfx.node.network.layout import NetworkLayout
-from pcfx.node.network.state import load_state
+from pcfx.node.network.directory import CompanyDirectory
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -113,11 +112,9 @@ def test_the_copper_smelter_runs_behind_its_own_leaf_node_with_its_own_jetstream
 
 
 def test_the_kept_network_directory_lists_every_onboarded_company(demo):
-    state = load_state(NetworkLayout(demo.root / "network"))
-    assert sorted(state.companies) == sorted([*CHAIN, "attacker"])
-    assert all(
-        (demo.root / "network" / "companies" / slug / "node.creds").exists() for slug in state.companies
-    )
+    slugs = [r.slug for r in CompanyDirectory.at(demo.root / "network").records()]
+    assert sorted(slugs) == sorted([*CHAIN, "attacker"])
+    assert all((demo.root / "network" / "companies" / slug / "node.creds").exists() for slug in slugs)
 
 
 # ---- values, buyer-only, propagation ---------------------------------------------------------------------

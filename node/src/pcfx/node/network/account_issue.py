@@ -7,6 +7,7 @@ from __future__ import annotations
 import nkeys
 from nats.aio.client import Client
 from pcfx.node.network.accounts import account_jwt, company_account_claims, company_jetstream
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.layout import NetworkLayout, write_public
 from pcfx.node.network.resolver import push_account
@@ -21,7 +22,7 @@ async def issue_company_account(
     """Sign the account of `record` as the state describes it, push and confirm it, keep the copy; returns
     the JWT. `nc`: the SYS admin connection; `signer`: the operator signing key. Nothing is kept when the
     push fails (the caller then leaves the state unchanged too)."""
-    suppliers = {r.did: r for r in state.companies.values()}
+    suppliers = CompanyDirectory.at(layout.root).suppliers_of(record)
     quota = company_jetstream(
         disk_mib=state.company_disk_mib, mem_mib=state.company_mem_mib, consumers=state.company_consumers
     )
@@ -37,7 +38,7 @@ async def issue_company_account(
 async def push_stored_accounts(layout: NetworkLayout, state: NetworkState, *, nc: Client) -> list[str]:
     """Push NETWORK and every company's stored account JWT (each checked and confirmed); returns the
     account public keys pushed. The system account is preloaded by the hub configuration."""
-    accounts = [state.network_account, *(r.account for r in state.companies.values())]
+    accounts = [state.network_account, *CompanyDirectory.at(layout.root).accounts()]
     for account in accounts:
         try:
             token = layout.account_jwt(account).read_text("utf-8").strip()

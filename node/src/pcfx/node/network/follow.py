@@ -20,10 +20,11 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from pcfx.node.network.account_issue import issue_company_account
 from pcfx.node.network.accounts import FOLLOW_PREFIX, follow_imports, follow_subject
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import FollowError, NetworkError
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import signing_key
-from pcfx.node.network.state import CompanyRecord, CompanyState, NetworkState, load_state, save_state
+from pcfx.node.network.state import CompanyRecord, CompanyState, load_state
 from pcfx.node.network.trust_registry import verified_registry
 from pcfx.protocol.canonical import JsonParseError, canonicalize, load_json
 from pcfx.protocol.dates import parse_datetime
@@ -160,14 +161,14 @@ def _check_signature(
 
 
 def check_follow_request(
-    subject: str, data: bytes, *, registry: TrustRegistry, state: NetworkState, now: datetime
+    subject: str, data: bytes, *, registry: TrustRegistry, directory: CompanyDirectory, now: datetime
 ) -> tuple[FollowRequest, CompanyRecord, CompanyRecord]:
     """The request, its buyer and its supplier when the request may be granted; FollowRefused otherwise."""
     account, document, request = _parse(subject, data)
     if request.account != account:
         raise FollowRefused(f"the request names account {request.account} but came from account {account}")
     _check_signature(document, request, registry, now)
-    buyer = state.by_did(request.buyer)
+    buyer = directory.by_did(request.buyer)
     if buyer is None or buyer.account != account:
         raise FollowRefused(f"account {account} is not the account onboarded for {request.buyer}")
     if buyer.state is not CompanyState.ACTIVE:
@@ -175,7 +176,7 @@ def check_follow_request(
     entry = registry.entry(request.supplier)
     if entry is None or Role.SUPPLIER not in entry.roles:
         raise FollowRefused(f"{request.supplier} is not a supplier in trust registry v{registry.version}")
-    supplier = state.by_did(request.supplier)
+    supplier = directory.by_did(request.supplier)
     if supplier is None or supplier.state is not CompanyState.ACTIVE:
         raise FollowRefused(f"{request.supplier} is not an active company of this network")
     if supplier.did == buyer.did:
@@ -197,15 +198,17 @@ async def handle_follow(
     try:
         async with layout.locked():
             state = load_state(layout)
+            directory = CompanyDirectory.at(layout.root)
             registry = verified_registry(layout, state.registry_operator_key)
             request, buyer, supplier = check_follow_request(
-                subject, data, registry=registry, state=state, now=now
+                subject, data, registry=registry, directory=directory, now=now
             )
             buyer.follows[supplier.did] = sorted(
                 set(buyer.follows.get(supplier.did, [])) | set(request.products)
             )
             await issue_company_account(layout, state, buyer, nc=nc, signer=signing_key(layout, state))
-            save_state(layout, state)
+            # one row, written once the account with the new imports is pushed and confirmed
+            directory.set_follow(buyer.did, supplier.did, buyer.follows[supplier.did])
     except FollowRefused as exc:
         return FollowResult(ok=False, reason=str(exc))
     except NetworkError as exc:

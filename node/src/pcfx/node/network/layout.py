@@ -1,7 +1,8 @@
 """Where the network operator's directory keeps each thing, how secrets are written (0600, in 0700 folders),
 and the lock that serialises changes made by several operator processes (commands and the serve loop).
 
-    network.json            the state: ports, public keys, companies (see state.py)
+    network.json            the state: ports, public keys, accounts (see state.py)
+    companies.db            the company directory: one row per company and per follow (directory.py)
     operator/               operator-grade secrets (0700)
       operator.nk           operator identity seed: only for re-signing the operator JWT; keep it offline
       signing.nk            operator signing seed: signs every account JWT (daily use)

@@ -13,11 +13,12 @@ from typing import Any
 
 from nats.aio.client import Client
 from pcfx.node.network.account_issue import issue_company_account
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
-from pcfx.node.network.state import CompanyRecord, CompanyState, load_state, save_state
+from pcfx.node.network.state import CompanyRecord, CompanyState, load_state
 from pcfx.node.network.trust_registry import (
     load_delta,
     registry_with_keys_revoked,
@@ -40,7 +41,8 @@ async def _change(
     """Move a company to `target`: its account re-issued and pushed first, then (revoke) the registry."""
     async with layout.locked():
         state = load_state(layout)
-        record = state.company(ref)
+        directory = CompanyDirectory.at(layout.root)
+        record = directory.get(ref)
         if record.state is CompanyState.REVOKED:
             raise NetworkError(f"{record.slug} is revoked; revocation is final")
         if target is CompanyState.ACTIVE and record.state is not CompanyState.SUSPENDED:
@@ -55,7 +57,7 @@ async def _change(
         record.state = target
         await issue_company_account(layout, state, record, nc=nc, signer=signing_key(layout, state))
         signed = write_registry(layout, revoked, passphrase=passphrase, now=now) if revoked else None
-        save_state(layout, state)
+        directory.save(record)
     return record, signed
 
 

@@ -18,13 +18,14 @@ from nats.aio.client import Client
 from pcfx.node.keystore import KeyFileError, KeyStore
 from pcfx.node.network.account_issue import issue_company_account
 from pcfx.node.network.accounts import leaf_user_jwt, node_user_jwt
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.hub_config import HUB_DOMAIN
 from pcfx.node.network.jwt import KeyKind, creds, new_keypair, public_key, seed
 from pcfx.node.network.layout import NetworkLayout, write_public, write_secret
 from pcfx.node.network.operator import signing_key
 from pcfx.node.network.registry_feed import publish_registry
-from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, save_state, slugify
+from pcfx.node.network.state import CompanyRecord, NetworkState, load_state, slugify
 from pcfx.node.network.trust_registry import (
     company_entry,
     load_delta,
@@ -98,7 +99,10 @@ async def onboard_companies(
     async with layout.locked():
         state = load_state(layout)
         registry = verified_registry(layout, state.registry_operator_key)
-        admitted = [_admit(state, admission, now=now) for admission in admissions]
+        directory = CompanyDirectory.at(layout.root)
+        admitted: list[tuple[CompanyRecord, nkeys.KeyPair, RegistryEntry]] = []
+        for admission in admissions:
+            admitted.append(_admit(directory, [r for r, _, _ in admitted], admission, now=now))
         # the registry refuses (a company id bound to another DID) before any account is pushed
         next_registry = registry_with_entries(registry, [entry for _, _, entry in admitted], now=now)
         signer = signing_key(layout, state)
@@ -114,7 +118,7 @@ async def onboard_companies(
                 layout.account_jwt(record.account).unlink(missing_ok=True)
             raise
         signed = write_registry(layout, next_registry, passphrase=passphrase, now=now)
-        save_state(layout, state)
+        directory.add([record for record, _, _ in admitted])
         registry_json = json.dumps(signed, indent=2, ensure_ascii=False) + "\n"
         done = [
             Onboarded(
@@ -130,18 +134,19 @@ async def onboard_companies(
 
 
 def _admit(
-    state: NetworkState, admission: Admission, *, now: datetime
+    directory: CompanyDirectory, pending: Sequence[CompanyRecord], admission: Admission, *, now: datetime
 ) -> tuple[CompanyRecord, nkeys.KeyPair, RegistryEntry]:
-    """The record, new account key and registry entry of one admission, added to `state` (in memory)."""
+    """The record, new account key and registry entry of one admission (`pending`: the records admitted
+    before it in the same batch, not in the directory yet)."""
     try:
         identity = KeyStore(admission.identity_dir).identity()
     except KeyFileError as exc:
         raise NetworkError(str(exc)) from None
-    known = state.by_did(identity.did)
+    known = directory.by_did(identity.did) or next((r for r in pending if r.did == identity.did), None)
     if known is not None:
         raise NetworkError(f"{identity.did} is already onboarded as {known.slug}")
     slug = admission.slug or slugify(admission.name)
-    if slug in state.companies:
+    if directory.by_slug(slug) is not None or any(r.slug == slug for r in pending):
         raise NetworkError(f"the name {slug!r} is taken by another company; pass --slug")
     roles = admission.roles or [Role.SUPPLIER]
     account = new_keypair(KeyKind.ACCOUNT)
@@ -163,7 +168,6 @@ def _admit(
         account=public_key(account),
         onboarded=now,
     )
-    state.companies[slug] = record
     return record, account, entry
 
 
@@ -218,7 +222,7 @@ async def onboard_many(
     """Onboard `count` generated companies (fresh did:key identities under `workdir`) one after the other;
     returns the seconds each onboarding took (identity creation not counted). For benchmarks."""
     durations: list[float] = []
-    first = len(load_state(layout).companies)
+    first = CompanyDirectory.at(layout.root).count()
     for n in range(first, first + count):
         keys = workdir / f"company-{n}"
         KeyStore(keys).create()

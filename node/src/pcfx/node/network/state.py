@@ -1,12 +1,14 @@
 """The network state file (`network.json`): hub endpoints, the operator's public keys, the system and
-NETWORK accounts, the trust-registry operator, and every onboarded company with its account, state and the
-suppliers it follows. Public keys only: seeds live in their own 0600 files (layout.py).
+NETWORK accounts and the trust-registry operator. Public keys only: seeds live in their own 0600 files
+(layout.py). The onboarded companies, with their accounts, states and follows, are rows of the company
+directory (directory.py): a state file of format 1 still holding them has them moved there when read.
 
-Every account JWT is rebuilt from this state (accounts.py), so the canonical JWTs kept in `accounts/` and
-the resolver's directory can both be regenerated from it."""
+Every account JWT is rebuilt from this state and the directory (accounts.py), so the canonical JWTs kept in
+`accounts/` and the resolver's directory can both be regenerated from them."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -27,7 +29,9 @@ __all__ = [
     "slugify",
 ]
 
-STATE_FORMAT = "pcfx-network/1"
+STATE_FORMAT = "pcfx-network/2"
+#: The format before the company directory: the companies were a member of this file.
+_FORMAT_WITH_COMPANIES = "pcfx-network/1"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -91,7 +95,7 @@ class Endpoint(_Model):
 class NetworkState(_Model):
     """The whole state of one network operator directory."""
 
-    format: Literal["pcfx-network/1"] = STATE_FORMAT
+    format: Literal["pcfx-network/2"] = STATE_FORMAT
     name: str
     created: datetime
     hub: Endpoint
@@ -109,37 +113,45 @@ class NetworkState(_Model):
     company_disk_mib: int = Field(default=1024, ge=1)
     company_mem_mib: int = Field(default=64, ge=1)
     company_consumers: int = Field(default=64, ge=1)
-    companies: dict[str, CompanyRecord] = Field(default_factory=dict)
 
     @property
     def operator_keys(self) -> list[str]:
         """The keys an account JWT may be signed by: the operator identity and its signing key."""
         return [self.operator, self.operator_signing_key]
 
-    def company(self, ref: str) -> CompanyRecord:
-        """The company named by its slug, DID or account public key."""
-        for record in self.companies.values():
-            if ref in (record.slug, record.did, record.account):
-                return record
-        raise NetworkError(f"no onboarded company {ref!r} (give its slug, DID or account)")
-
-    def by_did(self, did: str) -> CompanyRecord | None:
-        """The company onboarded with this DID, if any."""
-        return next((r for r in self.companies.values() if r.did == did), None)
-
 
 def load_state(layout: NetworkLayout) -> NetworkState:
-    """The state of the directory; a missing or invalid file is one NetworkError line."""
+    """The state of the directory; a missing or invalid file is one NetworkError line. A format-1 file has
+    its companies moved into the company directory and is rewritten without them."""
     try:
         text = layout.state_file.read_text("utf-8")
     except FileNotFoundError:
         raise NetworkError(f"{layout.root} is not a network directory (run `pcfx network init`)") from None
     try:
-        return NetworkState.model_validate_json(text)
+        document = json.loads(text)
+    except ValueError as exc:
+        raise NetworkError(f"{layout.state_file}: not JSON: {exc}") from None
+    companies = None
+    if isinstance(document, dict) and document.get("format") == _FORMAT_WITH_COMPANIES:
+        companies = document.pop("companies", {})
+        document["format"] = STATE_FORMAT
+    where: list[str | int] = []
+    try:
+        state = NetworkState.model_validate(document)
+        records = []
+        for key, value in (companies or {}).items():
+            where = ["companies", key]
+            records.append(CompanyRecord.model_validate(value))
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "state"
-        raise NetworkError(f"{layout.state_file}: {where}: {first['msg']}") from None
+        path = ".".join(str(p) for p in [*where, *first["loc"]]) or "state"
+        raise NetworkError(f"{layout.state_file}: {path}: {first['msg']}") from None
+    if companies is not None:
+        from pcfx.node.network.directory import CompanyDirectory  # it imports CompanyRecord from here
+
+        CompanyDirectory.at(layout.root).add_missing(records)
+        save_state(layout, state)
+    return state
 
 
 def save_state(layout: NetworkLayout, state: NetworkState) -> None:

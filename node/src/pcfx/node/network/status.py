@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nats.aio.client import Client
+from pcfx.node.network.directory import CompanyDirectory
 from pcfx.node.network.layout import NetworkLayout
 from pcfx.node.network.state import load_state
 
@@ -98,7 +99,7 @@ async def network_status(
         AccountStatus("NETWORK", "network", state.registry_operator, state.network_account, "operator")
     ] + [
         AccountStatus(r.name, r.slug, r.did, r.account, r.state.value)
-        for r in sorted(state.companies.values(), key=lambda r: r.slug)
+        for r in CompanyDirectory.at(layout.root).records()
     ]
     live_task = asyncio.ensure_future(_connections(nc, [r.account for r in rows], window, servers))
     streams = await asyncio.gather(*(_streams(nc, r.account, window, servers) for r in rows))
