@@ -124,16 +124,32 @@ class CompanyDirectory:
         present is one NetworkError and nothing is inserted."""
         if not records:
             return
+        self._refuse_taken(records)
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(COMPANY), [_row(r) for r in records])
                 follows = [f for r in records for f in _follow_rows(r.did, r.follows)]
                 if follows:
                     connection.execute(insert(FOLLOW), follows)
-        except IntegrityError as exc:
-            raise NetworkError(
-                f"a company of {[r.slug for r in records]} is onboarded already: {exc.orig}"
-            ) from None
+        except IntegrityError as exc:  # taken by another operator process meanwhile
+            raise NetworkError(f"a company of this batch was onboarded meanwhile: {exc.orig}") from None
+
+    def _refuse_taken(self, records: Sequence[CompanyRecord]) -> None:
+        # One line naming the first slug, DID or account already present (or twice in the batch).
+        seen: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for record in records:
+                for what, column, value in (
+                    ("slug", COMPANY.c.slug, record.slug),
+                    ("DID", COMPANY.c.did, record.did),
+                    ("account", COMPANY.c.account, record.account),
+                ):
+                    holder = seen.get(value) or connection.scalar(
+                        select(COMPANY.c.slug).where(column == value)
+                    )
+                    if holder is not None:
+                        raise NetworkError(f"the {what} {value} of {record.slug} is taken by {holder}")
+                    seen[value] = record.slug
 
     def add_missing(self, records: Sequence[CompanyRecord]) -> int:
         """Insert those of `records` whose slug is not present (moving an older state file in: idempotent);
