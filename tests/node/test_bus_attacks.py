@@ -153,7 +153,9 @@ async def test_a_pull_answered_with_junk_falls_back_to_the_stream_and_says_so(tm
     async with exchange(tmp_path, nats_server.url) as ex:
         await ex.supplier._responder.unsubscribe()  # only the attacker answers
         await answer_every_request_with(ex, b'{"not": "a declaration"}')
-        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=1)
+        # The attacker answers at once (a request returns with the first reply): the timeout only keeps a
+        # busy machine from turning its answer into no answer.
+        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=10)
         rows = ex.quarantined()
     assert (decision.outcome, decision.source, decision.declaration_id) == (
         "duplicate",
@@ -169,7 +171,7 @@ async def test_a_pull_answered_with_another_issuers_declaration_falls_back_to_th
         await answer_every_request_with(ex, ex.initech.declaration("steel"))
         # The stream's last message on the subject is junk too: only the KV holds the real one.
         await ex.inject(decl_subject(ex.acme.did, ex.acme.product("steel")), b"junk")
-        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=1)
+        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=10)
         reasons = sorted(
             r.reason for r in await eventually(lambda: len(ex.quarantined()) >= 2 and ex.quarantined())
         )
@@ -185,7 +187,7 @@ async def test_a_pull_whose_every_source_fails_names_each_sources_reason(tmp_pat
         await ex.hostile.jetstream().key_value("PCFX_LATEST")
         kv = await ex.hostile.jetstream().key_value("PCFX_LATEST")
         await kv.put(latest_key(ex.acme.did, ex.acme.product("steel")), b"junk 3")
-        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=1)
+        decision = await ex.buyer.pull(ex.acme.did, ex.acme.product("steel"), timeout=10)
     assert decision.outcome == "quarantined" and decision.source is None
     assert decision.reason == "request-reply: malformed; stream: malformed; kv: malformed"
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pcfx.node.store import DeclarationState, Origin, StoreOutcome, session_scope
 from pcfx.node.store import repository as repo
-from pcfx.node.store.db import alembic_config, migrate
+from pcfx.node.store.db import alembic_config, make_engine, migrate, open_store
 from pcfx.node.store.facts import declaration_facts
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
@@ -49,7 +50,50 @@ def store(session, raw: bytes, origin=Origin.RECEIVED):
     return repo.store_declaration(session, raw=raw, facts=declaration_facts(json.loads(raw)), origin=origin)
 
 
-def test_migrations_create_exactly_the_model_schema(engine):
+def migrated(url: str):
+    """A store whose schema was made by replaying every migration (a new store is made from the models)."""
+    engine = make_engine(url)
+    command.upgrade(alembic_config(engine), "head")
+    return engine
+
+
+def schema(engine) -> dict[str, tuple]:
+    """Every table's columns, primary key, indexes, unique constraints and foreign keys, as compared."""
+    found = inspect(engine)
+    return {
+        table: (
+            # by name: a migration appends the columns it adds, the models keep them where they belong
+            sorted(
+                (c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(table)
+            ),
+            found.get_pk_constraint(table)["constrained_columns"],
+            sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)
+            ),
+            sorted((u["name"], tuple(u["column_names"])) for u in found.get_unique_constraints(table)),
+            sorted(
+                (f["referred_table"], tuple(f["constrained_columns"])) for f in found.get_foreign_keys(table)
+            ),
+        )
+        for table in sorted(found.get_table_names())
+    }
+
+
+def test_a_new_store_is_made_from_the_models_with_the_schema_the_migrations_make(tmp_path):
+    new = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    replayed = migrated(f"sqlite:///{tmp_path / 'replayed.db'}")
+    head = ScriptDirectory.from_config(alembic_config(new)).get_current_head()
+    try:
+        assert schema(new) == schema(replayed)
+        with new.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
+    finally:
+        new.dispose()
+        replayed.dispose()
+
+
+def test_migrations_create_exactly_the_model_schema(database_url):
+    engine = migrated(database_url)
     with engine.connect() as connection:
         diff = compare_metadata(
             MigrationContext.configure(connection, opts={"compare_type": True}), SQLModel.metadata
@@ -65,6 +109,7 @@ def test_migrations_create_exactly_the_model_schema(engine):
         "result",
         "audit_log",
     } <= tables
+    engine.dispose()
 
 
 def test_migrating_again_changes_nothing(engine):
