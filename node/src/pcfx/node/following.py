@@ -94,19 +94,21 @@ class NodeFollowing(NodeState):
             # the set this update carries: a subscription recorded meanwhile is picked up by the next sync
             self._synced_subscriptions = frozenset(sub.consumer for sub in subscriptions)
             merged = set(change.merged)
+            recorded = self._read_filters()
             if change.created:
                 unread: set[str] = set()  # a new intake starts with the last message of every subject
             else:
                 # Added now, or added before and not read yet: by this run (a failed read), or by one that
                 # stopped between the update and the read (the store records what was read, not the hub).
-                recorded = self._read_filters()
                 earlier = set() if recorded is None else merged - recorded
                 unread = (self._unread_filters | set(change.added) | earlier) & merged
             self._unread_filters = unread
             if unread:
                 await self._read_last_messages(sorted(unread))
             self._unread_filters = set()
-            self._record_read_filters(merged)
+            if merged != recorded:
+                with session_scope(self.engine) as session:
+                    repo.set_meta(session, key=READ_FILTERS_KEY, value=json.dumps(sorted(merged)))
         if not filters:
             await self._stop_intake()
         return change
@@ -116,11 +118,6 @@ class NodeFollowing(NodeState):
         with Session(self.engine) as session:
             value = repo.get_meta(session, key=READ_FILTERS_KEY)
         return None if value is None else set(json.loads(value))
-
-    def _record_read_filters(self, filters: set[str]) -> None:
-        if filters != self._read_filters():
-            with session_scope(self.engine) as session:
-                repo.set_meta(session, key=READ_FILTERS_KEY, value=json.dumps(sorted(filters)))
 
     async def _read_last_messages(self, filters: list[str]) -> None:
         """Ingest the last message the stream holds on each subject of `filters`, status lists first (the

@@ -15,6 +15,7 @@ from typing import Any
 from pcfx.node.network.errors import NetworkError
 from pcfx.node.network.state import CompanyRecord
 from pcfx.node.store.db import make_engine
+from pcfx.node.store.repository.core import chunks
 from sqlalchemy import (
     Column,
     Engine,
@@ -115,8 +116,11 @@ class CompanyDirectory:
         """The companies `record` follows, by DID (the ones still onboarded)."""
         if not record.follows:
             return {}
-        query = select(COMPANY).where(COMPANY.c.did.in_(sorted(record.follows)))
-        return {r.did: r for r in self._records(query, follows=False)}
+        found: dict[str, CompanyRecord] = {}
+        for chunk in chunks(sorted(record.follows)):
+            query = select(COMPANY).where(COMPANY.c.did.in_(chunk))
+            found.update((r.did, r) for r in self._records(query, follows=False))
+        return found
 
     # Writing -------------------------------------------------------------------------------------------
     def add(self, records: Sequence[CompanyRecord]) -> None:
@@ -187,7 +191,7 @@ class CompanyDirectory:
             followed: dict[str, dict[str, list[str]]] = {}
             if follows and rows:
                 dids = [row["did"] for row in rows]
-                for chunk in (dids[i : i + 500] for i in range(0, len(dids), 500)):
+                for chunk in chunks(dids):
                     for f in connection.execute(select(FOLLOW).where(FOLLOW.c.buyer.in_(chunk))).mappings():
                         followed.setdefault(f["buyer"], {})[f["supplier"]] = json.loads(f["products"])
         return [_record(row, followed.get(row["did"], {})) for row in rows]
