@@ -53,7 +53,7 @@ def test_a_saved_state_change_is_read_back(tmp_path):
     directory.add([record("acme")])
     acme = directory.get("acme")
     acme.state, acme.users_revoked_before = CompanyState.REVOKED, 1_800_000_000
-    directory.save(acme)
+    directory.save_state(acme)
     assert directory.get(ACCOUNT) == acme
 
 

@@ -57,7 +57,8 @@ class FollowRefusedError(RuntimeError):
 
 
 class NodeFollowing(NodeState):
-    """`Node` methods that follow suppliers: subscriptions and their consumers, and on-demand pulls."""
+    """`Node` methods that follow suppliers: subscriptions and the intake that carries them (on-demand pulls:
+    `pcfx.node.pulling`)."""
 
     async def _sync_subscriptions(self) -> None:
         # Subscriptions may be added to the store by `pcfx subscribe` while the node runs. The intake's

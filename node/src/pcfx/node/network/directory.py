@@ -65,7 +65,6 @@ class CompanyDirectory:
     """Onboarded companies and their follows, read and written row by row."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
         self.engine: Engine = make_engine(url)
         _META.create_all(self.engine)
 
@@ -99,9 +98,9 @@ class CompanyDirectory:
         found = self._records(select(COMPANY).where(COMPANY.c.slug == slug))
         return found[0] if found else None
 
-    def records(self) -> list[CompanyRecord]:
-        """Every company, by slug (with its follows)."""
-        return self._records(select(COMPANY).order_by(COMPANY.c.slug))
+    def records(self, *, follows: bool = True) -> list[CompanyRecord]:
+        """Every company, by slug (with its follows unless `follows` is False: they are then empty)."""
+        return self._records(select(COMPANY).order_by(COMPANY.c.slug), follows=follows)
 
     def accounts(self) -> list[str]:
         """Every company's account public key, by slug."""
@@ -164,8 +163,8 @@ class CompanyDirectory:
         self.add(missing)
         return len(missing)
 
-    def save(self, record: CompanyRecord) -> None:
-        """Write back a company's state, revocation time and follows."""
+    def save_state(self, record: CompanyRecord) -> None:
+        """Write back a company's state and revocation time (its follows change by `set_follow`)."""
         with self.engine.begin() as connection:
             changed = connection.execute(
                 update(COMPANY)
@@ -174,10 +173,6 @@ class CompanyDirectory:
             )
             if changed.rowcount != 1:
                 raise NetworkError(f"no onboarded company {record.slug!r}")
-            connection.execute(delete(FOLLOW).where(FOLLOW.c.buyer == record.did))
-            rows = _follow_rows(record.did, record.follows)
-            if rows:
-                connection.execute(insert(FOLLOW), rows)
 
     def set_follow(self, buyer: str, supplier: str, products: Sequence[str]) -> None:
         """Record that `buyer`'s account imports `products` of `supplier` (one row, replaced)."""

@@ -57,7 +57,7 @@ async def _change(
         record.state = target
         await issue_company_account(layout, state, record, nc=nc, signer=signing_key(layout, state))
         signed = write_registry(layout, revoked, passphrase=passphrase, now=now) if revoked else None
-        directory.save(record)
+        directory.save_state(record)
     return record, signed
 
 

@@ -99,7 +99,7 @@ async def network_status(
         AccountStatus("NETWORK", "network", state.registry_operator, state.network_account, "operator")
     ] + [
         AccountStatus(r.name, r.slug, r.did, r.account, r.state.value)
-        for r in CompanyDirectory.at(layout.root).records()
+        for r in CompanyDirectory.at(layout.root).records(follows=False)
     ]
     live_task = asyncio.ensure_future(_connections(nc, [r.account for r in rows], window, servers))
     streams = await asyncio.gather(*(_streams(nc, r.account, window, servers) for r in rows))
