@@ -178,3 +178,48 @@ async def test_an_event_about_a_version_the_supplier_has_since_replaced_recomput
         republished.declared.declaration_id,
         chain.pack_v1.declaration_id,
     ]
+
+
+async def test_supplier_versions_that_arrive_in_one_batch_republish_the_product_once(tmp_path, nats_server):
+    # a buyer back from being offline takes two revised inputs in one batch: one new pack declaration,
+    # computed on both, not one per input
+    rebar = "urn:pcfx:product:steelco:rebar"
+    net = make_network(tmp_path, ["SteelCo", "PackCo"])
+    steel_co, pack_co = net["SteelCo"], net["PackCo"]
+    two_inputs = pack_inventory(steel_co.company_id)
+    (steel_input,) = two_inputs["processes"][0]["inputs"]
+    two_inputs["processes"][0]["inputs"].append(
+        {**steel_input, "flow": "rebar", "supplier": {**steel_input["supplier"], "product_id": rebar}}
+    )
+    supplier = await Node.start(steel_co.settings, nats_url=nats_server.url)
+    buyer = await Node.start(pack_co.settings, nats_url=nats_server.url)
+    steel = SupplyService.attach(supplier, policy="auto")
+    packs = SupplyService.attach(buyer, policy="auto")
+    try:
+        steel.add_product(parse_inventory(steel_inventory(co2_kg="1800")))
+        steel.add_product(parse_inventory(steel_inventory(co2_kg="1800")), product_id=rebar)
+        packs.add_product(parse_inventory(two_inputs))
+        await packs.follow_suppliers()
+        await steel.declare(STEEL)
+        await steel.declare(rebar)
+        await eventually(lambda: buyer.latest(steel_co.did, STEEL) and buyer.latest(steel_co.did, rebar))
+        pack_v1 = await packs.declare(PACK)
+        await buyer.stop()
+        for product in (STEEL, rebar):
+            steel.add_product(parse_inventory(steel_inventory(co2_kg="1600")), product_id=product)
+        revised = [await steel.declare(product) for product in (STEEL, rebar)]
+        buyer = await Node.start(pack_co.settings, nats_url=nats_server.url)
+        packs = SupplyService.attach(buyer, policy="auto")
+        outcomes: list[Recomputed] = []
+        packs.add_callback(outcomes.append)
+        # until a pack declaration computed on both revised values is out
+        await eventually(lambda: [o for o in outcomes if o.total == Decimal("2.6")])
+        with buyer.session() as session:
+            own = repo.list_declarations(session, origin=Origin.OWN, product_id=PACK)
+    finally:
+        await buyer.stop()
+        await supplier.stop()
+    (outcome,) = outcomes
+    assert (pack_v1.total, outcome.action, outcome.total) == (Decimal("2.8"), "republished", Decimal("2.6"))
+    assert outcome.triggers == tuple(d.declaration_id for d in revised)
+    assert [d.declaration_id for d in own] == [outcome.declared.declaration_id, pack_v1.declaration_id]

@@ -43,8 +43,10 @@ class Notice:
 def held_notice(done: Recomputed, *, inbox_url: str | None) -> Notice:
     """A supplier's new version changed an own product's footprint; the result waits for approval."""
     before = "none" if done.previous_total is None else str(done.previous_total)
+    causes = done.triggers or (done.trigger,)
     text = (
-        f"{done.product_id}: {before} -> {done.total} kg CO2e, caused by supplier declaration {done.trigger}."
+        f"{done.product_id}: {before} -> {done.total} kg CO2e, caused by supplier "
+        f"declaration{'s' if len(causes) > 1 else ''} {', '.join(causes)}."
     )
     if inbox_url:
         text += f"\nApprove or dismiss it: {inbox_url}"
@@ -53,7 +55,7 @@ def held_notice(done: Recomputed, *, inbox_url: str | None) -> Notice:
         f"Held for approval: {done.product_id} {before} -> {done.total} kg CO2e",
         text,
         {"productId": done.product_id, "resultId": done.result_id, "previousTotal": before,
-         "total": str(done.total), "trigger": done.trigger, "changedInputs": list(done.changed_inputs)},
+         "total": str(done.total), "trigger": done.trigger, "triggers": list(causes), "changedInputs": list(done.changed_inputs)},
     )  # fmt: skip
 
 

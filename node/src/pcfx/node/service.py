@@ -32,7 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import ServiceUnavailableError
 from nats.js.kv import KeyValue
 from pcfx.node.bus.connection import connect
-from pcfx.node.bus.ingest import Ingestor, Listener, Verifier
+from pcfx.node.bus.ingest import BatchListener, Ingestor, Listener, Verifier
 from pcfx.node.bus.registry_updates import RegistryUpdates
 from pcfx.node.bus.replica import ensure_replica
 from pcfx.node.bus.responder import serve_latest
@@ -254,6 +254,10 @@ class Node(NodePublishing, NodePulling):
         """`listener(StoredEvent)` (sync or async) runs after each commit storing a new verified version or
         changing a declaration's state (revoked, deprecated...)."""
         self.ingestor.add_listener(listener)
+
+    def add_batch_listener(self, listener: BatchListener) -> None:
+        """`listener(events)` (sync or async) runs once after each such commit, with all of its events."""
+        self.ingestor.add_batch_listener(listener)
 
     def is_usable(self, declaration_id: str) -> bool:
         """True when the received declaration is stored and active."""

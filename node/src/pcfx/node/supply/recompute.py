@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -98,13 +98,14 @@ class Recomputed:
     """What a supplier event did to one own product."""
 
     product_id: str
-    trigger: str  # the supplier declaration id of the event
+    trigger: str  # the supplier declaration id of the (last) event
     action: Literal["republished", "held", "recorded", "unchanged"]
     previous_total: Decimal | None
     total: Decimal
     result_id: int | None = None
     declared: Declared | None = None
     changed_inputs: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()  # every supplier declaration id of the events it was recomputed for
 
 
 Callback = Callable[[Recomputed], Awaitable[None] | None]
@@ -127,7 +128,7 @@ class SupplyService:
     def attach(cls, node: Node, *, policy: str | None = None) -> SupplyService:
         """A service for `node` listening to its stored-declaration events (policy default: the node's)."""
         service = cls(node, normalise_policy(policy or node.settings.republish_policy))
-        node.add_listener(service._on_stored)
+        node.add_batch_listener(service._on_stored)
         return service
 
     # Reading -------------------------------------------------------------------------------------------
@@ -331,39 +332,61 @@ class SupplyService:
     # Reacting to suppliers -----------------------------------------------------------------------------
     def affected_products(self, issuer: str, product_id: str) -> list[OwnProduct]:
         """Own products with an input naming (issuer, product_id)."""
-        registry = self.registry
+        return [product for product, _ in self._affected_by([StoredEvent("", issuer, product_id, "active")])]
 
-        def names_it(inventory: Inventory) -> bool:
+    def _affected_by(self, events: Sequence[StoredEvent]) -> list[tuple[OwnProduct, list[StoredEvent]]]:
+        """Own products with an input naming the supplier product of any of `events`, each with those events."""
+        registry = self.registry
+        by_product: dict[str, list[StoredEvent]] = {}
+        for event in events:
+            by_product.setdefault(event.product_id, []).append(event)
+
+        def naming(inventory: Inventory) -> list[StoredEvent]:
+            found: list[StoredEvent] = []
             for item in purchased_inputs(inventory):
-                if item.supplier.product_id == product_id:
-                    dids = supplier_dids(item.supplier, registry)
-                    if issuer in dids or (not dids and registry is None):
-                        return True
-            return False
+                candidates = by_product.get(item.supplier.product_id)
+                if not candidates:
+                    continue
+                dids = supplier_dids(item.supplier, registry)
+                found += [
+                    e for e in candidates
+                    if (e.issuer in dids or (not dids and registry is None)) and e not in found
+                ]  # fmt: skip
+            return found
 
         with self.node.session() as session:
-            return list_products(session, issuer=self.node.did, where=names_it)
+            products = list_products(session, issuer=self.node.did, where=lambda i: bool(naming(i)))
+        return [(product, naming(product.inventory)) for product in products]
 
     def add_callback(self, callback: Callback) -> None:
         """`callback(Recomputed)` (sync or async) after each product an event touched."""
         self.callbacks.append(callback)
 
     async def on_event(self, event: StoredEvent) -> list[Recomputed]:
-        """Recompute the own products that use (event.issuer, event.product_id) and act by policy.
+        """Recompute the own products that use (event.issuer, event.product_id) and act by policy."""
+        return await self.on_events([event])
+
+    async def on_events(self, events: Sequence[StoredEvent]) -> list[Recomputed]:
+        """Recompute the own products that use the supplier product of any of `events`, each once after all
+        of them, and act by policy (the node calls it with each committed batch: a node that fell behind
+        republishes a product once for the several supplier versions a batch brought, not once per version).
 
         Only the supplier's newest stored version is ever used, so an event about an older one (the
         deprecation of the version a revision replaced, a version overtaken in the same batch) changes no
         result and recomputes nothing."""
         outcomes: list[Recomputed] = []
         async with self._lock:
-            if not self._is_newest(event):
+            current = self._newest_of(events)
+            if not current:
                 return outcomes
-            for product in self.affected_products(event.issuer, event.product_id):
+            for product, triggers in self._affected_by(current):
                 try:
-                    outcomes.append(await self._recompute(product, event))
+                    outcomes.append(await self._recompute(product, triggers))
                 except Exception:
                     log.exception(
-                        "recomputation of %s after %s failed", product.product_id, event.declaration_id
+                        "recomputation of %s after %s failed",
+                        product.product_id,
+                        ", ".join(e.declaration_id for e in triggers),
                     )
         for outcome in outcomes:
             for callback in list(self.callbacks):
@@ -375,16 +398,26 @@ class SupplyService:
                     log.exception("supply callback failed")
         return outcomes
 
-    async def _on_stored(self, event: StoredEvent) -> None:
-        # The node's listener: a `Listener` returns nothing; the outcomes go to the callbacks.
-        await self.on_event(event)
+    async def _on_stored(self, events: Sequence[StoredEvent]) -> None:
+        # The node's batch listener: it returns nothing; the outcomes go to the callbacks.
+        await self.on_events(events)
 
-    def _is_newest(self, event: StoredEvent) -> bool:
+    def _newest_of(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """The events about their supplier product's newest stored version, the last one per product."""
+        newest: dict[tuple[str, str], str | None] = {}
+        kept: dict[tuple[str, str], StoredEvent] = {}
         with self.node.session() as session:
-            newest = repo.newest_declaration(session, issuer=event.issuer, product_id=event.product_id)
-        return newest is not None and newest.declaration_id == event.declaration_id
+            for event in events:
+                key = (event.issuer, event.product_id)
+                if key not in newest:
+                    row = repo.newest_declaration(session, issuer=event.issuer, product_id=event.product_id)
+                    newest[key] = None if row is None else row.declaration_id
+                if newest[key] == event.declaration_id:
+                    kept.pop(key, None)  # re-inserted: the order of the events is kept
+                    kept[key] = event
+        return list(kept.values())
 
-    async def _recompute(self, product: OwnProduct, event: StoredEvent) -> Recomputed:
+    async def _recompute(self, product: OwnProduct, events: Sequence[StoredEvent]) -> Recomputed:
         with self.node.session() as session:
             computation = compute_product(session, product, registry=self.registry, cache=self.cache)
         before = _used(product.result)
@@ -393,14 +426,15 @@ class SupplyService:
         changed = tuple(k for k in after if before.get(k, "?") != after[k])
         common: dict[str, Any] = {
             "product_id": product.product_id,
-            "trigger": event.declaration_id,
+            "trigger": events[-1].declaration_id,
+            "triggers": tuple(e.declaration_id for e in events),
             "previous_total": previous_total,
             "total": computation.total,
             "changed_inputs": changed,
         }
         if not changed and previous_total == computation.total:
             return Recomputed(action="unchanged", **common)
-        trigger = f"supplier {event.state} {event.declaration_id}"
+        trigger = "; ".join(f"supplier {e.state} {e.declaration_id}" for e in events)
         if product.declaration is None:
             with self.node.session() as session:
                 row = record_computation(

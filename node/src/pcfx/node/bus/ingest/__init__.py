@@ -36,6 +36,7 @@ from pcfx.node.bus.ingest.consumer import FeedReport, run_consumer
 from pcfx.node.bus.ingest.ingestor import BatchObserver, Ingestor
 from pcfx.node.bus.ingest.model import (
     Action,
+    BatchListener,
     Decision,
     Incoming,
     IngestReason,
@@ -51,6 +52,7 @@ from pcfx.node.bus.ingest.retries import RetryBudget
 
 __all__ = [
     "Action",
+    "BatchListener",
     "BatchObserver",
     "Decision",
     "FeedReport",

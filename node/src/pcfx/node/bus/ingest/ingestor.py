@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from pcfx.node.bus.ingest.batch_writer import write_batch
 from pcfx.node.bus.ingest.model import (
     Action,
+    BatchListener,
     Decision,
     Incoming,
     Listener,
@@ -74,6 +75,7 @@ class Ingestor:
     max_bytes: int = 256 * 1024
     max_deliveries_on_error: int = 5
     listeners: list[Listener] = field(default_factory=list)
+    batch_listeners: list[BatchListener] = field(default_factory=list)
     retries: RetryBudget = field(default_factory=RetryBudget)
     observers: list[BatchObserver] = field(default_factory=list)
     #: The node's own account and key-agreement keys: buyer-only declarations to it are opened with them.
@@ -86,6 +88,12 @@ class Ingestor:
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(event)` (sync or async) after each commit that stored or changed a declaration."""
         self.listeners.append(listener)
+
+    def add_batch_listener(self, listener: BatchListener) -> None:
+        """Call `listener(events)` (sync or async) once after each commit that stored or changed declarations,
+        with all of that commit's events: a consumer under load takes larger batches, so a listener that
+        does work per affected product does it once for several events."""
+        self.batch_listeners.append(listener)
 
     # Core: one transaction per batch -------------------------------------------------------------------
     def decide_batch(
@@ -372,6 +380,15 @@ class Ingestor:
                         await outcome
                 except Exception:
                     log.exception("listener failed on %s", event.declaration_id)
+        if not events:
+            return
+        for batch_listener in list(self.batch_listeners):
+            try:
+                outcome = batch_listener(events)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("batch listener failed on %d events", len(events))
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from sqlmodel import Session
 __all__ = [
     "STATUS_STATES",
     "Action",
+    "BatchListener",
     "Decision",
     "Incoming",
     "IngestReason",
@@ -126,6 +127,8 @@ class StoredEvent:
 
 
 Listener = Callable[[StoredEvent], Awaitable[None] | None]
+#: Takes every event of one committed batch at once (a recomputation that several events call for runs once).
+BatchListener = Callable[[Sequence[StoredEvent]], Awaitable[None] | None]
 
 #: Verification failures that leave an authentic declaration stored in that state instead of quarantined.
 STATUS_STATES = {
