@@ -7,8 +7,9 @@ import ipaddress
 import json
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pcfx.node.config_notify import NotificationSettings
@@ -215,11 +216,12 @@ class Settings(NotificationSettings, BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Precedence: explicit arguments > PCFX_* environment > secrets.toml > pcfx.toml > defaults.
-        secrets: Path | None = getattr(settings_cls, "secrets_toml", None)
+        config, secrets = _HOME_FILES.get()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if secrets is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=secrets))
-        sources.append(TomlConfigSettingsSource(settings_cls))
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
 
     @field_validator("company_id")
@@ -379,6 +381,11 @@ def resolve_home(home: Path | str | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+#: The home's pcfx.toml and secrets.toml while `load_settings` builds its Settings (a subclass per home would
+#: cost pydantic a schema build, ~14 ms, on every load).
+_HOME_FILES: ContextVar[tuple[Path | None, Path | None]] = ContextVar("pcfx_home_files", default=(None, None))
+
+
 def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     """Load the node configuration of `home` (see `resolve_home`); `overrides` win over env and file."""
     root = resolve_home(home)
@@ -390,17 +397,16 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     secrets = root / SECRETS_FILE
     has_secrets = _check_secrets_file(secrets)
 
-    class _HomeSettings(Settings):
-        model_config = SettingsConfigDict(toml_file=config)
-        secrets_toml: ClassVar[Path | None] = secrets if has_secrets else None
-
     values = {k: v for k, v in overrides.items() if v is not None}
+    files = _HOME_FILES.set((config, secrets if has_secrets else None))
     try:
-        settings = _HomeSettings(home=root, **values)
+        settings = Settings(home=root, **values)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, config=config, overrides=values)) from None
     except ValueError as exc:
         raise ConfigError(f"{config}: {exc}") from exc
+    finally:
+        _HOME_FILES.reset(files)
     file_keys = _file_keys(config)
     settings._sources = {
         name: _source(name, config=config, overrides=values, file_keys=file_keys)
