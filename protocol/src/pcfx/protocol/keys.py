@@ -33,6 +33,7 @@ __all__ = [
     "public_multikey",
     "x25519_from_multikey",
     "x25519_multikey",
+    "x25519_raw_from_multikey",
 ]
 
 _RAW = serialization.Encoding.Raw
@@ -97,8 +98,13 @@ def x25519_multikey(pub: X25519PublicKey | X25519PrivateKey) -> str:
 
 def x25519_from_multikey(value: str) -> X25519PublicKey:
     """X25519 public key from its Multikey value."""
+    return X25519PublicKey.from_public_bytes(x25519_raw_from_multikey(value))
+
+
+def x25519_raw_from_multikey(value: str) -> bytes:
+    """Raw 32 bytes of an X25519 Multikey value (every 32 bytes are an X25519 public key)."""
     try:
-        return X25519PublicKey.from_public_bytes(multicodec_unwrap(value, X25519_PUB, 32))
+        return multicodec_unwrap(value, X25519_PUB, 32)
     except MultibaseError as exc:
         raise KeyFormatError(f"not an X25519 Multikey: {exc}") from exc
 
