@@ -25,13 +25,13 @@ hub refuses JetStream to the ~55th company (ServiceUnavailable). So the run's ne
 The simulation itself is `pcfx.node.sim` (also `pcfx sim`); this script adds several N in one run and the plot.
 Companies join in batches of `--onboard-batch` (one registry version each, `onboard_companies`); the
 operator's follow and registry service runs as its own process (`pcfx network serve`). Each node's periodic
-housekeeping (readiness checks, feed-health rebuild) runs less often than a node's defaults
-(`--readiness-seconds 30`, `--feed-health-seconds 60`): on a real network each company pays it on its own
-machine, here one process pays it N times over.
+housekeeping (readiness checks, feed-health rebuild, subscription sync) runs less often than a node's
+defaults (`--readiness-seconds 60`, `--feed-health-seconds 120`, a sync every 60 s): on a real network each
+company pays it on its own machine, here one process pays it N times over.
 
     .venv/bin/python bench/network.py [--companies 50|25,50,100] [--products 2] [--tiers 4] [--revisions 20]
                                       [--background 0] [--seed 7] [--company-disk-mib 16] [--plot out.png]
-                                      [--onboard-batch 100] [--readiness-seconds 30] [--feed-health-seconds 60]
+                                      [--onboard-batch 100] [--readiness-seconds 60] [--feed-health-seconds 120]
 """
 
 from __future__ import annotations
@@ -61,14 +61,14 @@ def main() -> None:
     parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--feed-health-seconds", type=float, default=60.0, help="each node's feed_health_seconds setting"
+        "--feed-health-seconds", type=float, default=120.0, help="each node's feed_health_seconds setting"
     )
     parser.add_argument(
         "--cluster", action="store_true",
         help="a 3-server hub cluster with R3 company streams (prints Raft groups per server)",
     )  # fmt: skip
     parser.add_argument(
-        "--readiness-seconds", type=float, default=30.0, help="each node's readiness_seconds setting"
+        "--readiness-seconds", type=float, default=60.0, help="each node's readiness_seconds setting"
     )
     parser.add_argument(
         "--onboard-batch", type=int, default=100, help="companies admitted per registry version"
