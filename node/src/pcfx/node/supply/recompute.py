@@ -404,17 +404,15 @@ class SupplyService:
 
     def _newest_of(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         """The events about their supplier product's newest stored version, the last one per product."""
-        newest: dict[tuple[str, str], str | None] = {}
-        kept: dict[tuple[str, str], StoredEvent] = {}
         with self.node.session() as session:
-            for event in events:
-                key = (event.issuer, event.product_id)
-                if key not in newest:
-                    row = repo.newest_declaration(session, issuer=event.issuer, product_id=event.product_id)
-                    newest[key] = None if row is None else row.declaration_id
-                if newest[key] == event.declaration_id:
-                    kept.pop(key, None)  # re-inserted: the order of the events is kept
-                    kept[key] = event
+            rows = repo.newest_declarations(session, keys={(e.issuer, e.product_id) for e in events})
+        newest = {key: row.declaration_id for key, row in rows.items()}
+        kept: dict[tuple[str, str], StoredEvent] = {}
+        for event in events:
+            key = (event.issuer, event.product_id)
+            if newest.get(key) == event.declaration_id:
+                kept.pop(key, None)  # re-inserted: the order of the events is kept
+                kept[key] = event
         return list(kept.values())
 
     async def _recompute(self, product: OwnProduct, events: Sequence[StoredEvent]) -> Recomputed:
