@@ -207,7 +207,8 @@ async def test_supplier_versions_that_arrive_in_one_batch_republish_the_product_
         await buyer.stop()
         for product in (STEEL, rebar):
             steel.add_product(parse_inventory(steel_inventory(co2_kg="1600")), product_id=product)
-        revised = [await steel.declare(product) for product in (STEEL, rebar)]
+        # the inventory names steel first; the rebar revision is published (and arrives) first
+        revised = [await steel.declare(product) for product in (rebar, STEEL)]
         buyer = await Node.start(pack_co.settings, nats_url=nats_server.url)
         packs = SupplyService.attach(buyer, policy="auto")
         outcomes: list[Recomputed] = []

@@ -222,6 +222,8 @@ class Settings(NotificationSettings, BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=secrets))
         if config is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        else:  # Settings made without load_settings: the file its model_config names, if any
+            sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
 
     @field_validator("company_id")

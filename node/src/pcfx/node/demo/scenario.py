@@ -289,7 +289,7 @@ class _Demo:
         def handset_done() -> bool:
             # the handset has recomputed on a battery version published after the revision
             battery = {o.declared.declaration_id for _, k, o in steps if k == BATTERY and o.declared}
-            return any(k == HANDSET and o.trigger in battery for _, k, o in steps)
+            return any(k == HANDSET and battery & set(o.triggers or (o.trigger,)) for _, k, o in steps)
 
         self.services[BATTERY].add_callback(watcher(BATTERY))
         self.services[HANDSET].add_callback(watcher(HANDSET))

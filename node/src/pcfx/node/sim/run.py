@@ -11,9 +11,9 @@ propagation of deepest-tier revisions to tier 0 under background revisions (p50/
 revision, hub messages and bytes per revision) and the hub (RSS, CPU, JetStream storage, streams,
 consumers; with `cluster`, the Raft groups each of its three servers takes part in). Each node's periodic
 housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`,
-`subscription_sync_seconds`; 60, 120 and 60 s here): on a real network each company pays it on its own
-machine, here one process pays it N times over (at N = 1,000 and half these intervals it was about a quarter
-of the process's CPU during convergence and propagation); for the same reason the process's garbage collector sets aside (`gc.freeze`) what
+`subscription_sync_seconds`; 60, 120 and 60 s here): on a real network each company pays it on its
+own machine, here one process pays it N times over (at N = 1,000 and half these intervals it was about a
+quarter of the process's CPU during convergence and propagation); for the same reason the process's garbage collector sets aside (`gc.freeze`) what
 setup and convergence made. (The subscription sync picks up subscriptions another process added to a
 node's store; here every follow is made by the node itself.)"""
 
@@ -156,9 +156,9 @@ async def run_simulation(options: SimOptions, *, say: Callable[[str], None] = pr
                     for c in batch
                 ]
                 # every node's periodic housekeeping is paid N times over in this one process: the feed-health
-                # rebuild (two store reads per followed product, stream reads for feeds with news) runs once a
-                # minute, not every 5 s, the readiness checks (a JetStream request, a store write) every 30 s,
-                # not 1 s, and the subscription sync (a store read) every 30 s, not 2 s
+                # rebuild (a consumer info, store reads for feeds with news) runs every 120 s, not every 5 s,
+                # the readiness checks (a JetStream request, a store write) every 60 s, not 1 s, and the
+                # subscription sync (a store read) every 60 s, not 2 s (`SimOptions`)
                 await join_network_together(
                     layout, requests, sys_nc=sys_nc, network_nc=net_nc, republish_policy="auto",
                     feed_health_seconds=options.feed_health_seconds, readiness_seconds=options.readiness_seconds,

@@ -95,17 +95,17 @@ class Declared:
 
 @dataclass(frozen=True)
 class Recomputed:
-    """What a supplier event did to one own product."""
+    """What supplier events (those of one batch) did to one own product."""
 
     product_id: str
-    trigger: str  # the supplier declaration id of the (last) event
+    trigger: str  # the supplier declaration id of the last of its events
     action: Literal["republished", "held", "recorded", "unchanged"]
     previous_total: Decimal | None
     total: Decimal
     result_id: int | None = None
     declared: Declared | None = None
     changed_inputs: tuple[str, ...] = ()
-    triggers: tuple[str, ...] = ()  # every supplier declaration id of the events it was recomputed for
+    triggers: tuple[str, ...] = ()  # the supplier declaration ids of all its events, in arrival order
 
 
 Callback = Callable[[Recomputed], Awaitable[None] | None]
@@ -335,31 +335,29 @@ class SupplyService:
         return [product for product, _ in self._affected_by([StoredEvent("", issuer, product_id, "active")])]
 
     def _affected_by(self, events: Sequence[StoredEvent]) -> list[tuple[OwnProduct, list[StoredEvent]]]:
-        """Own products with an input naming the supplier product of any of `events`, each with those events."""
+        """Own products with an input naming the supplier product of any of `events`, each with those of
+        `events` it names, in the order of `events`."""
         registry = self.registry
-        by_product: dict[str, list[StoredEvent]] = {}
-        for event in events:
-            by_product.setdefault(event.product_id, []).append(event)
+        wanted = {event.product_id for event in events}
 
         def naming(inventory: Inventory) -> list[StoredEvent]:
-            found: list[StoredEvent] = []
+            speakers: dict[str, list[str]] = {}  # supplier product id -> the DIDs that may speak for it
             for item in purchased_inputs(inventory):
-                candidates = by_product.get(item.supplier.product_id)
-                if not candidates:
-                    continue
-                dids = supplier_dids(item.supplier, registry)
-                found += [
-                    e for e in candidates
-                    if (e.issuer in dids or (not dids and registry is None)) and e not in found
-                ]  # fmt: skip
-            return found
+                if item.supplier.product_id in wanted:
+                    dids = supplier_dids(item.supplier, registry)
+                    speakers.setdefault(item.supplier.product_id, []).extend(dids)
+            return [
+                e for e in events
+                if e.product_id in speakers
+                and (e.issuer in speakers[e.product_id] or (not speakers[e.product_id] and registry is None))
+            ]  # fmt: skip
 
         with self.node.session() as session:
             products = list_products(session, issuer=self.node.did, where=lambda i: bool(naming(i)))
         return [(product, naming(product.inventory)) for product in products]
 
     def add_callback(self, callback: Callback) -> None:
-        """`callback(Recomputed)` (sync or async) after each product an event touched."""
+        """`callback(Recomputed)` (sync or async) after each product a batch of supplier events touched."""
         self.callbacks.append(callback)
 
     async def on_event(self, event: StoredEvent) -> list[Recomputed]:
@@ -376,10 +374,16 @@ class SupplyService:
         result and recomputes nothing."""
         outcomes: list[Recomputed] = []
         async with self._lock:
-            current = self._newest_of(events)
-            if not current:
+            try:
+                current = self._newest_of(events)
+                affected = self._affected_by(current) if current else []
+            except Exception:
+                # acknowledged already: the next version of one of these products recomputes again
+                log.exception(
+                    "recomputation after %s failed", ", ".join(e.declaration_id for e in events) or "no event"
+                )
                 return outcomes
-            for product, triggers in self._affected_by(current):
+            for product, triggers in affected:
                 try:
                     outcomes.append(await self._recompute(product, triggers))
                 except Exception:

@@ -36,8 +36,8 @@ class HeldRow:
     computed_at: str
     before: str | None  # total of the latest published result
     after: str
-    trigger: str  # "supplier active urn:uuid:..."
-    trigger_declaration: str | None
+    trigger: str  # "supplier active urn:uuid:..."; several supplier versions of one batch joined by "; "
+    causes: list[tuple[str, str | None]]  # each part of `trigger`, with the declaration it names (if any)
     changes: list[InputChange]
 
 
@@ -108,7 +108,10 @@ def _held(session: Session) -> list[HeldRow]:
                 before=last[0].total if last else None,
                 after=held.total,
                 trigger=trigger,
-                trigger_declaration=trigger.rsplit(" ", 1)[-1] if trigger.startswith("supplier ") else None,
+                causes=[
+                    (part, part.rsplit(" ", 1)[-1] if part.startswith("supplier ") else None)
+                    for part in trigger.split("; ")
+                ],
                 changes=changes,
             )
         )
