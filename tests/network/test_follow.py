@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StreamConfig
 from network_kit import connect, onboard
 from pcfx.node.keystore import KeyStore
@@ -142,6 +144,66 @@ async def test_a_buyer_that_follows_a_product_can_request_it_from_the_supplier(n
         await buyer.close()
 
 
+async def test_a_buyer_that_follows_one_product_can_request_another_of_the_suppliers_products(
+    network, tmp_path
+):
+    # one service import per supplier: the stream imports deliver every public declaration of it already
+    hub, acme, globex = network
+    supplier = await connect(hub.urls, acme.folder / "node.creds")
+    buyer = await connect(hub.urls, globex.folder / "node.creds")
+    try:
+
+        async def answer(msg):
+            await msg.respond(msg.subject.encode())
+
+        await supplier.subscribe(f"pcfx.v1.req.{acme.record.issuer_token}.*", cb=answer)
+        await supplier.flush()
+        assert (await _follow(buyer, tmp_path, globex, acme.record.did)).ok
+        other = req_subject(acme.record.did, "urn:pcfx:product:acme:copper-rod")
+        reply = await buyer.request(other, b"", timeout=2)
+    finally:
+        await supplier.close()
+        await buyer.close()
+    assert reply.data == other.encode()
+
+
+async def test_a_company_that_follows_nothing_of_a_supplier_cannot_request_from_it(network):
+    hub, acme, globex = network
+    supplier = await connect(hub.urls, acme.folder / "node.creds")
+    buyer = await connect(hub.urls, globex.folder / "node.creds")
+    try:
+
+        async def answer(msg):
+            await msg.respond(b"latest declaration")
+
+        await supplier.subscribe(f"pcfx.v1.req.{acme.record.issuer_token}.*", cb=answer)
+        await supplier.flush()
+        with pytest.raises((NoRespondersError, NatsTimeoutError)):
+            await buyer.request(req_subject(acme.record.did, PRODUCT), b"", timeout=1)
+    finally:
+        await supplier.close()
+        await buyer.close()
+
+
+async def test_following_more_products_of_a_followed_supplier_keeps_the_account_as_it_is(
+    network, network_dir, tmp_path
+):
+    hub, acme, globex = network
+    buyer = await connect(hub.urls, globex.folder / "node.creds")
+    account_file = network_dir.account_jwt(globex.record.account)
+    try:
+        assert (await _follow(buyer, tmp_path, globex, acme.record.did)).ok
+        first = account_file.read_text("utf-8")
+        more = await _follow(buyer, tmp_path, globex, acme.record.did, products=["urn:pcfx:product:acme:rod"])
+    finally:
+        await buyer.close()
+    assert more.ok
+    assert account_file.read_text("utf-8") == first
+    assert CompanyDirectory.at(network_dir.root).get("globex").follows == {
+        acme.record.did: sorted([PRODUCT, "urn:pcfx:product:acme:rod"])
+    }
+
+
 async def test_the_grant_names_the_imports_and_the_state_keeps_them(network, network_dir, tmp_path):
     hub, acme, globex = network
     buyer = await connect(hub.urls, globex.folder / "node.creds")
@@ -154,7 +216,7 @@ async def test_the_grant_names_the_imports_and_the_state_keeps_them(network, net
         f"pcfx.v1.decl.{token}.>",
         f"pcfx.v1.status.{token}.>",
         f"pcfx.v1.dto.{globex.record.account}.{token}.>",
-        req_subject(acme.record.did, PRODUCT),
+        f"pcfx.v1.req.{token}.>",
     ]
     assert CompanyDirectory.at(network_dir.root).get("globex").follows == {acme.record.did: [PRODUCT]}
 

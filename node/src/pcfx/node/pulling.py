@@ -44,7 +44,7 @@ class NodePulling(NodeFollowing):
         issuer's declaration...) the next source is tried. The decision's `source` names the source whose
         answer was accepted; when every answer was refused, its reason lists each source's."""
         subject = decl_subject(issuer, product_id)
-        try:  # in a network, the request service of this product is imported on a follow that names it
+        try:  # in a network, a follow imports the supplier's request service (the first one re-issues the account)
             await self.request_follows(issuer, [product_id])
         except Exception as exc:
             log.info(

@@ -8,7 +8,8 @@ Accounts (each JWT signed by the operator signing key):
   company   one per company: JetStream with limits; exports its own declarations, status lists and requests
             (`<kind>.<own issuer token>.>`) and its buyer-only branch `pcfx.v1.dto.*.<token>.>` (4th token
             = the importing buyer's account); imports the registry, its own follow service, and for each
-            supplier it follows that supplier's streams and one request service per product
+            supplier it follows that supplier's streams and its request service (one import each, whatever
+            the number of its products the company follows)
 
 Users (signed by their account key): a company's node user may publish only on its own issuer token's
 subjects, requests, its own JetStream API and the follow and registry services; its leaf user is unrestricted
@@ -28,7 +29,6 @@ from pcfx.protocol.subjects import (
     KV_LATEST_BUCKET,
     REQ_PREFIX,
     STATUS_PREFIX,
-    subject_token,
 )
 
 __all__ = [
@@ -144,12 +144,9 @@ def company_exports(issuer_token: str) -> list[dict[str, Any]]:
     ]
 
 
-def follow_imports(
-    buyer_account: str, supplier: CompanyRecord, product_ids: list[str]
-) -> list[dict[str, Any]]:
+def follow_imports(buyer_account: str, supplier: CompanyRecord) -> list[dict[str, Any]]:
     """The imports that let `buyer_account` follow `supplier`: its declarations, status lists and the
-    buyer's own buyer-only branch (streams), and one request service per product (NATS requires a concrete
-    subject for each service import)."""
+    buyer's own buyer-only branch (streams), and its request service (latest versions on request)."""
     token, source = supplier.issuer_token, supplier.account
     imports: list[dict[str, Any]] = [
         {"name": f"{supplier.slug} declarations", "subject": f"{DECL_PREFIX}.{token}.>", "type": "stream"},
@@ -160,14 +157,13 @@ def follow_imports(
             "type": "stream",
         },
     ]
-    imports += [
-        {
-            "name": f"{supplier.slug} requests {product}",
-            "subject": f"{REQ_PREFIX}.{token}.{subject_token(product)}",
-            "type": "service",
-        }
-        for product in sorted(set(product_ids))
-    ]
+    # One service import for all of the supplier's products: the stream imports above deliver every public
+    # declaration of the supplier already, and its responder answers on public subjects only, so a request
+    # for a product the buyer does not follow reveals nothing more. An account's JWT grows by supplier,
+    # not by product (a per-product import, ~1 kB each, made a large buyer's JWT 54 kB).
+    imports.append(
+        {"name": f"{supplier.slug} requests", "subject": f"{REQ_PREFIX}.{token}.>", "type": "service"}
+    )
     return [{**i, "account": source} for i in imports]
 
 
@@ -224,10 +220,10 @@ def company_account_claims(
             "type": "stream",
         },
     ]
-    for supplier_did, products in sorted(record.follows.items()):
+    for supplier_did in sorted(record.follows):
         supplier = suppliers.get(supplier_did)
         if supplier is not None:
-            imports += follow_imports(record.account, supplier, products)
+            imports += follow_imports(record.account, supplier)
     limits = dict(COMPANY_LIMITS)
     if record.state is not CompanyState.ACTIVE:
         limits |= _SUSPENDED

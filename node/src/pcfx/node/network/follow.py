@@ -203,17 +203,19 @@ async def handle_follow(
             request, buyer, supplier = check_follow_request(
                 subject, data, registry=registry, directory=directory, now=now
             )
+            imported = supplier.did in buyer.follows  # its imports cover every product of the supplier
             buyer.follows[supplier.did] = sorted(
                 set(buyer.follows.get(supplier.did, [])) | set(request.products)
             )
-            await issue_company_account(layout, state, buyer, nc=nc, signer=signing_key(layout, state))
+            if not imported:
+                await issue_company_account(layout, state, buyer, nc=nc, signer=signing_key(layout, state))
             # one row, written once the account with the new imports is pushed and confirmed
             directory.set_follow(buyer.did, supplier.did, buyer.follows[supplier.did])
     except FollowRefused as exc:
         return FollowResult(ok=False, reason=str(exc))
     except NetworkError as exc:
         return FollowResult(ok=False, reason=f"the network could not apply it: {exc}")
-    imports = follow_imports(buyer.account, supplier, buyer.follows[supplier.did])
+    imports = follow_imports(buyer.account, supplier)
     return FollowResult(
         ok=True,
         supplier=supplier.did,

@@ -63,7 +63,7 @@ class CompanyRecord(_Model):
     account: str = Field(pattern=r"^A[A-Z2-7]{55}$")
     state: CompanyState = CompanyState.ACTIVE
     onboarded: datetime
-    #: supplier DID -> product ids this company's account imports request services for
+    #: supplier DID -> the product ids this company follows (its account imports each supplier once)
     follows: dict[str, list[str]] = Field(default_factory=dict)
     #: unix time before which every user of the account is revoked (set by revoke)
     users_revoked_before: int | None = None
