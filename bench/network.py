@@ -12,7 +12,8 @@ Measured and printed:
   verified supplier value;
 - propagation: a product of the deepest tier is revised; seconds until every tier-0 product that depends on
   it (transitively) has published a new declaration; p50 / p95 / p99 over `--revisions`, with
-  `--background` revisions per second of random other products meanwhile; declarations published per revision;
+  `--background` revisions per second of random other products meanwhile (asked: the generator awaits each
+  declaration, and the run prints the rate it reached); declarations published per revision;
 - hub: nats-server RSS and CPU seconds, JetStream storage on disk, streams and consumers (from $SYS JSZ),
   messages and bytes it took in and delivered per revision (from $SYS VARZ).
 
@@ -58,7 +59,12 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=2, help="products per company")
     parser.add_argument("--tiers", type=int, default=4)
     parser.add_argument("--revisions", type=int, default=20)
-    parser.add_argument("--background", type=float, default=0.0, help="background revisions per second")
+    parser.add_argument(
+        "--background",
+        type=float,
+        default=0.0,
+        help="background revisions per second (asked; the rate reached is printed)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--feed-health-seconds", type=float, default=120.0, help="each node's feed_health_seconds setting"

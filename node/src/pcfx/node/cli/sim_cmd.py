@@ -24,7 +24,13 @@ def sim_command(
         int, typer.Option("--revisions", min=1, help="Deepest-tier revisions whose propagation is timed.")
     ] = 20,
     background: Annotated[
-        float, typer.Option("--background", min=0, help="Other revisions per second meanwhile.")
+        float,
+        typer.Option(
+            "--background",
+            min=0,
+            help="Other revisions per second meanwhile (asked: the generator awaits each one; the run says "
+            "the rate it reached).",
+        ),
     ] = 0.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the supply graph and the revisions.")] = 7,
     company_disk_mib: Annotated[
