@@ -5,6 +5,7 @@ cannot tie to the buyer (another key, another account) is refused with the reaso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -125,64 +126,50 @@ def _account(network_dir, slug: str) -> str:
     return CompanyDirectory.at(network_dir.root).get(slug).account
 
 
-async def test_a_buyer_that_follows_a_product_can_request_it_from_the_supplier(network, tmp_path):
+@contextlib.asynccontextmanager
+async def _answering_supplier(network, reply):
+    """globex's connection, while acme's answers every request on its request subjects with `reply(msg)`."""
     hub, acme, globex = network
     supplier = await connect(hub.urls, acme.folder / "node.creds")
     buyer = await connect(hub.urls, globex.folder / "node.creds")
     try:
 
         async def answer(msg):
-            await msg.respond(b"latest declaration")
+            await msg.respond(reply(msg))
 
         await supplier.subscribe(f"pcfx.v1.req.{acme.record.issuer_token}.*", cb=answer)
         await supplier.flush()
-        assert (await _follow(buyer, tmp_path, globex, acme.record.did)).ok
-        reply = await buyer.request(req_subject(acme.record.did, PRODUCT), b"", timeout=2)
-        assert reply.data == b"latest declaration"
+        yield buyer
     finally:
         await supplier.close()
         await buyer.close()
+
+
+async def test_a_buyer_that_follows_a_product_can_request_it_from_the_supplier(network, tmp_path):
+    _, acme, globex = network
+    async with _answering_supplier(network, lambda msg: b"latest declaration") as buyer:
+        assert (await _follow(buyer, tmp_path, globex, acme.record.did)).ok
+        reply = await buyer.request(req_subject(acme.record.did, PRODUCT), b"", timeout=2)
+    assert reply.data == b"latest declaration"
 
 
 async def test_a_buyer_that_follows_one_product_can_request_another_of_the_suppliers_products(
     network, tmp_path
 ):
     # one service import per supplier: the stream imports deliver every public declaration of it already
-    hub, acme, globex = network
-    supplier = await connect(hub.urls, acme.folder / "node.creds")
-    buyer = await connect(hub.urls, globex.folder / "node.creds")
-    try:
-
-        async def answer(msg):
-            await msg.respond(msg.subject.encode())
-
-        await supplier.subscribe(f"pcfx.v1.req.{acme.record.issuer_token}.*", cb=answer)
-        await supplier.flush()
+    _, acme, globex = network
+    other = req_subject(acme.record.did, "urn:pcfx:product:acme:copper-rod")
+    async with _answering_supplier(network, lambda msg: msg.subject.encode()) as buyer:
         assert (await _follow(buyer, tmp_path, globex, acme.record.did)).ok
-        other = req_subject(acme.record.did, "urn:pcfx:product:acme:copper-rod")
         reply = await buyer.request(other, b"", timeout=2)
-    finally:
-        await supplier.close()
-        await buyer.close()
     assert reply.data == other.encode()
 
 
 async def test_a_company_that_follows_nothing_of_a_supplier_cannot_request_from_it(network):
-    hub, acme, globex = network
-    supplier = await connect(hub.urls, acme.folder / "node.creds")
-    buyer = await connect(hub.urls, globex.folder / "node.creds")
-    try:
-
-        async def answer(msg):
-            await msg.respond(b"latest declaration")
-
-        await supplier.subscribe(f"pcfx.v1.req.{acme.record.issuer_token}.*", cb=answer)
-        await supplier.flush()
+    _, acme, _ = network
+    async with _answering_supplier(network, lambda msg: b"latest declaration") as buyer:
         with pytest.raises((NoRespondersError, NatsTimeoutError)):
             await buyer.request(req_subject(acme.record.did, PRODUCT), b"", timeout=1)
-    finally:
-        await supplier.close()
-        await buyer.close()
 
 
 async def test_following_more_products_of_a_followed_supplier_keeps_the_account_as_it_is(

@@ -55,7 +55,8 @@ def held_notice(done: Recomputed, *, inbox_url: str | None) -> Notice:
         f"Held for approval: {done.product_id} {before} -> {done.total} kg CO2e",
         text,
         {"productId": done.product_id, "resultId": done.result_id, "previousTotal": before,
-         "total": str(done.total), "trigger": done.trigger, "triggers": list(causes), "changedInputs": list(done.changed_inputs)},
+         "total": str(done.total), "trigger": done.trigger, "triggers": list(causes),
+         "changedInputs": list(done.changed_inputs)},
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ FOLLOW = Table(
     _META,
     Column("buyer", String(512), primary_key=True),  # DIDs
     Column("supplier", String(512), primary_key=True),
-    Column("products", Text, nullable=False),  # JSON list of product ids the buyer's account imports
+    Column("products", Text, nullable=False),  # JSON list of the supplier's product ids the buyer follows
 )
 
 #: Directories opened in this process, by database URL: the follow service reuses its engine.
@@ -175,7 +175,7 @@ class CompanyDirectory:
                 raise NetworkError(f"no onboarded company {record.slug!r}")
 
     def set_follow(self, buyer: str, supplier: str, products: Sequence[str]) -> None:
-        """Record that `buyer`'s account imports `products` of `supplier` (one row, replaced)."""
+        """Record that `buyer` follows `products` of `supplier` (one row, replaced)."""
         with self.engine.begin() as connection:
             connection.execute(delete(FOLLOW).where(FOLLOW.c.buyer == buyer, FOLLOW.c.supplier == supplier))
             connection.execute(insert(FOLLOW), _follow_rows(buyer, {supplier: list(products)}))

@@ -13,8 +13,8 @@ consumers; with `cluster`, the Raft groups each of its three servers takes part 
 housekeeping runs less often than a node's defaults (`readiness_seconds`, `feed_health_seconds`,
 `subscription_sync_seconds`; 60, 120 and 60 s here): on a real network each company pays it on its
 own machine, here one process pays it N times over (at N = 1,000 and half these intervals it was about a
-quarter of the process's CPU during convergence and propagation); for the same reason the process's garbage collector sets aside (`gc.freeze`) what
-setup and convergence made. (The subscription sync picks up subscriptions another process added to a
+quarter of the process's CPU during convergence and propagation); for the same reason the process's
+garbage collector sets aside (`gc.freeze`) what setup and convergence made. (The subscription sync picks up subscriptions another process added to a
 node's store; here every follow is made by the node itself.)"""
 
 from __future__ import annotations

@@ -330,10 +330,6 @@ class SupplyService:
                     session.add(row)
 
     # Reacting to suppliers -----------------------------------------------------------------------------
-    def affected_products(self, issuer: str, product_id: str) -> list[OwnProduct]:
-        """Own products with an input naming (issuer, product_id)."""
-        return [product for product, _ in self._affected_by([StoredEvent("", issuer, product_id, "active")])]
-
     def _affected_by(self, events: Sequence[StoredEvent]) -> list[tuple[OwnProduct, list[StoredEvent]]]:
         """Own products with an input naming the supplier product of any of `events`, each with those of
         `events` it names, in the order of `events`."""

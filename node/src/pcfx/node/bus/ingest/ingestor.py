@@ -372,23 +372,19 @@ class Ingestor:
         return decisions
 
     async def _notify(self, events: Sequence[StoredEvent]) -> None:
-        for event in events:
-            for listener in list(self.listeners):
-                try:
-                    outcome = listener(event)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-                except Exception:
-                    log.exception("listener failed on %s", event.declaration_id)
-        if not events:
-            return
-        for batch_listener in list(self.batch_listeners):
+        # each event to every listener, then the whole batch to every batch listener (none when empty)
+        calls: list[tuple[Callable[[Any], Any], Any, str]] = [
+            (listener, event, event.declaration_id) for event in events for listener in list(self.listeners)
+        ]
+        if events:
+            calls += [(listener, events, f"{len(events)} events") for listener in list(self.batch_listeners)]
+        for listener, argument, what in calls:
             try:
-                outcome = batch_listener(events)
+                outcome = listener(argument)
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception:
-                log.exception("batch listener failed on %d events", len(events))
+                log.exception("listener failed on %s", what)
 
 
 @contextlib.contextmanager
